@@ -1,0 +1,105 @@
+"""tinygrad_ann: a small, fast, verifiable autograd framework over NumPy.
+
+>>> import numpy as np
+>>> import tinygrad_ann as tg
+>>> x = tg.Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+>>> y = (x @ x.T).tanh().sum()
+>>> y.backward()
+>>> x.grad.shape
+(2, 2)
+"""
+
+from . import functional, nn, optim
+from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad
+from .errors import DTypeError, GradcheckError, LabelError, ShapeError
+from .factories import (
+    arange,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .gradcheck import gradcheck
+from .routines import (
+    abs,
+    clip,
+    concatenate,
+    exp,
+    flatten,
+    log,
+    log_softmax,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    sqrt,
+    stack,
+    sum,
+    tanh,
+    transpose,
+    where,
+)
+from .tensor import Tensor, get_default_dtype, set_default_dtype
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DTypeError",
+    "Function",
+    "GradcheckError",
+    "LabelError",
+    "ShapeError",
+    "Tensor",
+    "abs",
+    "arange",
+    "clip",
+    "concatenate",
+    "enable_grad",
+    "exp",
+    "flatten",
+    "functional",
+    "get_default_dtype",
+    "grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "log",
+    "log_softmax",
+    "manual_seed",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "nn",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "optim",
+    "rand",
+    "randn",
+    "relu",
+    "reshape",
+    "set_default_dtype",
+    "sigmoid",
+    "softmax",
+    "sqrt",
+    "stack",
+    "sum",
+    "tanh",
+    "tensor",
+    "transpose",
+    "where",
+    "zeros",
+    "zeros_like",
+]

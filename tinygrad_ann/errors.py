@@ -1,0 +1,21 @@
+"""Exception types raised by tinygrad_ann.
+
+Each subclasses the built-in exception that NumPy or Python would raise for the
+same mistake, so ``except ValueError`` keeps working.
+"""
+
+
+class ShapeError(ValueError):
+    """Operands whose shapes do not fit the operation (the message names both)."""
+
+
+class DTypeError(TypeError, ValueError):
+    """An array of the wrong dtype, e.g. ``requires_grad`` on integers."""
+
+
+class LabelError(ValueError, IndexError):
+    """Class labels out of range for the number of classes."""
+
+
+class GradcheckError(AssertionError):
+    """Autograd and finite differences disagree (raised by ``gradcheck``)."""

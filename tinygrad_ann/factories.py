@@ -1,0 +1,85 @@
+"""Functions that make new tensors, and the random generator behind them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .tensor import ArrayLike, Tensor, _normalize_shape, get_default_dtype
+
+
+class _Random:
+    generator = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator used by ``randn``, ``rand`` and ``nn`` initialisers.
+
+    >>> import tinygrad_ann as tg
+    >>> tg.manual_seed(0); a = tg.randn(3)
+    >>> tg.manual_seed(0); b = tg.randn(3)
+    >>> bool((a == b).numpy().all())
+    True
+    """
+    _Random.generator = np.random.default_rng(seed)
+
+
+def generator() -> np.random.Generator:
+    """The NumPy generator that ``manual_seed`` seeds."""
+    return _Random.generator
+
+
+def _dtype(dtype: Any) -> np.dtype:
+    return get_default_dtype() if dtype is None else np.dtype(dtype)
+
+
+def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A new Tensor holding a copy of ``data`` (same as ``Tensor(...)``)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def zeros(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    data = np.zeros(_normalize_shape(shape), dtype=_dtype(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def ones(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
+    data = np.ones(_normalize_shape(shape), dtype=_dtype(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def zeros_like(other: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Zeros with the shape (and, unless given, the dtype) of ``other``."""
+    array = np.asarray(other.data if isinstance(other, Tensor) else other)
+    return Tensor(np.zeros_like(array, dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(other: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Ones with the shape (and, unless given, the dtype) of ``other``."""
+    array = np.asarray(other.data if isinstance(other, Tensor) else other)
+    return Tensor(np.ones_like(array, dtype=dtype), requires_grad=requires_grad)
+
+
+def randn(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Standard normal samples from the seeded generator (see ``manual_seed``)."""
+    data = _Random.generator.standard_normal(_normalize_shape(shape)).astype(_dtype(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def rand(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Uniform samples in [0, 1) from the seeded generator (see ``manual_seed``)."""
+    data = _Random.generator.random(_normalize_shape(shape)).astype(_dtype(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def arange(
+    start: float, stop: float | None = None, step: float = 1, requires_grad: bool = False, dtype: Any = None
+) -> Tensor:
+    """Evenly spaced values as ``np.arange``: integers stay integers, floats get the default dtype."""
+    values = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if dtype is None and values.dtype.kind == "f":
+        dtype = get_default_dtype()
+    return Tensor(values, requires_grad=requires_grad, dtype=dtype)

@@ -1,0 +1,226 @@
+"""Activations and losses as functions (imported as ``F``, as in PyTorch).
+
+Losses that can overflow when composed from smaller ops (cross-entropy, binary
+cross-entropy from logits) are single fused ops computed in a stable form, and
+so is the mean squared error, which is cheaper as one node.
+
+>>> import numpy as np
+>>> import tinygrad_ann as tg
+>>> import tinygrad_ann.functional as F
+>>> logits = tg.tensor([[2.0, 0.5, -1.0]], requires_grad=True)
+>>> loss = F.cross_entropy(logits, np.array([0]))
+>>> round(loss.item(), 4)
+0.2413
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from .errors import DTypeError, LabelError, ShapeError
+from .tensor import Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _tensor(value: Any) -> Tensor:
+    return value if isinstance(value, Tensor) else Tensor(value)
+
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _float_target(op: str, prediction: Tensor, target: Any) -> Any:
+    """The target as a Tensor or array of the prediction's shape and float dtype."""
+    if isinstance(target, Tensor) and target.requires_grad:
+        array = target.data
+    else:
+        array = np.asarray(target.data if isinstance(target, Tensor) else target)
+        if array.dtype != prediction.dtype:
+            array = array.astype(prediction.dtype)
+        target = array
+    if array.shape != prediction.shape:
+        raise ShapeError(
+            f"{op}: prediction has shape {prediction.shape} but target has shape {array.shape}; "
+            "they must match exactly (broadcasting here would silently compare every "
+            "prediction with every target). Reshape one, e.g. target.reshape(prediction.shape)"
+        )
+    return target
+
+
+# ------------------------------------------------------------------ activations
+def sigmoid(x: Tensor) -> Tensor:
+    """``sigmoid(x) = 1 / (1 + exp(-x))``, with derivative ``s (1 - s)``.
+
+    Computed as ``exp(-log(1 + exp(-x)))`` so that no exponent overflows.
+
+    >>> import tinygrad_ann as tg
+    >>> tg.functional.sigmoid(tg.tensor([-1e4, 0.0, 1e4]))
+    Tensor([0. , 0.5, 1. ])
+    """
+    return _tensor(x).sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent, with derivative ``1 - tanh(x)^2``."""
+    return _tensor(x).tanh()
+
+
+def relu(x: Tensor) -> Tensor:
+    """``max(x, 0)``; the gradient is 1 where ``x > 0`` and 0 elsewhere."""
+    return _tensor(x).relu()
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where ``x > 0``, else ``negative_slope * x``."""
+    return ops.LeakyReLU.apply(_tensor(x), negative_slope=negative_slope)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``exp(x_i) / sum_j exp(x_j)`` along ``axis``; the max is subtracted first.
+
+    Its vector-Jacobian product is ``s * (g - sum(g * s))``.
+    """
+    return _tensor(x).softmax(axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``x_i - log(sum_j exp(x_j))`` along ``axis``, computed stably.
+
+    Its vector-Jacobian product is ``g - softmax(x) * sum(g)``.
+    """
+    return _tensor(x).log_softmax(axis)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias`` for ``weight`` of shape (out_features, in_features)."""
+    x = _tensor(x)
+    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
+        raise ShapeError(
+            f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
+            f"in its last axis but weight of shape {weight.shape} expects {weight.shape[-1]}"
+        )
+    return ops.Linear.apply(x, weight, bias)
+
+
+# ------------------------------------------------------------------ losses
+def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error: ``mean((prediction - target)^2)``.
+
+    ``reduction="sum"`` gives the sum, ``"none"`` the elementwise squares. The
+    shapes must be equal: (N, 1) against (N,) is an error, not a broadcast.
+
+    >>> import tinygrad_ann as tg
+    >>> tg.functional.mse_loss(tg.tensor([1.0, 3.0]), [0.0, 0.0]).item()
+    5.0
+    """
+    _check_reduction("mse_loss", reduction)
+    prediction = _tensor(prediction)
+    target = _float_target("mse_loss", prediction, target)
+    return ops.MSELoss.apply(prediction, target, reduction=reduction)
+
+
+def _class_target(op: str, scores: Tensor, target: Any) -> np.ndarray:
+    """Validated class indices of shape (N,) for scores of shape (N, C)."""
+    labels = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if labels.dtype.kind not in "iu":
+        raise DTypeError(
+            f"{op}: class-index targets must be integers, got dtype {labels.dtype}; "
+            "convert them (target.astype(np.int64)), or pass class probabilities with "
+            f"the scores' shape {scores.shape}"
+        )
+    if labels.shape != scores.shape[:1]:
+        raise ShapeError(
+            f"{op}: scores of shape {scores.shape} need class indices of shape "
+            f"{scores.shape[:1]}, got {labels.shape}"
+        )
+    classes = scores.shape[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels[(labels < 0) | (labels >= classes)]
+        raise LabelError(
+            f"{op}: target holds class index {bad[0]}, outside [0, {classes - 1}] for scores "
+            f"with {classes} classes (shape {scores.shape})"
+        )
+    return labels
+
+
+def _batched(op: str, scores: Tensor, target: Any) -> tuple[Tensor, Any, bool]:
+    """Allow a single sample: (C,) scores with a scalar target."""
+    if scores.ndim == 1:
+        target = np.asarray(target.data if isinstance(target, Tensor) else target)
+        return scores.reshape(1, -1), target.reshape((1,) + target.shape), True
+    if scores.ndim != 2:
+        raise ShapeError(f"{op}: expected scores of shape (N, C) or (C,), got {scores.shape}")
+    return scores, target, False
+
+
+def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy ``-log softmax(logits)[target]``, averaged over the batch.
+
+    ``logits`` has shape (N, C) (or (C,) for one sample). ``target`` is either
+    integer class indices of shape (N,) or class probabilities of shape (N, C),
+    giving ``-sum_c target_c log softmax(logits)_c``. The gradient with respect
+    to the logits is ``softmax(logits) - onehot(target)`` (divided by N for
+    ``reduction="mean"``). Targets are constants: no gradient flows to them.
+    """
+    _check_reduction("cross_entropy", reduction)
+    logits, target, single = _batched("cross_entropy", _tensor(logits), target)
+    array = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if array.dtype.kind == "f" and array.ndim == 2:
+        if array.shape != logits.shape:
+            raise ShapeError(
+                f"cross_entropy: probability targets must have the logits' shape {logits.shape}, "
+                f"got {array.shape}"
+            )
+        array = array.astype(logits.dtype, copy=False)
+    else:
+        array = _class_target("cross_entropy", logits, array)
+    loss = ops.CrossEntropy.apply(logits, array, reduction=reduction)
+    return loss.reshape(()) if single and reduction == "none" else loss
+
+
+def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood ``-log_probs[n, target[n]]``, for log-probabilities.
+
+    ``cross_entropy(x, t)`` equals ``nll_loss(log_softmax(x), t)``.
+    """
+    _check_reduction("nll_loss", reduction)
+    log_probs, target, single = _batched("nll_loss", _tensor(log_probs), target)
+    labels = _class_target("nll_loss", log_probs, target)
+    loss = ops.NLLLoss.apply(log_probs, labels, reduction=reduction)
+    return loss.reshape(()) if single and reduction == "none" else loss
+
+
+def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``p`` in [0, 1].
+
+    Each log is floored at -100, so p = 0 or 1 gives a finite loss. Prefer
+    :func:`binary_cross_entropy_with_logits` on the raw scores: it is exact
+    where the sigmoid saturates.
+    """
+    _check_reduction("binary_cross_entropy", reduction)
+    probs = _tensor(probs)
+    if probs.size and (np.min(probs.data) < 0 or np.max(probs.data) > 1):
+        raise ValueError(
+            "binary_cross_entropy: probs must lie in [0, 1] "
+            f"(got values in [{np.min(probs.data):g}, {np.max(probs.data):g}]); "
+            "for raw scores use binary_cross_entropy_with_logits"
+        )
+    target = _float_target("binary_cross_entropy", probs, target)
+    return ops.BinaryCrossEntropy.apply(probs, target, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of ``sigmoid(logits)``, computed without overflow.
+
+    ``max(x, 0) - x t + log(1 + exp(-|x|))``; the gradient is ``sigmoid(x) - t``.
+    """
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    logits = _tensor(logits)
+    target = _float_target("binary_cross_entropy_with_logits", logits, target)
+    return ops.BinaryCrossEntropyWithLogits.apply(logits, target, reduction=reduction)

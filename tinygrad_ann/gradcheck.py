@@ -1,0 +1,137 @@
+"""Check autograd against central finite differences, element by element."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .autograd import grad, no_grad
+from .errors import GradcheckError
+from .tensor import Tensor
+
+
+@dataclass
+class Jacobians:
+    """Both Jacobians of one input: rows are output elements, columns input elements."""
+
+    position: int
+    shape: tuple[int, ...]
+    analytic: np.ndarray
+    numeric: np.ndarray
+
+
+def _as_float64(inputs: Sequence[Any]) -> list[Any]:
+    """Float64 copies of the inputs, so rounding does not swamp the differences."""
+    prepared = []
+    for value in inputs:
+        if isinstance(value, Tensor) and value.requires_grad:
+            value = Tensor(value.data.astype(np.float64), requires_grad=True)
+        prepared.append(value)
+    return prepared
+
+
+def _output(fn: Callable[..., Any], inputs: Sequence[Any]) -> Tensor:
+    output = fn(*inputs)
+    if not isinstance(output, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
+    return output
+
+
+def compute_jacobians(
+    fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-6
+) -> list[Jacobians]:
+    """The analytic (autograd) and numeric Jacobians of ``fn`` for each input needing grad.
+
+    The analytic one is built a row at a time from one-hot upstream gradients,
+    the numeric one a column at a time from ``(f(x + eps) - f(x - eps)) / 2 eps``.
+    """
+    inputs = _as_float64(inputs)
+    positions = [i for i, v in enumerate(inputs) if isinstance(v, Tensor) and v.requires_grad]
+    if not positions:
+        raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
+    output = _output(fn, inputs)
+    differentiable = [inputs[i] for i in positions]
+    analytic = [np.zeros((output.size, t.size)) for t in differentiable]
+    if output.requires_grad:
+        for row in range(output.size):
+            seed = np.zeros(output.shape)
+            seed.flat[row] = 1.0
+            grads = grad(output, differentiable, seed, retain_graph=True, allow_unused=True)
+            for matrix, gradient in zip(analytic, grads):
+                if gradient is not None:
+                    matrix[row] = gradient.data.ravel()
+        zero_grads = grad(output, differentiable, np.zeros(output.shape), allow_unused=True)
+        for position, gradient in zip(positions, zero_grads):
+            if gradient is not None and np.any(gradient.data != 0):
+                raise GradcheckError(
+                    f"gradcheck: input {position}: a zero upstream gradient gave a nonzero "
+                    "gradient; backward must be linear in its grad_output"
+                )
+    result = []
+    for position, tensor, matrix in zip(positions, differentiable, analytic):
+        numeric = np.zeros_like(matrix)
+        flat = tensor.data.reshape(-1)  # a view: writing it perturbs the input
+        with no_grad():
+            for column in range(tensor.size):
+                original = flat[column]
+                flat[column] = original + eps
+                plus = np.array(_output(fn, inputs).data, dtype=np.float64)
+                flat[column] = original - eps
+                minus = np.array(_output(fn, inputs).data, dtype=np.float64)
+                flat[column] = original
+                numeric[:, column] = ((plus - minus) / (2 * eps)).ravel()
+        result.append(Jacobians(position, tensor.shape, matrix, numeric))
+    return result
+
+
+def describe_mismatch(
+    jacobians: Jacobians, output_shape_size: int, atol: float, rtol: float, worst: int = 1
+) -> list[str]:
+    """Lines naming the ``worst`` elements where the Jacobians disagree beyond tolerance."""
+    excess = np.abs(jacobians.analytic - jacobians.numeric) - (
+        atol + rtol * np.abs(jacobians.numeric)
+    )
+    failing = np.argwhere(excess > 0)
+    if len(failing) == 0:
+        return []
+    order = np.argsort(-excess[failing[:, 0], failing[:, 1]])[:worst]
+    lines = []
+    for row, column in failing[order]:
+        element = np.unravel_index(column, jacobians.shape) if jacobians.shape else ()
+        where = f"output element {row}, " if output_shape_size > 1 else ""
+        lines.append(
+            f"input {jacobians.position}, {where}element {tuple(int(i) for i in element)}: "
+            f"analytic {jacobians.analytic[row, column]:.10g} vs numeric "
+            f"{jacobians.numeric[row, column]:.10g}"
+        )
+    return lines
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Tensor | Sequence[Any],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> bool:
+    """Compare autograd with central finite differences for ``fn(*inputs)``.
+
+    Every element of every input that requires grad is perturbed by ``±eps``
+    (on float64 copies). Returns True, or raises :class:`GradcheckError` naming
+    the input, the element, and the analytic and numeric values.
+
+    >>> import tinygrad_ann as tg
+    >>> x = tg.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    >>> tg.gradcheck(lambda t: (t.tanh() * t).sum(), [x])
+    True
+    """
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    output_size = _output(fn, _as_float64(inputs)).size
+    for jacobians in compute_jacobians(fn, inputs, eps):
+        lines = describe_mismatch(jacobians, output_size, atol, rtol)
+        if lines:
+            raise GradcheckError(f"gradcheck failed: {lines[0]} (atol={atol}, rtol={rtol})")
+    return True

@@ -1,0 +1,115 @@
+"""NumPy-style functions (``tg.exp(x)``, ``tg.where(c, a, b)``, ...) over tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import ops
+from .tensor import ArrayLike, Tensor
+
+
+def _tensor(value: ArrayLike) -> Tensor:
+    return value if isinstance(value, Tensor) else Tensor(value)
+
+
+def sum(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _tensor(x).sum(axis, keepdims)
+
+
+def mean(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _tensor(x).mean(axis, keepdims)
+
+
+def max(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _tensor(x).max(axis, keepdims)
+
+
+def min(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _tensor(x).min(axis, keepdims)
+
+
+def exp(x: ArrayLike) -> Tensor:
+    return _tensor(x).exp()
+
+
+def log(x: ArrayLike) -> Tensor:
+    return _tensor(x).log()
+
+
+def sqrt(x: ArrayLike) -> Tensor:
+    return _tensor(x).sqrt()
+
+
+def abs(x: ArrayLike) -> Tensor:  # noqa: A001
+    return _tensor(x).abs()
+
+
+def clip(x: ArrayLike, lo: float | None, hi: float | None) -> Tensor:
+    return _tensor(x).clip(lo, hi)
+
+
+def reshape(x: ArrayLike, *shape: Any) -> Tensor:
+    return _tensor(x).reshape(*shape)
+
+
+def transpose(x: ArrayLike, *axes: Any) -> Tensor:
+    return _tensor(x).transpose(*axes)
+
+
+def flatten(x: ArrayLike) -> Tensor:
+    return _tensor(x).flatten()
+
+
+def relu(x: ArrayLike) -> Tensor:
+    return _tensor(x).relu()
+
+
+def sigmoid(x: ArrayLike) -> Tensor:
+    return _tensor(x).sigmoid()
+
+
+def tanh(x: ArrayLike) -> Tensor:
+    return _tensor(x).tanh()
+
+
+def softmax(x: ArrayLike, axis: int = -1) -> Tensor:
+    return _tensor(x).softmax(axis)
+
+
+def log_softmax(x: ArrayLike, axis: int = -1) -> Tensor:
+    return _tensor(x).log_softmax(axis)
+
+
+def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Matrix product with NumPy's rules (1-d operands, batched stacks)."""
+    return ops.MatMul.apply(a, b)
+
+
+def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Elementwise maximum; where a == b each side gets half the gradient."""
+    return ops.Maximum.apply(a, b)
+
+
+def minimum(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Elementwise minimum; where a == b each side gets half the gradient."""
+    return ops.Minimum.apply(a, b)
+
+
+def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b``; the condition gets no gradient."""
+    return ops.Where.apply(condition, a, b)
+
+
+def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    if not tensors:
+        raise ValueError("concatenate: need at least one tensor")
+    return ops.Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    if not tensors:
+        raise ValueError("stack: need at least one tensor")
+    return ops.Stack.apply(*tensors, axis=axis)
