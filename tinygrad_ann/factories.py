@@ -76,9 +76,16 @@ def rand(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 
 def arange(
-    start: float, stop: float | None = None, step: float = 1, requires_grad: bool = False, dtype: Any = None
+    start: float,
+    stop: float | None = None,
+    step: float = 1,
+    requires_grad: bool = False,
+    dtype: Any = None,
 ) -> Tensor:
-    """Evenly spaced values as ``np.arange``: integers stay integers, floats get the default dtype."""
+    """Evenly spaced values as ``np.arange``.
+
+    Integers stay integers; floats get the default dtype.
+    """
     values = np.arange(start, stop, step) if stop is not None else np.arange(start)
     if dtype is None and values.dtype.kind == "f":
         dtype = get_default_dtype()

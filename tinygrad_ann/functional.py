@@ -153,7 +153,7 @@ def _batched(op: str, scores: Tensor, target: Any) -> tuple[Tensor, Any, bool]:
     """Allow a single sample: (C,) scores with a scalar target."""
     if scores.ndim == 1:
         target = np.asarray(target.data if isinstance(target, Tensor) else target)
-        return scores.reshape(1, -1), target.reshape((1,) + target.shape), True
+        return scores.reshape(1, -1), target.reshape((1, *target.shape)), True
     if scores.ndim != 2:
         raise ShapeError(f"{op}: expected scores of shape (N, C) or (C,), got {scores.shape}")
     return scores, target, False
@@ -215,7 +215,9 @@ def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") ->
     return ops.BinaryCrossEntropy.apply(probs, target, reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy_with_logits(
+    logits: Tensor, target: Any, reduction: str = "mean"
+) -> Tensor:
     """Binary cross-entropy of ``sigmoid(logits)``, computed without overflow.
 
     ``max(x, 0) - x t + log(1 + exp(-|x|))``; the gradient is ``sigmoid(x) - t``.

@@ -580,12 +580,12 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, a, index):
-        ctx.saved = (a.shape, a.dtype, index)
+        ctx.saved = (a.shape, index)
         return a[index]
 
     @staticmethod
     def backward(ctx, grad):
-        shape, dtype, index = ctx.saved
+        shape, index = ctx.saved
         full = np.zeros(shape, dtype=grad.dtype)
         if _is_advanced_index(index):
             # Repeated indices must add up, which plain assignment would not do.
@@ -703,7 +703,9 @@ class NLLLoss(Function):
     def backward(ctx, grad):
         shape, target, reduction = ctx.saved
         grad_log_probs = np.zeros(shape, dtype=np.result_type(grad))
-        grad_log_probs[np.arange(len(target)), target] = -_reduction_scale(grad, shape[0], reduction)
+        grad_log_probs[np.arange(len(target)), target] = -_reduction_scale(
+            grad, shape[0], reduction
+        )
         return grad_log_probs, None, None
 
 

@@ -20,7 +20,9 @@ import numpy as np
 from .tensor import Tensor
 
 
-def _check_hyperparameter(optimizer: str, name: str, value: float, upper: float | None = None) -> float:
+def _check_hyperparameter(
+    optimizer: str, name: str, value: float, upper: float | None = None
+) -> float:
     if not isinstance(value, int | float | np.floating) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{optimizer}: {name} must be a finite number >= 0, got {value!r}")
     if upper is not None and value >= upper:
@@ -41,9 +43,13 @@ class Optimizer:
             )
         for index, param in enumerate(self.params):
             if not isinstance(param, Tensor):
-                raise TypeError(f"{name}: parameter {index} is a {type(param).__name__}, not a Tensor")
+                raise TypeError(
+                    f"{name}: parameter {index} is a {type(param).__name__}, not a Tensor"
+                )
             if not param.requires_grad:
-                raise ValueError(f"{name}: parameter {index} (shape {param.shape}) does not require grad")
+                raise ValueError(
+                    f"{name}: parameter {index} (shape {param.shape}) does not require grad"
+                )
         self.lr = _check_hyperparameter(name, "lr", lr)
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
 

@@ -12,8 +12,8 @@ from .errors import DTypeError, ShapeError
 if TYPE_CHECKING:
     from .autograd import Function
 
+# A runtime alias with a forward reference, which the ``X | Y`` syntax cannot express.
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
-Shape = Union[int, Sequence[int]]
 
 
 class _DefaultDType:
@@ -390,7 +390,7 @@ class Tensor:
         end = end_dim % ndim
         shape = self.shape
         merged = int(np.prod(shape[start : end + 1]))
-        return self.reshape(shape[:start] + (merged,) + shape[end + 1 :])
+        return self.reshape((*shape[:start], merged, *shape[end + 1 :]))
 
     def transpose(self, *axes: Any) -> Tensor:
         """Permute axes as ``np.transpose`` does (reversed when none are given)."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import functional as F
 from .. import ops
 from ..tensor import Tensor, get_default_dtype
 from . import init
 from .module import Module, Parameter, check_features
-
-import numpy as np
 
 
 class Linear(Module):
@@ -27,7 +27,9 @@ class Linear(Module):
     (4, 2)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None
+    ) -> None:
         super().__init__()
         if in_features < 1 or out_features < 1:
             raise ValueError(

@@ -162,7 +162,8 @@ class Module:
             arrays[name] = array
         if problems:
             raise StateDictError(
-                f"load_state_dict into {type(self).__name__}: " + "; ".join(problems)
+                f"load_state_dict into {type(self).__name__}: "
+                + "; ".join(problems)
                 + " (the model was not changed)"
             )
         for name, array in arrays.items():
