@@ -15,6 +15,8 @@ shape.
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -110,13 +112,12 @@ class Function:
     Tensor([ 3., 12.])
     """
 
-    __slots__ = ("parents", "saved", "needs_input_grad", "released", "__dict__")
+    __slots__ = ("parents", "saved", "sequence", "__dict__")
     #: Shown in errors and graph drawings; a subclass without one shows its class name.
     name: str | None = None
 
     def __init__(self) -> None:
-        self.saved: tuple[Any, ...] = ()
-        self.released = False
+        self.saved: Any = ()
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep ``arrays`` for backward; they are released after it runs."""
@@ -144,32 +145,47 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run the op on ``inputs`` (Tensors or plain values) and record it."""
-        ctx = cls()
+        ctx = cls.__new__(cls)  # skips __init__: this is the hot path of every op
+        ctx.saved = ()
+        # One plain loop: cheaper than comprehensions for the one or two inputs of most ops.
         arrays = []
         parents = []
-        needs_grad = False
+        recording = False
         for value in inputs:
             if isinstance(value, Tensor):
                 arrays.append(value.data)
                 if value.requires_grad:
                     parents.append(value)
-                    needs_grad = True
+                    recording = True
                     continue
             else:
                 arrays.append(value)
             parents.append(None)
-        needs_grad = needs_grad and _GradMode.enabled
-        ctx.needs_input_grad = tuple(p is not None for p in parents) if needs_grad else ()
+        recording = recording and _GradMode.enabled
+        ctx.parents = parents
         try:
             out = cls.forward(ctx, *arrays, **options)
         except ValueError as error:
             raise cls.explain_value_error(arrays, error) from None
         result = Tensor._wrap(out if type(out) is np.ndarray else np.asarray(out))
-        if needs_grad:
-            ctx.parents = tuple(parents)
+        if recording:
+            ctx.sequence = next(_sequence)
             result.requires_grad = True
             result._ctx = ctx
         return result
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """Which inputs need a gradient, one bool per positional input of forward."""
+        return tuple(parent is not None for parent in self.parents)
+
+
+# Each recorded op takes the next (decreasing) number, so an op's number is
+# below that of every op it consumes: popping the smallest first from a heap
+# visits every tensor after all the ops that use it, with no graph sort.
+_sequence = itertools.count(0, -1)
+# What ``saved`` becomes once backward has used and dropped it.
+_RELEASED = object()
 
 
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.ndarray:
@@ -188,28 +204,6 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad
-
-
-def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors that reach ``roots``, each after all of its inputs; no recursion."""
-    order: list[Tensor] = []
-    visited: set[Tensor] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False) for root in roots]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack.append((node, True))
-        ctx = node._ctx
-        if ctx is not None:
-            for parent in ctx.parents:
-                if parent is not None and parent not in visited:
-                    stack.append((parent, False))
-    return order
 
 
 def _accumulate_into_grad(tensor: Tensor, grad: np.ndarray) -> None:
@@ -232,54 +226,78 @@ def run_backward(
     (and of tensors that called ``retain_grad``). With ``inputs``, nothing is
     written: the gradients reaching those tensors are returned instead.
     """
-    pending: dict[Tensor, np.ndarray] = {}
-    for root, grad in zip(roots, root_grads):
-        previous = pending.get(root)
-        pending[root] = grad if previous is None else previous + grad
     wanted = set(inputs) if inputs is not None else None
     found: dict[Tensor, np.ndarray] = {}
-    for node in reversed(_topological_order(roots)):
-        grad = pending.pop(node, None)
-        if grad is None:
-            continue
+
+    def reach_leaf(leaf: Tensor, grad: np.ndarray) -> None:
+        if wanted is None:
+            _accumulate_into_grad(leaf, grad)
+        elif leaf in wanted:
+            previous = found.get(leaf)
+            found[leaf] = grad if previous is None else previous + grad
+
+    # Op results wait in ``pending`` until every op that consumed them has
+    # added its contribution; the heap orders them by sequence number (see
+    # ``_sequence``), so the one popped next never has a consumer left to run.
+    pending: dict[Tensor, np.ndarray] = {}
+    heap: list[tuple[int, Tensor]] = []
+    for root, grad in zip(roots, root_grads):
+        if root._ctx is None:
+            reach_leaf(root, grad)
+        elif root in pending:
+            pending[root] = pending[root] + grad
+        else:
+            pending[root] = grad
+            heapq.heappush(heap, (root._ctx.sequence, root))
+
+    heappush, heappop, ndarray = heapq.heappush, heapq.heappop, np.ndarray
+    while heap:
+        node = heappop(heap)[1]
+        grad = pending.pop(node)
         ctx = node._ctx
         if wanted is not None:
             if node in wanted:
                 found[node] = grad
-        elif ctx is None or node._retains_grad:
+        elif node._retains_grad:
             _accumulate_into_grad(node, grad)
-        if ctx is None:
-            continue
-        if ctx.released:
+        if ctx.saved is _RELEASED:
             raise RuntimeError(
                 f"backward through the graph a second time ({ctx.op_name()} was already "
                 "backpropagated and its saved arrays freed); pass retain_graph=True to the "
                 "first backward() if you need to call it twice"
             )
         input_grads = ctx.backward(ctx, grad)
+        parents = ctx.parents
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
-        if len(input_grads) != len(ctx.parents):
+        if len(input_grads) != len(parents):
             raise TypeError(
                 f"{ctx.op_name()}.backward returned {len(input_grads)} gradient(s) but its "
-                f"forward took {len(ctx.parents)} input(s); return one per input (None for "
+                f"forward took {len(parents)} input(s); return one per input (None for "
                 "an input that needs none)"
             )
-        for parent, input_grad in zip(ctx.parents, input_grads):
+        for parent, input_grad in zip(parents, input_grads):
             if parent is None or input_grad is None:
                 continue
             data = parent.data
-            if type(input_grad) is not np.ndarray:
+            if type(input_grad) is not ndarray:
                 input_grad = np.asarray(input_grad)
             if input_grad.shape != data.shape:
                 input_grad = _unbroadcast(input_grad, data.shape, ctx)
-            if input_grad.dtype != data.dtype:
+            if input_grad.dtype is not data.dtype and input_grad.dtype != data.dtype:
                 input_grad = input_grad.astype(data.dtype)
+            parent_ctx = parent._ctx
+            if parent_ctx is None:
+                reach_leaf(parent, input_grad)
+                continue
             previous = pending.get(parent)
-            pending[parent] = input_grad if previous is None else previous + input_grad
+            if previous is None:
+                pending[parent] = input_grad
+                heappush(heap, (parent_ctx.sequence, parent))
+            else:
+                pending[parent] = previous + input_grad
         if not retain_graph:
-            ctx.saved = ()
-            ctx.released = True
+            ctx.saved = _RELEASED
     return found
 
 

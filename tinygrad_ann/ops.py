@@ -18,7 +18,7 @@ from .errors import ShapeError
 
 
 def _needs(ctx: Function, index: int) -> bool:
-    return ctx.needs_input_grad[index]
+    return ctx.parents[index] is not None
 
 
 class _Binary(Function):
