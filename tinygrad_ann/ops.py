@@ -687,7 +687,7 @@ class CrossEntropy(Function):
         else:
             grad_logits = grad_logits * target.sum(axis=-1, keepdims=True) - target
         grad_logits *= scale
-        return grad_logits, None, None
+        return grad_logits, None
 
 
 class NLLLoss(Function):
@@ -706,7 +706,7 @@ class NLLLoss(Function):
         grad_log_probs[np.arange(len(target)), target] = -_reduction_scale(
             grad, shape[0], reduction
         )
-        return grad_log_probs, None, None
+        return grad_log_probs, None
 
 
 # log(p) is floored at -100, as PyTorch does, so p = 0 or 1 gives a finite loss.
@@ -728,7 +728,7 @@ class BinaryCrossEntropy(Function):
     def backward(ctx, grad):
         probs, target, reduction = ctx.saved
         scale = _reduction_scale(grad, probs.size, reduction)
-        return scale * (probs - target) / np.maximum(probs * (1 - probs), 1e-12), None, None
+        return scale * (probs - target) / np.maximum(probs * (1 - probs), 1e-12), None
 
 
 class BinaryCrossEntropyWithLogits(Function):
@@ -746,4 +746,4 @@ class BinaryCrossEntropyWithLogits(Function):
     def backward(ctx, grad):
         logits, target, reduction = ctx.saved
         probs = np.exp(-np.logaddexp(0, -logits))
-        return _reduction_scale(grad, logits.size, reduction) * (probs - target), None, None
+        return _reduction_scale(grad, logits.size, reduction) * (probs - target), None
