@@ -87,13 +87,18 @@ def compute_jacobians(
     return result
 
 
+def excess_error(jacobians: Jacobians, atol: float, rtol: float) -> np.ndarray:
+    """How far each analytic entry lies beyond ``atol + rtol * |numeric|``; > 0 fails."""
+    return np.abs(jacobians.analytic - jacobians.numeric) - (
+        atol + rtol * np.abs(jacobians.numeric)
+    )
+
+
 def describe_mismatch(
     jacobians: Jacobians, output_shape_size: int, atol: float, rtol: float, worst: int = 1
 ) -> list[str]:
     """Lines naming the ``worst`` elements where the Jacobians disagree beyond tolerance."""
-    excess = np.abs(jacobians.analytic - jacobians.numeric) - (
-        atol + rtol * np.abs(jacobians.numeric)
-    )
+    excess = excess_error(jacobians, atol, rtol)
     failing = np.argwhere(excess > 0)
     if len(failing) == 0:
         return []
