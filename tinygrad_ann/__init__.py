@@ -9,7 +9,7 @@
 (2, 2)
 """
 
-from . import functional, nn, optim
+from . import data, functional, nn, optim
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad
 from .errors import DTypeError, GradcheckError, LabelError, ShapeError
 from .factories import (
@@ -64,6 +64,7 @@ __all__ = [
     "arange",
     "clip",
     "concatenate",
+    "data",
     "enable_grad",
     "exp",
     "flatten",
