@@ -12,9 +12,11 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
+	@scripts/install-graphviz.sh
 	$(BIN)/python -m tinygrad_ann demo
 
 test: $(BIN)/.installed lint
+	@scripts/install-graphviz.sh
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(BIN)/.installed

@@ -9,7 +9,7 @@
 (2, 2)
 """
 
-from . import data, functional, nn, optim
+from . import data, functional, nn, optim, viz
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad
 from .errors import DTypeError, GradcheckError, LabelError, ShapeError
 from .factories import (
@@ -100,6 +100,7 @@ __all__ = [
     "tanh",
     "tensor",
     "transpose",
+    "viz",
     "where",
     "zeros",
     "zeros_like",

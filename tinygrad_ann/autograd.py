@@ -31,6 +31,16 @@ class _GradMode:
     enabled = True
 
 
+class ModuleScope:
+    """The modules whose ``forward`` is running, outermost first.
+
+    ``Module.__call__`` pushes and pops it; every recorded op keeps the value
+    it had (``ctx.scope``) so a drawing can group ops by the module that made them.
+    """
+
+    current: tuple[Any, ...] = ()
+
+
 def is_grad_enabled() -> bool:
     """Return True when operations are being recorded for backward."""
     return _GradMode.enabled
@@ -112,7 +122,7 @@ class Function:
     Tensor([ 3., 12.])
     """
 
-    __slots__ = ("parents", "saved", "sequence", "__dict__")
+    __slots__ = ("parents", "saved", "sequence", "scope", "__dict__")
     #: Shown in errors and graph drawings; a subclass without one shows its class name.
     name: str | None = None
 
@@ -170,6 +180,7 @@ class Function:
         result = Tensor._wrap(out if type(out) is np.ndarray else np.asarray(out))
         if recording:
             ctx.sequence = next(_sequence)
+            ctx.scope = ModuleScope.current
             result.requires_grad = True
             result._ctx = ctx
         return result

@@ -210,6 +210,16 @@ class Tensor:
             extras.append("requires_grad=True")
         return f"Tensor({body}{''.join(', ' + e for e in extras)})"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter shows a tensor made by ops as its computation graph, when ``dot`` exists."""
+        from . import viz  # viz builds on this module
+
+        bundle = {"text/plain": repr(self)}
+        if self._ctx is not None and viz.dot_available():
+            graph = viz.draw_graph(self, max_nodes=200)
+            bundle["image/svg+xml"] = graph.pipe(format="svg", encoding="utf-8")
+        return bundle
+
     # ----------------------------------------------------------------- autograd
     def backward(self, gradient: ArrayLike | None = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that needs it.

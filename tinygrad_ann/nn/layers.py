@@ -58,6 +58,10 @@ class Linear(Module):
             f"bias={self.bias is not None}"
         )
 
+    def short_repr(self) -> str:
+        bias = "" if self.bias is not None else ", no bias"
+        return f"Linear({self.in_features} -> {self.out_features}{bias})"
+
 
 class Sigmoid(Module):
     def forward(self, x: Tensor) -> Tensor:

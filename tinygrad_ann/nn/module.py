@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import ModuleScope
 from ..errors import ShapeError
 from ..tensor import Tensor, _to_array
 
@@ -59,7 +60,12 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        outer = ModuleScope.current
+        ModuleScope.current = (*outer, self)
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            ModuleScope.current = outer
 
     # ----------------------------------------------------------------- the tree
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -174,10 +180,14 @@ class Module:
         """The text inside this module's parentheses in its repr."""
         return ""
 
+    def short_repr(self) -> str:
+        """A one-line description, used to label the module's part of a graph drawing."""
+        return f"{type(self).__name__}({self.extra_repr()})"
+
     def __repr__(self) -> str:
         children = list(self.named_children())
         if not children:
-            return f"{type(self).__name__}({self.extra_repr()})"
+            return Module.short_repr(self)
         lines = [f"{type(self).__name__}("]
         for name, child in children:
             body = repr(child).replace("\n", "\n  ")

@@ -1,0 +1,348 @@
+"""Draw the computation graph behind a tensor with Graphviz.
+
+:func:`draw_graph` returns a :class:`graphviz.Digraph` (shown inline by Jupyter);
+:func:`save` renders it to SVG, PNG or PDF with Graphviz's ``dot`` program, or
+writes the DOT source. Building the Digraph needs only the ``graphviz`` Python
+package; rendering needs ``dot`` (``apt-get install graphviz``).
+
+What the picture shows:
+
+- **op nodes** (grey boxes): one per recorded operation, labelled with its name
+  (``matmul``, ``tanh``, ``cross_entropy``, or a custom Function's class name);
+- **edges** carry the shape of the tensor flowing along them;
+- **parameters** (blue): leaves found in ``params``, labelled with their dotted
+  name (``hidden.weight``), shape and dtype;
+- **inputs** (yellow): other leaves that require grad;
+- **outputs** (green): the tensors passed to :func:`draw_graph`;
+- **red** fill: a tensor whose value or gradient holds NaN or inf, or an op
+  whose result does;
+- **clusters**: ops run inside an ``nn.Module``'s forward are boxed and labelled
+  with the module's name and summary (``hidden: Linear(2 -> 50)``); nested
+  modules nest.
+
+Tensors that do not require grad are constants of the op that uses them and
+are not drawn.
+
+>>> import tinygrad_ann as tg
+>>> w = tg.tensor([1.0, -2.0], requires_grad=True)
+>>> loss = (w * w).sum()
+>>> dot = tg.viz.draw_graph(loss, {"w": w})
+>>> "mul" in dot.source and "sum" in dot.source and "w" in dot.source
+True
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import graphviz
+import numpy as np
+
+from .autograd import Function
+from .tensor import Tensor
+
+__all__ = ["INSTALL_HINT", "GraphvizMissingWarning", "dot_available", "draw_graph", "save"]
+
+INSTALL_HINT = (
+    "install Graphviz's `dot` to render: apt-get install graphviz | brew install graphviz | "
+    "conda install graphviz"
+)
+
+STYLES: dict[str, dict[str, str]] = {
+    "op": {"shape": "box", "style": "rounded,filled", "fillcolor": "#eeeeee"},
+    "parameter": {"shape": "box", "style": "filled", "fillcolor": "#cfe2f3"},
+    "input": {"shape": "box", "style": "filled", "fillcolor": "#fff2cc"},
+    "output": {"shape": "box", "style": "filled,bold", "fillcolor": "#d9ead3"},
+    "nonfinite": {"fillcolor": "#ea9999", "color": "#cc0000", "penwidth": "2"},
+    "note": {"shape": "note", "style": "dashed", "fontcolor": "#666666"},
+}
+
+
+class GraphvizMissingWarning(UserWarning):
+    """Graphviz's ``dot`` is not installed, so only the DOT source could be written."""
+
+
+def dot_available() -> bool:
+    """True when Graphviz's ``dot`` program is on the PATH."""
+    return shutil.which("dot") is not None
+
+
+def _parameter_names(params: Any) -> dict[int, str]:
+    if params is None:
+        return {}
+    if hasattr(params, "named_parameters"):
+        items: Iterable[tuple[str, Any]] = params.named_parameters()
+    elif isinstance(params, Mapping):
+        items = params.items()
+    else:
+        raise TypeError(
+            f"draw_graph: params must be a Module or a dict of name -> Tensor, "
+            f"got {type(params).__name__}"
+        )
+    return {id(tensor): name for name, tensor in items}
+
+
+def _module_names(params: Any) -> dict[int, str]:
+    if not hasattr(params, "named_modules"):
+        return {}
+    return {id(module): name for name, module in params.named_modules()}
+
+
+def _is_finite(array: np.ndarray | None) -> bool:
+    return array is None or array.dtype.kind not in "fc" or bool(np.isfinite(array).all())
+
+
+def _summary(array: np.ndarray) -> str:
+    return np.array2string(array, precision=4, threshold=6, edgeitems=2, separator=", ")
+
+
+def _tensor_label(tensor: Tensor, name: str, show_values: bool, show_grads: bool) -> str:
+    lines = [name, f"{tensor.shape} {tensor.dtype}"]
+    if show_values:
+        lines.append(_summary(tensor.data))
+    if show_grads:
+        grad = tensor.grad
+        lines.append("grad: none" if grad is None else f"|grad| = {np.linalg.norm(grad.data):.4g}")
+    return "\n".join(lines)
+
+
+def _collect(outputs: Sequence[Tensor], max_nodes: int | None) -> tuple[list[Function], int]:
+    """The ops behind ``outputs``, nearest the outputs first, and how many were left out."""
+    seen: set[int] = set()
+    ordered: list[Function] = []
+    frontier = [t._ctx for t in outputs if t._ctx is not None]
+    # Breadth first, so a truncated drawing keeps the part next to the outputs.
+    while frontier:
+        next_frontier = []
+        for ctx in frontier:
+            if id(ctx) in seen:
+                continue
+            seen.add(id(ctx))
+            ordered.append(ctx)
+            for parent in ctx.parents:
+                if parent is not None and parent._ctx is not None:
+                    next_frontier.append(parent._ctx)
+        frontier = next_frontier
+    if max_nodes is not None and len(ordered) > max_nodes:
+        return ordered[:max_nodes], len(ordered) - max_nodes
+    return ordered, 0
+
+
+def _owner_scope(
+    name: str, scopes: list[tuple[Any, ...]], module_names: dict[int, str]
+) -> tuple[Any, ...]:
+    """Where to draw a parameter: inside the module that owns it, when an op ran there.
+
+    Otherwise (a weight-decay term outside the model, say) inside the modules
+    that all of its uses share.
+    """
+    owner = name.rpartition(".")[0]
+    for scope in scopes:
+        for depth in range(len(scope), 0, -1):
+            if module_names.get(id(scope[depth - 1])) == owner:
+                return scope[:depth]
+    shared = scopes[0]
+    for scope in scopes[1:]:
+        length = 0
+        while length < min(len(shared), len(scope)) and shared[length] is scope[length]:
+            length += 1
+        shared = shared[:length]
+    return shared
+
+
+class _ClusterTree:
+    """Op and leaf nodes grouped by the chain of modules that were running."""
+
+    def __init__(self) -> None:
+        self.nodes: list[tuple[str, str, dict[str, str]]] = []
+        self.children: dict[int, tuple[Any, _ClusterTree]] = {}
+
+    def add(self, scope: tuple[Any, ...], node: tuple[str, str, dict[str, str]]) -> None:
+        tree = self
+        for module in scope:
+            if id(module) not in tree.children:
+                tree.children[id(module)] = (module, _ClusterTree())
+            tree = tree.children[id(module)][1]
+        tree.nodes.append(node)
+
+    def emit(
+        self, graph: graphviz.Digraph, module_names: dict[int, str], numbers: Iterator[int]
+    ) -> None:
+        for node_id, label, attributes in self.nodes:
+            graph.node(node_id, label, **attributes)
+        for module, subtree in self.children.values():
+            with graph.subgraph(name=f"cluster_{next(numbers)}") as cluster:
+                name = module_names.get(id(module))
+                summary = module.short_repr()
+                cluster.attr(
+                    label=f"{name}: {summary}" if name else summary,
+                    style="rounded,dashed",
+                    color="#888888",
+                    labeljust="l",
+                )
+                subtree.emit(cluster, module_names, numbers)
+
+
+def draw_graph(
+    output: Tensor | Sequence[Tensor],
+    params: Any = None,
+    *,
+    show_shapes: bool = True,
+    show_values: bool = False,
+    show_grads: bool = False,
+    rankdir: str = "TB",
+    max_nodes: int | None = None,
+) -> graphviz.Digraph:
+    """The computation graph that produced ``output`` (one Tensor or several).
+
+    ``params`` names the leaves: a Module (its ``named_parameters()``, and its
+    sub-modules name the clusters) or a dict of name -> Tensor. ``show_shapes``
+    labels edges with shapes; ``show_values`` and ``show_grads`` add each leaf's
+    values and gradient norm. ``rankdir`` is Graphviz's layout direction
+    ("TB", "LR", ...). ``max_nodes`` keeps only that many op nodes, those
+    nearest the outputs, and notes how many were left out.
+
+    Drawing reads the graph and never changes it; it works before and after
+    ``backward()``.
+    """
+    outputs = list(output) if isinstance(output, list | tuple) else [output]
+    for position, tensor in enumerate(outputs):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"draw_graph: output {position} is a {type(tensor).__name__}, not a Tensor"
+            )
+    if max_nodes is not None and max_nodes < 1:
+        raise ValueError(f"draw_graph: max_nodes must be at least 1, got {max_nodes}")
+    if rankdir not in ("TB", "LR", "BT", "RL"):
+        raise ValueError(f"draw_graph: rankdir must be 'TB', 'LR', 'BT' or 'RL', got {rankdir!r}")
+
+    names = _parameter_names(params)
+    module_names = _module_names(params)
+    graph = graphviz.Digraph(
+        "computation_graph",
+        graph_attr={"rankdir": rankdir},
+        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#555555"},
+    )
+    tree = _ClusterTree()
+    ops, left_out = _collect(outputs, max_nodes)
+    # Node ids number the ops in drawing order, so the same graph gives the same DOT source.
+    op_ids = {id(ctx): f"op{number}" for number, ctx in enumerate(ops)}
+    op_attributes = {id(ctx): dict(STYLES["op"]) for ctx in ops}
+    leaves: dict[int, tuple[Tensor, str, list[tuple[Any, ...]]]] = {}
+    edges: list[tuple[str, str, str]] = []
+
+    def shape_label(tensor: Tensor) -> str:
+        return str(tensor.shape) if show_shapes else ""
+
+    def mark_result(tensor: Tensor) -> None:
+        """Colour the op that made ``tensor`` red when its value or gradient is not finite."""
+        grad = tensor.grad.data if tensor.grad is not None else None
+        if tensor._ctx is not None and not (_is_finite(tensor.data) and _is_finite(grad)):
+            op_attributes.get(id(tensor._ctx), {}).update(STYLES["nonfinite"])
+
+    for ctx in ops:
+        node_id = op_ids[id(ctx)]
+        tree.add(ctx.scope, (node_id, ctx.op_name(), op_attributes[id(ctx)]))
+        for parent in ctx.parents:
+            if parent is None:
+                continue
+            if parent._ctx is None:
+                if id(parent) not in leaves:
+                    leaves[id(parent)] = (parent, f"leaf{len(leaves)}", [])
+                leaves[id(parent)][2].append(ctx.scope)
+                edges.append((leaves[id(parent)][1], node_id, shape_label(parent)))
+            elif id(parent._ctx) in op_ids:
+                edges.append((op_ids[id(parent._ctx)], node_id, shape_label(parent)))
+                mark_result(parent)
+
+    for leaf, node_id, scopes in leaves.values():
+        name = names.get(id(leaf))
+        kind = "parameter" if name is not None else "input"
+        attributes = dict(STYLES[kind])
+        grad = leaf.grad.data if leaf.grad is not None else None
+        if not (_is_finite(leaf.data) and _is_finite(grad)):
+            attributes.update(STYLES["nonfinite"])
+        label = _tensor_label(leaf, name or "input", show_values, show_grads)
+        scope = _owner_scope(name, scopes, module_names) if name is not None else ()
+        tree.add(scope, (node_id, label, attributes))
+
+    for position, tensor in enumerate(outputs):
+        attributes = dict(STYLES["output"])
+        grad = tensor.grad.data if tensor.grad is not None else None
+        if not (_is_finite(tensor.data) and _is_finite(grad)):
+            attributes.update(STYLES["nonfinite"])
+        mark_result(tensor)
+        node_id = f"out{position}"
+        title = "output" if len(outputs) == 1 else f"output {position}"
+        label = _tensor_label(tensor, title, show_values or tensor.size == 1, show_grads)
+        tree.add((), (node_id, label, attributes))
+        if id(tensor._ctx) in op_ids:
+            edges.append((op_ids[id(tensor._ctx)], node_id, ""))
+
+    tree.emit(graph, module_names, itertools.count())
+    for tail, head, label in edges:
+        graph.edge(tail, head, label=label)
+    if left_out:
+        graph.node(
+            "truncated",
+            f"{left_out} more op(s) not drawn (max_nodes={max_nodes})",
+            **STYLES["note"],
+        )
+        for ctx in ops:
+            cut = (p for p in ctx.parents if p is not None and p._ctx is not None)
+            if any(id(parent._ctx) not in op_ids for parent in cut):
+                graph.edge("truncated", op_ids[id(ctx)], style="dashed")
+    return graph
+
+
+def save(output: Tensor | Sequence[Tensor], path: str | os.PathLike[str], **options: Any) -> Path:
+    """Draw ``output``'s graph (see :func:`draw_graph` for ``options``) into ``path``.
+
+    The suffix picks the format: ``.svg``, ``.png`` and ``.pdf`` are rendered by
+    Graphviz's ``dot``; ``.dot`` (or ``.gv``) is the source. Without ``dot`` the
+    source is written next to ``path`` with a ``.dot`` suffix and a
+    :class:`GraphvizMissingWarning` gives the install hint. Returns the path
+    written. Files are replaced atomically.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in ("svg", "png", "pdf", "dot", "gv"):
+        raise ValueError(
+            f"viz.save: cannot tell the format from {path.name!r}; use a .svg, .png, .pdf "
+            "or .dot file name"
+        )
+    graph = output if isinstance(output, graphviz.Digraph) else draw_graph(output, **options)
+    if suffix in ("dot", "gv"):
+        _write_atomically(path, graph.source.encode())
+        return path
+    if not dot_available():
+        fallback = path.with_suffix(".dot")
+        _write_atomically(fallback, graph.source.encode())
+        warnings.warn(
+            f"viz.save: wrote {fallback} instead of {path.name}: {INSTALL_HINT}",
+            GraphvizMissingWarning,
+            stacklevel=2,
+        )
+        return fallback
+    _write_atomically(path, graph.pipe(format=suffix))
+    return path
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
