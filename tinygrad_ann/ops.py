@@ -327,7 +327,8 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
         # sigmoid(a) = exp(-log(1 + exp(-a))); logaddexp never overflows.
-        out = np.logaddexp(0, -a)
+        # (np.asarray: for a 0-d input logaddexp gives a scalar, which out= cannot take.)
+        out = np.asarray(np.logaddexp(0, -a))
         np.negative(out, out=out)
         np.exp(out, out=out)
         ctx.saved = out
