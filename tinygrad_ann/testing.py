@@ -90,20 +90,35 @@ def tensors(
     elements: st.SearchStrategy[float] | None = None,
     requires_grad: bool = True,
     unique: bool = False,
+    min_gap: float = 0.05,
 ) -> st.SearchStrategy[Tensor]:
     """Tensors of the given (or drawn) shape with well-conditioned values.
 
-    ``unique=True`` draws distinct values, which keeps ``max``/``min`` away from
-    ties, where they have no derivative.
+    ``unique=True`` draws values at least ``min_gap`` apart, which keeps ``max``
+    and ``min`` away from ties, where they have no derivative (finite
+    differences straddling a near-tie disagree with any gradient). Without
+    ``elements`` the values then come from a grid of step ``min_gap`` in
+    [-3, 3]; with ``elements``, arrays whose values are closer are filtered out.
     """
     drawn_shape = shapes() if shape is None else shape
+    if unique and elements is None:
+        steps = int(3.0 / min_gap)
+        elements = st.integers(-steps, steps).map(lambda step: step * min_gap)
     arrays = hnp.arrays(
         dtype=np.dtype(dtype),
         shape=drawn_shape,
         elements=well_conditioned() if elements is None else elements,
         unique=unique,
     )
+    if unique:
+        arrays = arrays.filter(lambda array: _min_gap(array) >= min_gap * (1 - 1e-9))
     return arrays.map(lambda array: Tensor(array, requires_grad=requires_grad))
+
+
+def _min_gap(array: np.ndarray) -> float:
+    if array.size < 2:
+        return np.inf
+    return float(np.diff(np.sort(array, axis=None)).min())
 
 
 def assert_gradients_match(
