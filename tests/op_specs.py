@@ -1,0 +1,297 @@
+"""One table of differentiable ops: what to call, the NumPy reference, and the valid domain.
+
+Each ``OpSpec`` drives both the forward test (against ``reference``) and the
+property-based gradient test (against finite differences) in
+``test_op_gradients.py``: adding an op adds its tests by adding a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+import tinygrad_ann as tg
+import tinygrad_ann.functional as F
+from tinygrad_ann.testing import well_conditioned
+
+ANY = well_conditioned()
+POSITIVE = well_conditioned(0.2, 3.0)
+AWAY_FROM_ZERO = well_conditioned(avoid=(0.0,), margin=0.05)
+LOGITS = well_conditioned(-5.0, 5.0)
+PROBABILITIES = well_conditioned(0.05, 0.95)
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """A differentiable op: ``op(*tensors)`` must equal ``reference(*arrays)``.
+
+    ``arity`` inputs are drawn: with ``broadcast`` their shapes are mutually
+    broadcastable, otherwise they share one shape (or ``shapes`` fixes them).
+    ``unique`` draws distinct, well-separated values (max, min: no ties).
+    ``targets`` draws a non-differentiable extra argument from the input shape.
+    """
+
+    name: str
+    op: Callable[..., tg.Tensor]
+    reference: Callable[..., np.ndarray]
+    arity: int = 1
+    elements: st.SearchStrategy[float] = ANY
+    broadcast: bool = False
+    shapes: tuple[tuple[int, ...], ...] | None = None
+    min_dims: int = 0
+    unique: bool = False
+    targets: Callable[[tuple[int, ...]], st.SearchStrategy[Any]] | None = None
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+
+def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _class_indices(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    batch, classes = shape
+    return st.lists(st.integers(0, classes - 1), min_size=batch, max_size=batch).map(np.array)
+
+
+def _distributions(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    rows = st.lists(
+        st.lists(st.floats(0.05, 1.0), min_size=shape[1], max_size=shape[1]),
+        min_size=shape[0],
+        max_size=shape[0],
+    )
+    return rows.map(lambda r: np.array(r) / np.array(r).sum(axis=1, keepdims=True))
+
+
+def _binary_targets(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    size = int(np.prod(shape))
+    return st.lists(st.floats(0.0, 1.0), min_size=size, max_size=size).map(
+        lambda values: np.array(values).reshape(shape)
+    )
+
+
+def _same_shape_targets(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    size = int(np.prod(shape))
+    return st.lists(st.floats(-3.0, 3.0), min_size=size, max_size=size).map(
+        lambda values: np.array(values).reshape(shape)
+    )
+
+
+def _cross_entropy_reference(logits, target, reduction="mean"):
+    log_probs = _log_softmax(logits, axis=1)
+    if target.ndim == 1:
+        losses = -log_probs[np.arange(len(target)), target]
+    else:
+        losses = -(target * log_probs).sum(axis=1)
+    return {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+
+
+def _bce_reference(probs, target):
+    return np.mean(-(target * np.log(probs) + (1 - target) * np.log(1 - probs)))
+
+
+INDEX = np.array([0, 2, 0, 1, 0])  # repeated entries: their gradients must add up
+
+SPECS: list[OpSpec] = [
+    # arithmetic, broadcasting
+    OpSpec("add", lambda a, b: a + b, np.add, 2, broadcast=True),
+    OpSpec("sub", lambda a, b: a - b, np.subtract, 2, broadcast=True),
+    OpSpec("mul", lambda a, b: a * b, np.multiply, 2, broadcast=True),
+    OpSpec("div", lambda a, b: a / b, np.divide, 2, AWAY_FROM_ZERO, broadcast=True),
+    OpSpec("pow", lambda a, b: a**b, np.power, 2, POSITIVE, broadcast=True),
+    OpSpec("neg", lambda a: -a, np.negative),
+    OpSpec("scalar_rsub", lambda a: 2.0 - a, lambda a: 2.0 - a),
+    OpSpec("scalar_rdiv", lambda a: 2.0 / a, lambda a: 2.0 / a, elements=AWAY_FROM_ZERO),
+    OpSpec("scalar_pow", lambda a: a**3, lambda a: a**3),
+    OpSpec("maximum", tg.maximum, np.maximum, 2, broadcast=True, unique=True),
+    OpSpec("minimum", tg.minimum, np.minimum, 2, broadcast=True, unique=True),
+    # matrix products
+    OpSpec("matmul_2d", tg.matmul, np.matmul, 2, shapes=((3, 4), (4, 2))),
+    OpSpec("matmul_vec_mat", tg.matmul, np.matmul, 2, shapes=((4,), (4, 3))),
+    OpSpec("matmul_mat_vec", tg.matmul, np.matmul, 2, shapes=((3, 4), (4,))),
+    OpSpec("matmul_dot", tg.matmul, np.matmul, 2, shapes=((4,), (4,))),
+    OpSpec("matmul_batched", tg.matmul, np.matmul, 2, shapes=((2, 3, 4), (4, 2))),
+    OpSpec("linear", F.linear, lambda x, w, b: x @ w.T + b, 3, shapes=((5, 3), (2, 3), (2,))),
+    # elementwise
+    OpSpec("exp", tg.exp, np.exp),
+    OpSpec("log", tg.log, np.log, elements=POSITIVE),
+    OpSpec("sqrt", tg.sqrt, np.sqrt, elements=POSITIVE),
+    OpSpec("abs", tg.abs, np.abs, elements=AWAY_FROM_ZERO),
+    OpSpec(
+        "clip",
+        lambda a: tg.clip(a, -1.0, 1.5),
+        lambda a: np.clip(a, -1.0, 1.5),
+        elements=well_conditioned(avoid=(-1.0, 1.5)),
+    ),
+    OpSpec("relu", tg.relu, lambda a: np.maximum(a, 0), elements=AWAY_FROM_ZERO),
+    OpSpec(
+        "leaky_relu",
+        lambda a: F.leaky_relu(a, negative_slope=0.1),
+        lambda a: np.where(a > 0, a, 0.1 * a),
+        elements=AWAY_FROM_ZERO,
+    ),
+    OpSpec("sigmoid", tg.sigmoid, _sigmoid),
+    OpSpec("tanh", tg.tanh, np.tanh),
+    OpSpec("softmax_last", tg.softmax, _softmax, min_dims=1),
+    OpSpec("softmax_axis0", lambda a: tg.softmax(a, axis=0), lambda a: _softmax(a, 0), min_dims=1),
+    OpSpec("log_softmax_last", tg.log_softmax, _log_softmax, min_dims=1),
+    OpSpec(
+        "log_softmax_axis0",
+        lambda a: tg.log_softmax(a, axis=0),
+        lambda a: _log_softmax(a, 0),
+        min_dims=1,
+    ),
+    OpSpec(
+        "where",
+        lambda a, b: tg.where(a.data > 0, a, b),
+        lambda a, b: np.where(a > 0, a, b),
+        2,
+        AWAY_FROM_ZERO,
+        broadcast=True,
+    ),
+    # reductions
+    OpSpec("sum_all", tg.sum, np.sum),
+    OpSpec("sum_axis0", lambda a: a.sum(axis=0), lambda a: a.sum(axis=0), min_dims=1),
+    OpSpec(
+        "sum_last_keepdims",
+        lambda a: a.sum(axis=-1, keepdims=True),
+        lambda a: a.sum(axis=-1, keepdims=True),
+        min_dims=1,
+    ),
+    OpSpec("sum_tuple", lambda a: a.sum(axis=(0, 1)), lambda a: a.sum(axis=(0, 1)), min_dims=2),
+    OpSpec("mean_all", tg.mean, np.mean),
+    OpSpec(
+        "mean_axis0_keepdims",
+        lambda a: a.mean(axis=0, keepdims=True),
+        lambda a: a.mean(axis=0, keepdims=True),
+        min_dims=1,
+    ),
+    OpSpec("max_all", tg.max, np.max, unique=True),
+    OpSpec(
+        "max_axis_last", lambda a: a.max(axis=-1), lambda a: a.max(axis=-1), min_dims=1, unique=True
+    ),
+    OpSpec("min_all", tg.min, np.min, unique=True),
+    OpSpec(
+        "min_axis0_keepdims",
+        lambda a: a.min(axis=0, keepdims=True),
+        lambda a: a.min(axis=0, keepdims=True),
+        min_dims=1,
+        unique=True,
+    ),
+    # shape
+    OpSpec("reshape", lambda a: a.reshape(-1), lambda a: a.reshape(-1)),
+    OpSpec("reshape_tuple", lambda a: a.reshape((1, -1)), lambda a: a.reshape((1, -1))),
+    OpSpec("transpose", lambda a: a.transpose(), np.transpose),
+    OpSpec("T", lambda a: a.T, lambda a: a.T),
+    OpSpec(
+        "transpose_axes",
+        lambda a: a.transpose(1, 2, 0),
+        lambda a: a.transpose(1, 2, 0),
+        shapes=((2, 3, 4),),
+    ),
+    OpSpec("flatten", tg.flatten, lambda a: a.reshape(-1)),
+    OpSpec("getitem_int", lambda a: a[1], lambda a: a[1], shapes=((3, 2),)),
+    OpSpec("getitem_negative", lambda a: a[-1, ::2], lambda a: a[-1, ::2], shapes=((3, 4),)),
+    OpSpec("getitem_none", lambda a: a[None, :, 1:], lambda a: a[None, :, 1:], shapes=((3, 4),)),
+    OpSpec("getitem_int_array", lambda a: a[INDEX], lambda a: a[INDEX], shapes=((3, 2),)),
+    OpSpec(
+        "getitem_pairs",
+        lambda a: a[INDEX, INDEX % 2],
+        lambda a: a[INDEX, INDEX % 2],
+        shapes=((3, 2),),
+    ),
+    OpSpec(
+        "concatenate",
+        lambda a, b: tg.concatenate([a, b, a], axis=0),
+        lambda a, b: np.concatenate([a, b, a], axis=0),
+        2,
+        shapes=((2, 3), (1, 3)),
+    ),
+    OpSpec(
+        "stack",
+        lambda a, b: tg.stack([a, b], axis=1),
+        lambda a, b: np.stack([a, b], axis=1),
+        2,
+        shapes=((3, 2), (3, 2)),
+    ),
+    # losses
+    OpSpec("mse_mean", F.mse_loss, lambda p, t: np.mean((p - t) ** 2), targets=_same_shape_targets),
+    OpSpec(
+        "mse_sum",
+        lambda p, t: F.mse_loss(p, t, reduction="sum"),
+        lambda p, t: np.sum((p - t) ** 2),
+        targets=_same_shape_targets,
+    ),
+    OpSpec(
+        "mse_none",
+        lambda p, t: F.mse_loss(p, t, reduction="none"),
+        lambda p, t: (p - t) ** 2,
+        targets=_same_shape_targets,
+    ),
+    OpSpec(
+        "cross_entropy_indices",
+        F.cross_entropy,
+        _cross_entropy_reference,
+        elements=LOGITS,
+        shapes=((4, 3),),
+        targets=_class_indices,
+    ),
+    OpSpec(
+        "cross_entropy_sum",
+        lambda x, t: F.cross_entropy(x, t, reduction="sum"),
+        lambda x, t: _cross_entropy_reference(x, t, "sum"),
+        elements=LOGITS,
+        shapes=((4, 3),),
+        targets=_class_indices,
+    ),
+    OpSpec(
+        "cross_entropy_none",
+        lambda x, t: F.cross_entropy(x, t, reduction="none"),
+        lambda x, t: _cross_entropy_reference(x, t, "none"),
+        elements=LOGITS,
+        shapes=((4, 3),),
+        targets=_class_indices,
+    ),
+    OpSpec(
+        "cross_entropy_probabilities",
+        F.cross_entropy,
+        _cross_entropy_reference,
+        elements=LOGITS,
+        shapes=((4, 3),),
+        targets=_distributions,
+    ),
+    OpSpec(
+        "nll_loss",
+        F.nll_loss,
+        lambda x, t: -np.mean(x[np.arange(len(t)), t]),
+        shapes=((4, 3),),
+        targets=_class_indices,
+    ),
+    OpSpec(
+        "binary_cross_entropy",
+        F.binary_cross_entropy,
+        _bce_reference,
+        elements=PROBABILITIES,
+        targets=_binary_targets,
+    ),
+    OpSpec(
+        "binary_cross_entropy_with_logits",
+        F.binary_cross_entropy_with_logits,
+        lambda x, t: _bce_reference(_sigmoid(x), t),
+        elements=LOGITS,
+        targets=_binary_targets,
+    ),
+]

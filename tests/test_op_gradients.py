@@ -1,0 +1,123 @@
+"""Property tests over the op table: forward matches NumPy, gradients match finite differences.
+
+Shapes and values come from ``tinygrad_ann.testing`` (0-d, size-1 and
+broadcasting shapes included); the gradient check is ``assert_gradients_match``.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from op_specs import SPECS, OpSpec
+
+import tinygrad_ann as tg
+from tinygrad_ann.testing import assert_gradients_match, broadcastable_shapes, shapes, tensors
+
+
+@st.composite
+def op_inputs(draw, spec: OpSpec):
+    """The differentiable inputs of ``spec`` and its extra (target) argument, if any."""
+    if spec.shapes is not None:
+        input_shapes = spec.shapes
+    elif spec.broadcast:
+        input_shapes = draw(broadcastable_shapes(spec.arity, min_dims=spec.min_dims))
+    else:
+        shape = draw(shapes(min_dims=spec.min_dims))
+        input_shapes = (shape,) * spec.arity
+    if spec.unique and spec.arity > 1:
+        # Distinct values across all operands, so maximum/minimum never tie.
+        joined = draw(
+            tensors(shape=(sum(int(np.prod(s)) for s in input_shapes),), unique=True)
+        ).data
+        splits = np.cumsum([int(np.prod(s)) for s in input_shapes])[:-1]
+        inputs = [
+            tg.Tensor(part.reshape(s), requires_grad=True)
+            for part, s in zip(np.split(joined, splits), input_shapes)
+        ]
+    else:
+        inputs = [
+            draw(
+                tensors(
+                    shape=s, elements=None if spec.unique else spec.elements, unique=spec.unique
+                )
+            )
+            for s in input_shapes
+        ]
+    extra = () if spec.targets is None else (draw(spec.targets(input_shapes[0])),)
+    return inputs, extra
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+@given(data=st.data())
+def test_forward_matches_numpy_reference(spec, data):
+    inputs, extra = data.draw(op_inputs(spec))
+    arrays = [t.data.copy() for t in inputs]
+    result = spec.op(*inputs, *extra)
+    expected = spec.reference(*arrays, *extra)
+    assert result.shape == np.shape(expected)
+    np.testing.assert_allclose(result.data, expected, rtol=1e-12, atol=1e-12)
+    assert result.requires_grad
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+@given(data=st.data())
+def test_gradient_matches_finite_differences(spec, data):
+    inputs, extra = data.draw(op_inputs(spec))
+    assert_gradients_match(lambda *tensors: spec.op(*tensors, *extra), *inputs)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+@given(data=st.data())
+def test_backward_keeps_inputs_and_gives_each_its_own_shape(spec, data):
+    inputs, extra = data.draw(op_inputs(spec))
+    before = [t.data.copy() for t in inputs]
+    out = spec.op(*inputs, *extra)
+    out.backward(np.ones(out.shape))
+    for tensor, original in zip(inputs, before):
+        np.testing.assert_array_equal(tensor.data, original)  # not mutated
+        assert tensor.grad.shape == tensor.shape
+        assert tensor.grad.dtype == tensor.dtype
+        assert not np.shares_memory(tensor.grad.data, tensor.data)
+
+
+def test_every_public_differentiable_function_has_a_spec():
+    names = {spec.name.split("_")[0] for spec in SPECS}
+    for function in (
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "pow",
+        "neg",
+        "matmul",
+        "exp",
+        "log",
+        "sqrt",
+        "abs",
+        "clip",
+        "relu",
+        "leaky",
+        "sigmoid",
+        "tanh",
+        "softmax",
+        "log",
+        "where",
+        "sum",
+        "mean",
+        "max",
+        "min",
+        "maximum",
+        "minimum",
+        "reshape",
+        "transpose",
+        "flatten",
+        "getitem",
+        "concatenate",
+        "stack",
+        "mse",
+        "cross",
+        "nll",
+        "binary",
+        "linear",
+    ):
+        assert function in names, function
