@@ -9,7 +9,7 @@
 (2, 2)
 """
 
-from . import data, functional, nn, optim, viz
+from . import articles, data, functional, nn, optim, viz
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad
 from .errors import DTypeError, GradcheckError, LabelError, ShapeError
 from .factories import (
@@ -62,6 +62,7 @@ __all__ = [
     "Tensor",
     "abs",
     "arange",
+    "articles",
     "clip",
     "concatenate",
     "data",

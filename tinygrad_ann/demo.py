@@ -1,52 +1,352 @@
-"""The ``python -m tinygrad_ann demo`` walkthrough: a small net learns XOR."""
+"""``python -m tinygrad_ann demo``: the articles' derivations checked, their networks trained.
+
+1. Every hand-derived gradient of the articles (see ``docs/articles.md``) is
+   compared with autograd; a table shows the largest difference and a verdict.
+2. Each article's network is trained with tinygrad_ann, showing the loss as it
+   falls, and its final accuracy is printed.
+3. Into the output folder go the two-moons decision boundaries (one per hidden
+   size), the loss curve (PNG, with matplotlib) and the computation graph of
+   the two-moons loss (SVG with Graphviz's ``dot``, else its DOT source).
+"""
 
 from __future__ import annotations
 
+import itertools
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import numpy as np
 
+from . import articles, data, nn, optim, viz
 from . import functional as F
-from . import nn, optim
 from .factories import manual_seed
-from .gradcheck import gradcheck
 from .tensor import Tensor
 
-XOR_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-XOR_TARGETS = np.array([[0.0], [1.0], [1.0], [0.0]])
+Echo = Callable[[str], None]
+
+#: The hidden-layer sizes the two-moons article compares.
+HIDDEN_SIZES = (1, 2, 3, 4, 5, 20, 50)
 
 
-def train_xor(epochs: int = 2000, seed: int = 0, report_every: int = 200, echo=print) -> nn.Module:
-    """Train a 2-8-1 tanh network on XOR with Adam and binary cross-entropy."""
-    manual_seed(seed)
-    model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
-    optimizer = optim.Adam(model.parameters(), lr=0.05)
-    inputs = Tensor(XOR_INPUTS)
-    for epoch in range(1, epochs + 1):
-        loss = F.binary_cross_entropy_with_logits(model(inputs), XOR_TARGETS)
+@dataclass
+class TrainingRun:
+    """What one network's training produced."""
+
+    name: str
+    losses: list[float]
+    accuracy: float
+    model: nn.Module
+    seconds: float
+
+
+@dataclass
+class DemoResult:
+    derivations: list[articles.DerivationResult]
+    runs: list[TrainingRun]
+    files: dict[str, Path] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _progress(epochs: int, description: str, echo: Echo) -> Iterator[int]:
+    """Epoch numbers 1..epochs, with a tqdm bar on a terminal, else a few printed lines."""
+    if sys.stderr.isatty():
+        try:
+            from tqdm import trange
+        except ImportError:
+            pass
+        else:
+            yield from trange(1, epochs + 1, desc=f"  {description}", leave=False, unit="epoch")
+            return
+    yield from range(1, epochs + 1)
+
+
+def _fit(
+    name: str,
+    model: nn.Module,
+    loss_fn: Callable[[], Tensor],
+    optimizer: optim.Optimizer,
+    epochs: int,
+    echo: Echo,
+    reports: int = 4,
+) -> list[float]:
+    """Full-batch training: ``epochs`` steps of ``loss_fn`` -> backward -> step."""
+    losses = []
+    report_every = max(1, epochs // reports)
+    for epoch in _progress(epochs, name, echo):
+        loss = loss_fn()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        losses.append(loss.item())
         if epoch == 1 or epoch % report_every == 0:
-            echo(f"  epoch {epoch:5d}   loss {loss.item():.6f}")
-    return model
+            echo(f"    epoch {epoch:6d}   loss {losses[-1]:.6f}")
+    return losses
 
 
-def run(echo=print) -> None:
-    """Print the XOR training run, the predictions and a gradient check."""
-    echo("tinygrad_ann demo: a 2-8-1 tanh network learns XOR\n")
-    model = train_xor(echo=echo)
-    probabilities = model(Tensor(XOR_INPUTS)).sigmoid().numpy()
-    echo("\n  x1  x2   target   p(y=1)   prediction")
-    for (x1, x2), target, p in zip(XOR_INPUTS, XOR_TARGETS[:, 0], probabilities[:, 0]):
-        echo(f"  {x1:2.0f}  {x2:2.0f}   {target:6.0f}   {p:6.3f}   {int(p > 0.5):10d}")
-    accuracy = np.mean((probabilities > 0.5) == (XOR_TARGETS > 0.5))
-    echo(f"\n  accuracy: {accuracy:.0%}")
+def _accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(predicted.reshape(-1) == labels.reshape(-1)))
 
-    first_layer = model[0]
-    ok = gradcheck(
-        lambda w: F.binary_cross_entropy_with_logits(
-            model[2](F.linear(Tensor(XOR_INPUTS), w, first_layer.bias).tanh()), XOR_TARGETS
-        ),
-        [first_layer.weight],
+
+# ---------------------------------------------------------------- the networks
+def train_perceptron(epochs: int, echo: Echo) -> TrainingRun:
+    """Articles 000/002: one sigmoid unit on the diabetes table, squared error, lr 0.05."""
+    features, labels = data.diabetes_table()
+    model = nn.Sequential(nn.Linear(3, 1), nn.Sigmoid())
+    inputs, targets = Tensor(features), labels.reshape(-1, 1)
+
+    def loss() -> Tensor:
+        return 0.5 * F.mse_loss(model(inputs), targets, reduction="sum")
+
+    start = time.perf_counter()
+    losses = _fit("perceptron", model, loss, optim.SGD(model.parameters(), lr=0.05), epochs, echo)
+    predicted = model(inputs).numpy() > 0.5
+    return TrainingRun(
+        "perceptron, diabetes table (000, 002)",
+        losses,
+        _accuracy(predicted, labels == 1),
+        model,
+        time.perf_counter() - start,
     )
-    verdict = "matches" if ok else "does not match"
-    echo(f"  gradient check: autograd {verdict} finite differences for the first layer's weight")
+
+
+def train_and_gate(epochs: int, echo: Echo) -> TrainingRun:
+    """Article 001: one sigmoid unit from W = (0.4, 0.2), b = 1, mean cross-entropy, lr 0.1."""
+    inputs, labels = data.and_gate()
+    model = nn.Linear(2, 1)
+    model.weight.data[...] = [[0.4, 0.2]]
+    model.bias.data[...] = 1.0
+    x, targets = Tensor(inputs), labels.reshape(-1, 1)
+
+    def loss() -> Tensor:
+        return F.binary_cross_entropy_with_logits(model(x), targets)
+
+    start = time.perf_counter()
+    losses = _fit("AND gate", model, loss, optim.SGD(model.parameters(), lr=0.1), epochs, echo)
+    predicted = model(x).numpy() > 0.0
+    return TrainingRun(
+        "AND gate (001)",
+        losses,
+        _accuracy(predicted, labels == 1),
+        model,
+        time.perf_counter() - start,
+    )
+
+
+def train_two_layer(epochs: int, echo: Echo) -> TrainingRun:
+    """Article 003, part 1: 3-4-1 sigmoid net, no biases, sum of squares, weights from U(0, 1)."""
+    inputs, labels = data.xor_bias_column()
+    model = nn.Sequential(
+        nn.Linear(3, 4, bias=False), nn.Sigmoid(), nn.Linear(4, 1, bias=False), nn.Sigmoid()
+    )
+    for parameter in model.parameters():
+        nn.init.uniform_(parameter, 0.0, 1.0)
+    x, targets = Tensor(inputs), labels.reshape(-1, 1)
+
+    def loss() -> Tensor:
+        return F.mse_loss(model(x), targets, reduction="sum")
+
+    start = time.perf_counter()
+    # Adding the article's "d_weights" is gradient descent with a step of 1.
+    losses = _fit("two-layer", model, loss, optim.SGD(model.parameters(), lr=1.0), epochs, echo)
+    outputs = model(x).numpy().reshape(-1)
+    echo(f"    outputs {np.array2string(outputs, precision=3)} (targets {labels.astype(int)})")
+    return TrainingRun(
+        "two-layer sigmoid net (003)",
+        losses,
+        _accuracy(outputs > 0.5, labels == 1),
+        model,
+        time.perf_counter() - start,
+    )
+
+
+def train_l_layer(epochs: int, echo: Echo) -> TrainingRun:
+    """Article 003, part 2: an L-layer sigmoid net with mean cross-entropy, on two moons."""
+    points, labels = data.two_moons(300, noise=0.2, seed=1)
+    sizes = (2, 16, 8, 1)
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        layers += [nn.Linear(fan_in, fan_out), nn.Sigmoid()]
+    model = nn.Sequential(*layers[:-1])  # the last sigmoid is inside the loss
+    x, targets = Tensor(points), labels.reshape(-1, 1).astype(np.float64)
+
+    def loss() -> Tensor:
+        return F.binary_cross_entropy_with_logits(model(x), targets)
+
+    start = time.perf_counter()
+    optimizer = optim.Adam(model.parameters(), lr=0.02)
+    losses = _fit(f"L-layer {sizes}", model, loss, optimizer, epochs, echo)
+    predicted = model(x).numpy() > 0.0
+    return TrainingRun(
+        f"L-layer sigmoid net {sizes} (003)",
+        losses,
+        _accuracy(predicted, labels == 1),
+        model,
+        time.perf_counter() - start,
+    )
+
+
+class TwoMoonsNet(nn.Module):
+    """Article 004's network: 2 inputs, a tanh hidden layer, 2 class scores."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(2, hidden_size)
+        self.output = nn.Linear(hidden_size, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.output(self.hidden(x).tanh())
+
+
+def two_moons_loss(model: TwoMoonsNet, x: Tensor, labels: np.ndarray, strength: float) -> Tensor:
+    """Summed cross-entropy plus (strength / 2) * (|W1|² + |W2|²), as article 004 defines it."""
+    penalty = (model.hidden.weight**2).sum() + (model.output.weight**2).sum()
+    return F.cross_entropy(model(x), labels, reduction="sum") + strength / 2 * penalty
+
+
+def train_two_moons(hidden_size: int, epochs: int, echo: Echo) -> TrainingRun:
+    """Article 004: full-batch gradient descent, step 0.01, regularisation strength 0.01."""
+    points, labels = data.two_moons(300, noise=0.2, seed=0)
+    model = TwoMoonsNet(hidden_size)
+    x = Tensor(points)
+    optimizer = optim.SGD(model.parameters(), lr=0.01)
+    start = time.perf_counter()
+    losses = _fit(
+        f"two moons, {hidden_size} hidden",
+        model,
+        lambda: two_moons_loss(model, x, labels, 0.01),
+        optimizer,
+        epochs,
+        echo,
+        reports=2,
+    )
+    predicted = model(x).numpy().argmax(axis=1)
+    return TrainingRun(
+        f"two moons, {hidden_size:2d} tanh units (004)",
+        losses,
+        _accuracy(predicted, labels),
+        model,
+        time.perf_counter() - start,
+    )
+
+
+# ---------------------------------------------------------------- the outputs
+def _print_derivations(results: Iterable[articles.DerivationResult], echo: Echo) -> None:
+    rows = [(r.article, r.formula, f"{r.max_abs_diff:.2e}", r.verdict) for r in results]
+    headers = ("article", "formula", "max |diff|", "verdict")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    echo("  " + line.format(*headers))
+    echo("  " + "  ".join("-" * w for w in widths))
+    for row in rows:
+        echo("  " + line.format(*row))
+
+
+def _plot(runs: list[TrainingRun], out_dir: Path, result: DemoResult, echo: Echo) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        result.skipped.append("plots (matplotlib is not installed: pip install matplotlib)")
+        echo("  plots skipped: matplotlib is not installed (pip install 'tinygrad_ann[examples]')")
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points, labels = data.two_moons(300, noise=0.2, seed=0)
+    grid_x, grid_y = np.meshgrid(np.linspace(-1.7, 2.7, 200), np.linspace(-1.3, 1.8, 200))
+    grid = Tensor(np.column_stack([grid_x.ravel(), grid_y.ravel()]))
+    figure, axes = plt.subplots(2, 4, figsize=(16, 7.5))
+    for axis, run in zip(axes.flat, runs):
+        predicted = run.model(grid).numpy().argmax(axis=1).reshape(grid_x.shape)
+        axis.contourf(
+            grid_x, grid_y, predicted, levels=[-0.5, 0.5, 1.5], cmap="coolwarm", alpha=0.3
+        )
+        axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="coolwarm", s=8)
+        axis.set_title(f"{run.model.hidden.out_features} hidden: {run.accuracy:.1%}")
+        axis.set_xticks([])
+        axis.set_yticks([])
+    axes.flat[-1].set_axis_off()
+    figure.suptitle("Two moons: decision boundary by hidden-layer size (tanh, softmax)")
+    figure.tight_layout()
+    boundary = out_dir / "two_moons_decision_boundary.png"
+    figure.savefig(boundary, dpi=90)
+    plt.close(figure)
+
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for run in runs:
+        axis.plot(run.losses, label=f"{run.model.hidden.out_features} hidden")
+    axis.set_xlabel("pass over the data")
+    axis.set_ylabel("summed cross-entropy + L2 penalty")
+    axis.set_yscale("log")
+    axis.legend()
+    axis.set_title("Two moons: training loss")
+    figure.tight_layout()
+    curve = out_dir / "two_moons_loss.png"
+    figure.savefig(curve, dpi=90)
+    plt.close(figure)
+    result.files.update(decision_boundary=boundary, loss_curve=curve)
+
+
+def _draw_graph(model: TwoMoonsNet, out_dir: Path, result: DemoResult, echo: Echo) -> None:
+    points, labels = data.two_moons(300, noise=0.2, seed=0)
+    loss = two_moons_loss(model, Tensor(points), labels, 0.01)
+    loss.backward()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", viz.GraphvizMissingWarning)
+        path = viz.save(loss, out_dir / "two_moons_graph.svg", params=model, show_grads=True)
+    if caught:
+        result.skipped.append(f"SVG rendering ({viz.INSTALL_HINT})")
+        echo(f"  graph: wrote the DOT source; {viz.INSTALL_HINT}")
+    result.files["graph"] = path
+
+
+def run(out_dir: str | Path = "demo-out", quick: bool = False, echo: Echo = print) -> DemoResult:
+    """Run the whole demo, writing pictures into ``out_dir``; ``quick`` trains briefly."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scale = 0.05 if quick else 1.0
+
+    def epochs(full: int) -> int:
+        return max(2, int(full * scale))
+
+    echo("tinygrad_ann demo\n")
+    echo("1. The articles' hand-derived gradients, checked against autograd\n")
+    derivations = articles.check_derivations()
+    _print_derivations(derivations, echo)
+
+    echo("\n2. The articles' networks, trained with tinygrad_ann\n")
+    manual_seed(0)
+    runs = []
+    # Epoch counts are the articles' own, except for the L-layer net (trained on two moons here).
+    for title, train, full_epochs in (
+        ("perceptron on the diabetes table (articles 000, 002)", train_perceptron, 20_000),
+        ("AND gate (article 001)", train_and_gate, 1_000),
+        ("two-layer sigmoid net on XOR (article 003)", train_two_layer, 1_500),
+        ("L-layer sigmoid net on two moons (article 003)", train_l_layer, 2_000),
+    ):
+        echo(f"  {title}")
+        runs.append(train(epochs(full_epochs), echo))
+    echo("\n  two moons with a tanh hidden layer (article 004), by hidden-layer size")
+    moons = []
+    for hidden_size in HIDDEN_SIZES:
+        manual_seed(hidden_size)
+        moons.append(train_two_moons(hidden_size, epochs(5_000), echo))
+    runs += moons
+
+    echo("\n  final training accuracy")
+    for training_run in runs:
+        echo(
+            f"    {training_run.name:<45} {training_run.accuracy:7.1%}   "
+            f"({training_run.seconds:.1f} s)"
+        )
+
+    result = DemoResult(derivations, runs)
+    echo(f"\n3. Pictures, in {out_dir}/\n")
+    _plot(moons, out_dir, result, echo)
+    _draw_graph(moons[HIDDEN_SIZES.index(3)].model, out_dir, result, echo)
+    for kind, path in result.files.items():
+        echo(f"  {kind:<18} {path}")
+    return result

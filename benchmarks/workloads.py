@@ -1,0 +1,245 @@
+"""The benchmark workloads, each written twice: with tinygrad_ann and as hand-written NumPy.
+
+Both versions of a workload start from the same weights and do the same math,
+so their final losses agree (``bench.py`` checks it). Run one in this process:
+
+    python benchmarks/workloads.py SYSTEM WORKLOAD [--quick] [--memory]
+
+SYSTEM is ``numpy`` or ``tinygrad``; WORKLOAD is W1..W4. Prints one JSON line:
+seconds, final loss, and (with ``--memory``) the tracemalloc peak in bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import tracemalloc
+from collections.abc import Callable
+
+import numpy as np
+
+import tinygrad_ann as tg
+import tinygrad_ann.functional as F
+from tinygrad_ann import nn, optim
+
+# Full sizes from the workload definitions; --quick divides the loop counts.
+EPOCHS = {"W1": 20_000, "W2": 2_000, "W3": 200, "W4": 20}
+QUICK_DIVISOR = 100
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def _linear_from(weight: np.ndarray, bias: np.ndarray) -> nn.Linear:
+    layer = nn.Linear(weight.shape[1], weight.shape[0], dtype=weight.dtype)
+    layer.weight.data[...] = weight
+    layer.bias.data[...] = bias
+    return layer
+
+
+# ---------------------------------------------------------------- W1
+def _w1_setup():
+    X, y = tg.data.diabetes_table()
+    rng = np.random.default_rng(42)
+    return X, y.reshape(-1, 1), rng.random((1, 3)), rng.random(1)
+
+
+def w1_numpy(epochs: int) -> float:
+    """One sigmoid unit, 0.5 * sum of squared errors, full-batch gradient descent."""
+    X, y, weight, bias = _w1_setup()
+    lr = 0.05
+    for _ in range(epochs):
+        s = _sigmoid(X @ weight.T + bias)
+        error = s - y
+        loss = 0.5 * np.sum(error * error)
+        dz = error * s * (1.0 - s)
+        weight -= lr * (dz.T @ X)
+        bias -= lr * dz.sum(axis=0)
+    return float(loss)
+
+
+def w1_tinygrad(epochs: int) -> float:
+    X, y, weight, bias = _w1_setup()
+    layer = _linear_from(weight, bias)
+    inputs = tg.tensor(X)
+    optimizer = optim.SGD(layer.parameters(), lr=0.05)
+    for _ in range(epochs):
+        loss = 0.5 * F.mse_loss(layer(inputs).sigmoid(), y, reduction="sum")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+# ---------------------------------------------------------------- W2
+def _w2_setup():
+    X, labels = tg.data.two_moons(300, noise=0.2, seed=0)
+    rng = np.random.default_rng(0)
+    w1 = rng.normal(size=(50, 2)) / np.sqrt(2)
+    w2 = rng.normal(size=(2, 50)) / np.sqrt(50)
+    return X, labels, w1, np.zeros(50), w2, np.zeros(2)
+
+
+def w2_numpy(passes: int) -> float:
+    """2-50-2 tanh network, softmax cross-entropy (mean), full-batch gradient descent."""
+    X, labels, w1, b1, w2, b2 = _w2_setup()
+    lr, n = 0.5, len(labels)
+    onehot = np.eye(2)[labels]
+    for _ in range(passes):
+        hidden = np.tanh(X @ w1.T + b1)
+        logits = hidden @ w2.T + b2
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = -np.sum(log_probs * onehot) / n
+        d_logits = (np.exp(log_probs) - onehot) / n
+        d_hidden = (d_logits @ w2) * (1.0 - hidden * hidden)
+        w2 -= lr * (d_logits.T @ hidden)
+        b2 -= lr * d_logits.sum(axis=0)
+        w1 -= lr * (d_hidden.T @ X)
+        b1 -= lr * d_hidden.sum(axis=0)
+    return float(loss)
+
+
+def w2_tinygrad(passes: int) -> float:
+    X, labels, w1, b1, w2, b2 = _w2_setup()
+    model = nn.Sequential(_linear_from(w1, b1), nn.Tanh(), _linear_from(w2, b2))
+    inputs = tg.tensor(X)
+    optimizer = optim.SGD(model.parameters(), lr=0.5)
+    for _ in range(passes):
+        loss = F.cross_entropy(model(inputs), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+# ---------------------------------------------------------------- W3
+def _w3_setup():
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(1280, 784)).astype(np.float32)
+    labels = rng.integers(0, 10, size=1280)
+    bound1, bound2 = 1 / np.sqrt(784), 1 / np.sqrt(256)
+    w1 = rng.uniform(-bound1, bound1, (256, 784)).astype(np.float32)
+    b1 = rng.uniform(-bound1, bound1, 256).astype(np.float32)
+    w2 = rng.uniform(-bound2, bound2, (10, 256)).astype(np.float32)
+    b2 = rng.uniform(-bound2, bound2, 10).astype(np.float32)
+    return images, labels, w1, b1, w2, b2
+
+
+def _batches(images: np.ndarray, labels: np.ndarray, steps: int):
+    for step in range(steps):
+        start = (step * 128) % len(images)
+        yield images[start : start + 128], labels[start : start + 128]
+
+
+def w3_numpy(steps: int) -> float:
+    """784-256-10 ReLU MLP in float32, minibatches of 128, plain SGD."""
+    images, labels, w1, b1, w2, b2 = _w3_setup()
+    lr = np.float32(0.01)
+    for x, y in _batches(images, labels, steps):
+        n = len(y)
+        pre = x @ w1.T + b1
+        hidden = np.maximum(pre, 0)
+        logits = hidden @ w2.T + b2
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = -log_probs[np.arange(n), y].mean()
+        d_logits = np.exp(log_probs)
+        d_logits[np.arange(n), y] -= 1
+        d_logits /= n
+        d_hidden = (d_logits @ w2) * (pre > 0)
+        w2 -= lr * (d_logits.T @ hidden)
+        b2 -= lr * d_logits.sum(axis=0)
+        w1 -= lr * (d_hidden.T @ x)
+        b1 -= lr * d_hidden.sum(axis=0)
+    return float(loss)
+
+
+def w3_tinygrad(steps: int) -> float:
+    images, labels, w1, b1, w2, b2 = _w3_setup()
+    model = nn.Sequential(_linear_from(w1, b1), nn.ReLU(), _linear_from(w2, b2))
+    optimizer = optim.SGD(model.parameters(), lr=0.01)
+    for x, y in _batches(images, labels, steps):
+        loss = F.cross_entropy(model(tg.tensor(x)), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+# ---------------------------------------------------------------- W4
+CHAIN_REPEATS = 250  # 4 ops each: 1,000 ops
+
+
+def w4_numpy(repeats: int) -> float:
+    """x*1.0001, tanh, x+0.0001, tanh, ... 1,000 ops on 4 numbers, forward and backward."""
+    start = np.array([0.1, -0.2, 0.3, 0.4])
+    for _ in range(repeats):
+        x = start
+        tanh_outputs = []
+        for _ in range(CHAIN_REPEATS):
+            x = np.tanh(x * 1.0001)
+            tanh_outputs.append(x)
+            x = np.tanh(x + 0.0001)
+            tanh_outputs.append(x)
+        total = x.sum()
+        grad = np.ones_like(x)
+        for index in range(len(tanh_outputs) - 1, -1, -1):
+            out = tanh_outputs[index]
+            grad = grad * (1.0 - out * out)
+            if index % 2 == 0:
+                grad = grad * 1.0001
+    return float(total + grad.sum())
+
+
+def w4_tinygrad(repeats: int) -> float:
+    start = np.array([0.1, -0.2, 0.3, 0.4])
+    for _ in range(repeats):
+        leaf = tg.tensor(start, requires_grad=True)
+        x = leaf
+        for _ in range(CHAIN_REPEATS):
+            x = (x * 1.0001).tanh()
+            x = (x + 0.0001).tanh()
+        total = x.sum()
+        total.backward()
+    return float(total.item() + leaf.grad.data.sum())
+
+
+WORKLOADS: dict[str, dict[str, Callable[[int], float]]] = {
+    "W1": {"numpy": w1_numpy, "tinygrad": w1_tinygrad},
+    "W2": {"numpy": w2_numpy, "tinygrad": w2_tinygrad},
+    "W3": {"numpy": w3_numpy, "tinygrad": w3_tinygrad},
+    "W4": {"numpy": w4_numpy, "tinygrad": w4_tinygrad},
+}
+
+
+def run(system: str, workload: str, quick: bool = False, memory: bool = False) -> dict:
+    """Time one workload once; with ``memory``, measure the tracemalloc peak instead."""
+    iterations = EPOCHS[workload] // (QUICK_DIVISOR if quick else 1) or 1
+    function = WORKLOADS[workload][system]
+    if memory:
+        tracemalloc.start()
+    start = time.perf_counter()
+    loss = function(iterations)
+    seconds = time.perf_counter() - start
+    result = {"system": system, "workload": workload, "seconds": seconds, "loss": loss}
+    if memory:
+        result["peak_bytes"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("system", choices=["numpy", "tinygrad"])
+    parser.add_argument("workload", choices=sorted(WORKLOADS))
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--memory", action="store_true")
+    arguments = parser.parse_args()
+    print(json.dumps(run(arguments.system, arguments.workload, arguments.quick, arguments.memory)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""``python -m tinygrad_ann demo``: the table, the training runs and the pictures."""
+
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tinygrad_ann import __main__ as cli
+from tinygrad_ann import demo, viz
+
+
+@pytest.fixture(scope="module")
+def quick_demo(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("demo-out")
+    lines: list[str] = []
+    result = demo.run(out_dir, quick=True, echo=lines.append)
+    return result, "\n".join(lines), out_dir
+
+
+def test_demo_prints_the_derivation_table_with_verdicts(quick_demo):
+    result, text, _ = quick_demo
+    assert "max |diff|" in text and "verdict" in text
+    assert len(result.derivations) >= 5
+    for row in result.derivations:
+        assert row.article in text and row.verdict in text
+
+
+def test_demo_trains_every_article_network_and_reports_accuracy(quick_demo):
+    result, text, _ = quick_demo
+    names = [run.name for run in result.runs]
+    assert len(names) == 4 + len(demo.HIDDEN_SIZES)
+    assert "final training accuracy" in text
+    for run in result.runs:
+        assert run.name in text
+        assert 0.0 <= run.accuracy <= 1.0
+        assert len(run.losses) >= 2
+    assert "loss" in text and "epoch" in text
+
+
+def test_demo_writes_the_plots_and_a_graph_that_parses(quick_demo):
+    result, _, out_dir = quick_demo
+    for name in ("decision_boundary", "loss_curve"):
+        assert result.files[name].read_bytes().startswith(b"\x89PNG")
+    graph = result.files["graph"]
+    assert graph.parent == out_dir
+    assert viz.dot_available(), f"Graphviz's dot is missing; {viz.INSTALL_HINT}"
+    texts = {n.text for n in ET.parse(graph).getroot().iter() if n.tag.endswith("text")}
+    assert {"hidden: Linear(2 -> 3)", "output: Linear(3 -> 2)", "hidden.weight"} <= texts
+
+
+def test_demo_without_matplotlib_or_dot_says_what_it_skipped(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setattr(demo, "HIDDEN_SIZES", (3,))
+    lines: list[str] = []
+    result = demo.run(tmp_path, quick=True, echo=lines.append)
+    text = "\n".join(lines)
+    assert "matplotlib is not installed" in text
+    assert "apt-get install graphviz" in text
+    assert result.files == {"graph": tmp_path / "two_moons_graph.dot"}
+    assert result.files["graph"].read_text().startswith("digraph")
+    assert len(result.skipped) == 2
+
+
+def test_full_length_training_reaches_the_articles_results():
+    lines: list[str] = []
+    perceptron = demo.train_perceptron(20_000, lines.append)
+    and_gate = demo.train_and_gate(1_000, lines.append)
+    two_layer = demo.train_two_layer(1_500, lines.append)
+    assert perceptron.accuracy == 1.0
+    assert and_gate.accuracy == 1.0
+    assert two_layer.accuracy == 1.0
+    for run in (perceptron, and_gate, two_layer):
+        assert run.losses[-1] < run.losses[0] / 5
+
+
+def test_command_line_runs_the_demo(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(demo, "HIDDEN_SIZES", (3,))
+    assert cli.main(["demo", "--quick", "--out", str(tmp_path / "pictures")]) == 0
+    printed = capsys.readouterr().out
+    assert "tinygrad_ann demo" in printed
+    assert (tmp_path / "pictures").is_dir()
