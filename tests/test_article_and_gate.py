@@ -33,7 +33,7 @@ def test_the_thresholded_update_is_the_perceptron_rule_not_a_gradient():
     truth = articles.and_gate_autograd(x, y, W0, B0)
     assert np.max(np.abs(rule[0] - truth[0])) > 0.05  # 0.25 against about 0.15
     # Once every prediction is right the rule stops, though the loss still has a slope.
-    W_solved, b_solved = np.array([[2.0], [2.0]]), np.array([[-3.0]])
+    W_solved, b_solved = np.array([[2.0], [1.5]]), np.array([[-3.0]])
     stopped = articles.and_gate_perceptron_rule(x, y, W_solved, b_solved)
     still = articles.and_gate_autograd(x, y, W_solved, b_solved)
     assert np.all(stopped[0] == 0) and np.all(stopped[1] == 0)
