@@ -336,7 +336,7 @@ def check_derivations(seed: int = 0) -> list[DerivationResult]:
             "d_weights taken as dL/dW",
             _max_diff(article, truth),
             False,
-            "sign: it is the negative gradient",
+            "these are the negative gradients",
         )
     )
 

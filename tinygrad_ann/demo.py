@@ -239,10 +239,10 @@ def _print_derivations(results: Iterable[articles.DerivationResult], echo: Echo)
     headers = ("article", "formula", "max |diff|", "verdict")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
-    echo("  " + line.format(*headers))
+    echo(("  " + line.format(*headers)).rstrip())
     echo("  " + "  ".join("-" * w for w in widths))
     for row in rows:
-        echo("  " + line.format(*row))
+        echo(("  " + line.format(*row)).rstrip())
 
 
 def _plot(runs: list[TrainingRun], out_dir: Path, result: DemoResult, echo: Echo) -> None:
