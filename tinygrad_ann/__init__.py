@@ -9,9 +9,17 @@
 (2, 2)
 """
 
-from . import articles, data, functional, nn, optim, viz
-from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad
-from .errors import DTypeError, GradcheckError, LabelError, ShapeError
+from . import articles, data, functional, nn, optim, viz, vjp_math
+from .autograd import (
+    Function,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+)
+from .errors import AnomalyError, DTypeError, GradcheckError, LabelError, ShapeError
 from .factories import (
     arange,
     manual_seed,
@@ -54,6 +62,7 @@ from .tensor import Tensor, get_default_dtype, set_default_dtype
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnomalyError",
     "DTypeError",
     "Function",
     "GradcheckError",
@@ -66,6 +75,7 @@ __all__ = [
     "clip",
     "concatenate",
     "data",
+    "detect_anomaly",
     "enable_grad",
     "exp",
     "flatten",
@@ -73,6 +83,7 @@ __all__ = [
     "get_default_dtype",
     "grad",
     "gradcheck",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "log",
     "log_softmax",
@@ -102,6 +113,7 @@ __all__ = [
     "tensor",
     "transpose",
     "viz",
+    "vjp_math",
     "where",
     "zeros",
     "zeros_like",

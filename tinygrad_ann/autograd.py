@@ -10,6 +10,15 @@ reverse.
 Broadcasting is undone here, once, for every op: a backward may return a
 gradient of the broadcast shape and the engine sums it back to the input's
 shape.
+
+Higher-order gradients reuse the same ``backward``. With ``create_graph=True``
+the engine hands it Tensors instead of arrays (the upstream gradient, and each
+saved input or output as the Tensor it came from), so the formula's own
+operations are recorded and can be differentiated again.
+
+Arrays saved for backward are guarded: while a graph that saved an array is
+alive, the array is read-only, so an in-place write cannot silently change a
+gradient (see :class:`SavedArrays`).
 """
 
 from __future__ import annotations
@@ -17,12 +26,14 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import os
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import AnomalyError, ShapeError
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -91,6 +102,186 @@ class enable_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
         super().__init__(True)
 
 
+class detect_anomaly:  # noqa: N801 - PyTorch's name
+    """Check every op for NaN and inf while the block runs (a ``with`` block or a decorator).
+
+    In forward, an op whose result holds NaN or inf although its inputs are
+    finite raises :class:`AnomalyError` naming the op, its input shapes and the
+    line of your code that called it. In backward, a vector-Jacobian product
+    that turns a finite upstream gradient into NaN or inf raises naming the op
+    and the line where that op was recorded. Outside the block nothing is
+    checked and no stack is inspected.
+
+    >>> import tinygrad_ann as tg
+    >>> x = tg.tensor([1.0, 0.0], requires_grad=True)
+    >>> try:
+    ...     with tg.detect_anomaly():
+    ...         y = x.log()
+    ... except tg.AnomalyError as error:
+    ...     print(str(error).split(", called at")[0])
+    log: forward produced -inf from finite inputs of shape (2,)
+    """
+
+    def __init__(self) -> None:
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(_Anomaly.enabled)
+        _Anomaly.enabled = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        _Anomaly.enabled = self._previous.pop()
+
+    def __call__(self, func: _F) -> _F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with detect_anomaly():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class _Anomaly:
+    enabled = False
+
+
+def is_anomaly_enabled() -> bool:
+    """Return True inside :class:`detect_anomaly`."""
+    return _Anomaly.enabled
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _caller_location() -> str:
+    """``file:line`` of the innermost stack frame outside this package."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _non_finite(value: Any) -> str | None:
+    """``"nan"``, ``"inf"`` or ``"-inf"`` for the first non-finite entry of a float array."""
+    array = value.data if isinstance(value, Tensor) else value
+    if not isinstance(array, np.ndarray | np.generic) or array.dtype.kind not in "fc":
+        return None
+    if np.isfinite(array).all():
+        return None
+    first = array[~np.isfinite(array)].flat[0] if array.ndim else array
+    return "nan" if np.isnan(first) else ("inf" if first > 0 else "-inf")
+
+
+def _checked_forward(
+    cls: type[Function], ctx: Function, arrays: Sequence[Any], options: dict[str, Any]
+) -> Any:
+    """``cls.forward`` with NumPy's overflow warnings replaced by an AnomalyError."""
+    with np.errstate(all="ignore"):
+        out = cls.forward(ctx, *arrays, **options)
+    produced = _non_finite(np.asarray(out))
+    if produced is None or any(_non_finite(a) for a in arrays):
+        return out
+    shapes = ", ".join(str(np.shape(a)) for a in arrays if isinstance(a, np.ndarray))
+    raise AnomalyError(
+        f"{cls.op_name()}: forward produced {produced} from finite inputs of shape "
+        f"{shapes or '()'}, called at {_caller_location()}"
+    )
+
+
+def _check_backward(ctx: Function, grad: Any, input_grads: Sequence[Any]) -> None:
+    if _non_finite(grad):
+        return
+    for position, input_grad in enumerate(input_grads):
+        produced = None if input_grad is None else _non_finite(np.asarray(_data(input_grad)))
+        if produced:
+            recorded_at = ctx.__dict__.get("origin", "<recorded outside detect_anomaly>")
+            raise AnomalyError(
+                f"{ctx.op_name()}: backward produced {produced} in the gradient of input "
+                f"{position} from a finite upstream gradient; the op was recorded at "
+                f"{recorded_at}"
+            )
+
+
+def _data(value: Any) -> Any:
+    return value.data if isinstance(value, Tensor) else value
+
+
+# ---------------------------------------------------------------- saved-array guard
+class SavedArrays:
+    """Keeps arrays saved for backward read-only while a graph that saved them is alive.
+
+    An in-place write (``x.data[...] = v``, ``x.data += v``) into an array an
+    op saved would silently change the gradient that op computes later, so the
+    array is locked when the op is recorded and unlocked when the last graph
+    that saved it runs its backward or is garbage collected. A saved view locks
+    the array it views as well. Arrays nobody saved are never touched.
+    ``counts`` maps ``id(array)`` to the number of live graphs holding it.
+    """
+
+    counts: ClassVar[dict[int, int]] = {}
+
+    @staticmethod
+    def is_guarded(array: np.ndarray) -> bool:
+        """True while a live graph has ``array`` (or a view of it) saved for backward."""
+        return id(array) in SavedArrays.counts
+
+
+def _lock(array: np.ndarray) -> None:
+    counts = SavedArrays.counts
+    key = id(array)
+    count = counts.get(key)
+    if count is not None:
+        counts[key] = count + 1
+    elif array.flags.writeable:  # an array read-only for other reasons is not ours to unlock
+        array.flags.writeable = False
+        counts[key] = 1
+
+
+def _unlock(array: np.ndarray) -> None:
+    counts = SavedArrays.counts
+    key = id(array)
+    count = counts.get(key)
+    if count is None:
+        return
+    if count > 1:
+        counts[key] = count - 1
+        return
+    del counts[key]
+    try:
+        array.flags.writeable = True
+    except ValueError:
+        pass  # a view whose base another graph still guards stays read-only
+
+
+def _lock_saved(saved: tuple[Any, ...]) -> None:
+    ndarray = np.ndarray
+    for value in saved:
+        if type(value) is ndarray:
+            base = value.base
+            if type(base) is ndarray:
+                _lock(base)
+            _lock(value)
+
+
+def _unlock_saved(saved: tuple[Any, ...]) -> None:
+    ndarray = np.ndarray
+    for value in saved:
+        if type(value) is ndarray:
+            base = value.base
+            if type(base) is ndarray:
+                _unlock(base)  # first: a view cannot become writable before its base
+            _unlock(value)
+
+
+class _RecordingBackward:
+    """Set while a backward runs under ``create_graph``: converting a Tensor that
+    requires grad to an array there would turn part of the gradient into a constant."""
+
+    depth = 0
+
+
 class Function:
     """A differentiable operation: subclass it and write two static methods.
 
@@ -103,11 +294,19 @@ class Function:
 
     ``ctx`` is the Function instance. ``ctx.save_for_backward(*arrays)`` keeps
     arrays for backward, read back as ``ctx.saved``; ``ctx.needs_input_grad``
-    tells which inputs need a gradient so backward can skip the others.
+    tells which inputs need a gradient so backward can skip the others. Saved
+    arrays are read-only until the graph is freed.
+
+    A Function is differentiable twice (``create_graph=True``) when its class
+    sets ``differentiable_backward = True``: backward must then compute with
+    operators and :mod:`tinygrad_ann.vjp_math` only, so that it runs on arrays
+    in a first-order backward and is recorded when given Tensors. See
+    ``docs/custom_ops.md``.
 
     >>> import numpy as np
     >>> import tinygrad_ann as tg
     >>> class Cube(tg.Function):
+    ...     differentiable_backward = True
     ...     @staticmethod
     ...     def forward(ctx, x):
     ...         ctx.save_for_backward(x)
@@ -120,14 +319,25 @@ class Function:
     >>> Cube.apply(t).sum().backward()
     >>> t.grad
     Tensor([ 3., 12.])
+    >>> (slope,) = tg.grad(Cube.apply(t).sum(), t, create_graph=True)
+    >>> tg.grad(slope.sum(), t)  # d²/dx² x³ = 6x
+    (Tensor([ 6., 12.]),)
     """
 
-    __slots__ = ("parents", "saved", "sequence", "scope", "__dict__")
+    __slots__ = ("parents", "inputs", "saved", "sequence", "scope", "__dict__")
     #: Shown in errors and graph drawings; a subclass without one shows its class name.
     name: str | None = None
+    #: True when ``backward`` can run on Tensors and be recorded (see the class docstring).
+    differentiable_backward: bool = False
 
     def __init__(self) -> None:
         self.saved: Any = ()
+
+    def __del__(self) -> None:
+        # A graph dropped without a backward releases its guard here.
+        saved = self.saved
+        if type(saved) is tuple and saved:
+            _unlock_saved(saved)
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep ``arrays`` for backward; they are released after it runs."""
@@ -174,21 +384,92 @@ class Function:
         recording = recording and _GradMode.enabled
         ctx.parents = parents
         try:
-            out = cls.forward(ctx, *arrays, **options)
+            if _Anomaly.enabled:
+                out = _checked_forward(cls, ctx, arrays, options)
+            else:
+                out = cls.forward(ctx, *arrays, **options)
         except ValueError as error:
+            ctx.saved = ()
             raise cls.explain_value_error(arrays, error) from None
-        result = Tensor._wrap(out if type(out) is np.ndarray else np.asarray(out))
+        except BaseException:
+            ctx.saved = ()
+            raise
+        if type(out) is not np.ndarray:
+            out = _as_output_array(ctx, out)
+        result = Tensor._wrap(out)
         if recording:
             ctx.sequence = next(_sequence)
             ctx.scope = ModuleScope.current
+            arrays.append(out)
+            ctx.inputs = arrays  # the input arrays, then the output: see lift_saved
+            if ctx.saved:
+                _lock_saved(ctx.saved)
+            if _Anomaly.enabled:
+                ctx.origin = _caller_location()
             result.requires_grad = True
             result._ctx = ctx
+        else:
+            ctx.saved = ()
         return result
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """Which inputs need a gradient, one bool per positional input of forward."""
         return tuple(parent is not None for parent in self.parents)
+
+    def lift_saved(self, output: Tensor) -> tuple[Any, ...]:
+        """``saved`` for a recorded backward: inputs and output as the Tensors they were.
+
+        Each saved array that was an input of forward becomes that input's
+        Tensor (an input that needs no gradient stays an array: a constant),
+        and the output's array becomes ``output``. Other integer or boolean
+        arrays (indices, masks) stay constants. A saved floating-point array
+        that is neither input nor output depends on the inputs in a way the
+        engine cannot see, so it is an error: override this method to rebuild
+        it from Tensors (as ``cross_entropy`` does) or recompute it in backward.
+        """
+        arrays = self.inputs
+        output_index = len(arrays) - 1
+        lifted = []
+        for value in self.saved:
+            if isinstance(value, np.ndarray | np.generic):
+                for index, array in enumerate(arrays):
+                    if array is value:
+                        value = self._lifted_input(index, output_index, value, output)
+                        break
+                else:
+                    if value.dtype.kind in "fc":
+                        raise RuntimeError(
+                            f"create_graph=True: {self.op_name()} saved a floating-point array of "
+                            f"shape {value.shape} that is neither an input of its forward nor its "
+                            "output, so its dependence on the inputs cannot be recorded. Save the "
+                            "inputs (or the output) and recompute the value in backward, or "
+                            "override lift_saved to build it from Tensors"
+                        )
+            lifted.append(value)
+        return tuple(lifted)
+
+    def _lifted_input(self, index: int, output_index: int, value: Any, output: Tensor) -> Any:
+        tensor = output if index == output_index else self.parents[index]
+        if tensor is None:
+            return value
+        if tensor.data is not value:
+            which = "output" if index == output_index else f"input {index}"
+            raise RuntimeError(
+                f"create_graph=True: the {which} of {self.op_name()} (shape {np.shape(value)}) "
+                "got a new array after the forward pass (e.g. an optimizer step), so its graph "
+                "no longer describes the values it was computed with; compute the forward again"
+            )
+        return tensor
+
+
+def _as_output_array(ctx: Function, out: Any) -> np.ndarray:
+    """Turn a NumPy scalar result into a 0-d array, also where forward saved it."""
+    array = np.asarray(out)
+    saved = ctx.saved
+    if type(saved) is tuple and any(value is out for value in saved):
+        ctx.saved = tuple(array if value is out else value for value in saved)
+    return array
 
 
 # Each recorded op takes the next (decreasing) number, so an op's number is
@@ -199,8 +480,8 @@ _sequence = itertools.count(0, -1)
 _RELEASED = object()
 
 
-def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.ndarray:
-    """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast."""
+def _unbroadcast(grad: Any, shape: tuple[int, ...], ctx: Function) -> Any:
+    """Sum ``grad`` (an array, or a Tensor under create_graph) to an input of ``shape``."""
     extra = grad.ndim - len(shape)
     if extra < 0 or any(
         size != 1 and size != grad_size for size, grad_size in zip(shape, grad.shape[extra:])
@@ -217,30 +498,85 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.
     return grad
 
 
-def _accumulate_into_grad(tensor: Tensor, grad: np.ndarray) -> None:
-    if tensor.grad is None:
+def _accumulate_into_grad(tensor: Tensor, grad: Any) -> None:
+    if type(grad) is not np.ndarray:  # a Tensor: create_graph keeps .grad differentiable
+        # Out of place, and a fresh node on first write, so no two tensors share a .grad.
+        tensor.grad = grad.astype(tensor.dtype) if tensor.grad is None else tensor.grad + grad
+    elif tensor.grad is None:
         # A copy, so no two tensors ever share a gradient buffer.
         tensor.grad = Tensor._wrap(np.array(grad, dtype=tensor.data.dtype))
+    elif tensor.grad.requires_grad or not tensor.grad.data.flags.writeable:
+        tensor.grad = Tensor._wrap(tensor.grad.data + grad)  # leave a recorded .grad intact
     else:
         tensor.grad.data += grad
 
 
+def _recorded_backward(ctx: Function, output: Tensor, grad: Tensor) -> Any:
+    """Run ``ctx.backward`` on Tensors so that its operations are recorded."""
+    if not ctx.differentiable_backward:
+        raise RuntimeError(
+            f"create_graph=True: the backward of {ctx.op_name()} works on NumPy arrays only, "
+            "so it cannot be differentiated again (its second derivative would silently be "
+            "zero). Write its backward with operators and tinygrad_ann.vjp_math functions and "
+            "set differentiable_backward = True on the class (docs/custom_ops.md)"
+        )
+    saved = ctx.saved
+    ctx.saved = ctx.lift_saved(output)
+    _RecordingBackward.depth += 1
+    try:
+        return ctx.backward(ctx, grad)
+    except TypeError as error:
+        raise RuntimeError(
+            f"create_graph=True: the backward of {ctx.op_name()} failed on Tensors ({error}); "
+            "it must compute with operators and tinygrad_ann.vjp_math functions, not NumPy "
+            "functions (docs/custom_ops.md)"
+        ) from error
+    finally:
+        _RecordingBackward.depth -= 1
+        ctx.saved = saved
+
+
+def _as_gradient(value: Any, create_graph: bool) -> Any:
+    """A VJP result as the engine carries it: a Tensor under create_graph, else an array."""
+    if create_graph:
+        return value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value))
+    return np.asarray(value)
+
+
 def run_backward(
     roots: Sequence[Tensor],
-    root_grads: Sequence[np.ndarray],
+    root_grads: Sequence[Any],
     retain_graph: bool = False,
     inputs: Sequence[Tensor] | None = None,
-) -> dict[Tensor, np.ndarray]:
+    create_graph: bool = False,
+) -> dict[Tensor, Any]:
     """Propagate ``root_grads`` from ``roots`` back through the recorded graph.
 
     Without ``inputs``, gradients are accumulated into the ``.grad`` of leaves
     (and of tensors that called ``retain_grad``). With ``inputs``, nothing is
-    written: the gradients reaching those tensors are returned instead.
+    written: the gradients reaching those tensors are returned instead. With
+    ``create_graph``, gradients are Tensors recorded in a new graph (pass
+    Tensors as ``root_grads``); otherwise they are arrays and nothing is recorded.
     """
-    wanted = set(inputs) if inputs is not None else None
-    found: dict[Tensor, np.ndarray] = {}
+    previous_mode = _GradMode.enabled
+    _GradMode.enabled = create_graph
+    try:
+        return _backward_pass(roots, root_grads, retain_graph, inputs, create_graph)
+    finally:
+        _GradMode.enabled = previous_mode
 
-    def reach_leaf(leaf: Tensor, grad: np.ndarray) -> None:
+
+def _backward_pass(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    retain_graph: bool,
+    inputs: Sequence[Tensor] | None,
+    create_graph: bool,
+) -> dict[Tensor, Any]:
+    wanted = set(inputs) if inputs is not None else None
+    found: dict[Tensor, Any] = {}
+
+    def reach_leaf(leaf: Tensor, grad: Any) -> None:
         if wanted is None:
             _accumulate_into_grad(leaf, grad)
         elif leaf in wanted:
@@ -250,7 +586,7 @@ def run_backward(
     # Op results wait in ``pending`` until every op that consumed them has
     # added its contribution; the heap orders them by sequence number (see
     # ``_sequence``), so the one popped next never has a consumer left to run.
-    pending: dict[Tensor, np.ndarray] = {}
+    pending: dict[Tensor, Any] = {}
     heap: list[tuple[int, Tensor]] = []
     for root, grad in zip(roots, root_grads):
         if root._ctx is None:
@@ -262,6 +598,7 @@ def run_backward(
             heapq.heappush(heap, (root._ctx.sequence, root))
 
     heappush, heappop, ndarray = heapq.heappush, heapq.heappop, np.ndarray
+    anomaly = _Anomaly.enabled
     while heap:
         node = heappop(heap)[1]
         grad = pending.pop(node)
@@ -271,13 +608,22 @@ def run_backward(
                 found[node] = grad
         elif node._retains_grad:
             _accumulate_into_grad(node, grad)
-        if ctx.saved is _RELEASED:
+        saved = ctx.saved
+        if saved is _RELEASED:
             raise RuntimeError(
                 f"backward through the graph a second time ({ctx.op_name()} was already "
                 "backpropagated and its saved arrays freed); pass retain_graph=True to the "
                 "first backward() if you need to call it twice"
             )
-        input_grads = ctx.backward(ctx, grad)
+        if anomaly:
+            with np.errstate(all="ignore"):  # reported below, as an AnomalyError
+                input_grads = (
+                    _recorded_backward(ctx, node, grad) if create_graph else ctx.backward(ctx, grad)
+                )
+        elif create_graph:
+            input_grads = _recorded_backward(ctx, node, grad)
+        else:
+            input_grads = ctx.backward(ctx, grad)
         parents = ctx.parents
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
@@ -287,12 +633,14 @@ def run_backward(
                 f"forward took {len(parents)} input(s); return one per input (None for "
                 "an input that needs none)"
             )
+        if anomaly:
+            _check_backward(ctx, grad, input_grads)
         for parent, input_grad in zip(parents, input_grads):
             if parent is None or input_grad is None:
                 continue
             data = parent.data
-            if type(input_grad) is not ndarray:
-                input_grad = np.asarray(input_grad)
+            if create_graph or type(input_grad) is not ndarray:
+                input_grad = _as_gradient(input_grad, create_graph)
             if input_grad.shape != data.shape:
                 input_grad = _unbroadcast(input_grad, data.shape, ctx)
             if input_grad.dtype is not data.dtype and input_grad.dtype != data.dtype:
@@ -308,15 +656,46 @@ def run_backward(
             else:
                 pending[parent] = previous + input_grad
         if not retain_graph:
+            if saved:
+                _unlock_saved(saved)
             ctx.saved = _RELEASED
     return found
+
+
+def _seed(
+    where: str, output: Tensor, gradient: Any, create_graph: bool, position: int | None = None
+) -> Any:
+    """The upstream gradient of ``output``: checked, in its dtype, a Tensor under create_graph."""
+    label = "output" if position is None else f"output {position}"
+    argument = "gradient=" if position is None else "grad_outputs="
+    if gradient is None:
+        if output.size != 1:
+            raise RuntimeError(
+                f"{where}: the {label} has shape {output.shape}; a gradient can be implied only "
+                f"for a single-element output. Reduce it first (e.g. y.sum()) or pass {argument} "
+                "with the output's shape"
+            )
+        seed: Any = np.ones_like(output.data)
+    elif isinstance(gradient, Tensor) and create_graph:
+        seed = gradient if gradient.dtype == output.dtype else gradient.astype(output.dtype)
+    else:
+        seed = np.asarray(_data(gradient), dtype=output.dtype)
+    if seed.shape != output.shape:
+        raise ShapeError(
+            f"{where}: the gradient for the {label} has shape {seed.shape} but the {label} "
+            f"has shape {output.shape}; they must be equal"
+        )
+    if create_graph and not isinstance(seed, Tensor):
+        seed = Tensor._wrap(seed)
+    return seed
 
 
 def grad(
     outputs: Tensor | Sequence[Tensor],
     inputs: Tensor | Sequence[Tensor],
     grad_outputs: Any = None,
-    retain_graph: bool = False,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
     allow_unused: bool = False,
 ) -> tuple[Tensor | None, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, leaving every ``.grad`` alone.
@@ -326,15 +705,26 @@ def grad(
     input; an input the outputs do not depend on is an error unless
     ``allow_unused=True``, which gives ``None`` for it.
 
+    With ``create_graph=True`` the gradients are recorded Tensors that can be
+    differentiated again (``retain_graph`` then defaults to True, so the first
+    graph stays usable). A gradient that does not depend on any input that
+    requires grad (the derivative of a linear function, say) comes back as a
+    Tensor with ``requires_grad=False``: its own derivative is zero.
+
     >>> import tinygrad_ann as tg
     >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
     >>> tg.grad((x**2).sum(), x)
     (Tensor([2., 4.]),)
     >>> x.grad is None
     True
+    >>> (slope,) = tg.grad((x**3).sum(), x, create_graph=True)
+    >>> tg.grad(slope.sum(), x)  # the second derivative, 6x
+    (Tensor([ 6., 12.]),)
     """
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if retain_graph is None:
+        retain_graph = create_graph
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     elif isinstance(grad_outputs, Tensor | np.ndarray):
@@ -344,33 +734,29 @@ def grad(
             f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs; give one each"
         )
     for position, tensor in enumerate(inputs):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"grad: input {position} is a {type(tensor).__name__}, not a Tensor")
         if not tensor.requires_grad:
             raise RuntimeError(f"grad: input {position} does not require grad")
     seeds = []
     for position, (output, seed) in enumerate(zip(outputs, grad_outputs)):
         if not output.requires_grad:
             raise RuntimeError(
-                f"grad: output {position} does not require grad (no input it depends on does)"
+                f"grad: output {position} does not require grad (no input it depends on does; "
+                "if it is itself a gradient, it is constant and its derivative is zero)"
             )
-        if seed is None:
-            if output.size != 1:
-                raise RuntimeError(
-                    f"grad: output {position} has shape {output.shape}; pass grad_outputs "
-                    "for outputs with more than one element"
-                )
-            seed = np.ones_like(output.data)
-        seed = np.asarray(seed.data if isinstance(seed, Tensor) else seed, dtype=output.dtype)
-        if seed.shape != output.shape:
-            raise ShapeError(
-                f"grad: grad_outputs[{position}] has shape {seed.shape}, "
-                f"output {position} has shape {output.shape}"
-            )
-        seeds.append(seed)
-    found = run_backward(outputs, seeds, retain_graph=retain_graph, inputs=inputs)
+        seeds.append(_seed("grad", output, seed, create_graph, position))
+    found = run_backward(
+        outputs, seeds, retain_graph=retain_graph, inputs=inputs, create_graph=create_graph
+    )
     result: list[Tensor | None] = []
     for position, tensor in enumerate(inputs):
         if tensor in found:
-            result.append(Tensor._wrap(np.array(found[tensor], dtype=tensor.dtype)))
+            gradient = found[tensor]
+            if create_graph:
+                result.append(gradient)
+            else:
+                result.append(Tensor._wrap(np.array(gradient, dtype=tensor.dtype)))
         elif allow_unused:
             result.append(None)
         else:

@@ -19,3 +19,7 @@ class LabelError(ValueError, IndexError):
 
 class GradcheckError(AssertionError):
     """Autograd and finite differences disagree (raised by ``gradcheck``)."""
+
+
+class AnomalyError(RuntimeError):
+    """NaN or inf produced from finite values inside ``tg.detect_anomaly()``."""

@@ -5,6 +5,13 @@
 engine (``autograd.run_backward``) sums them back to each input's shape.
 The math is documented on the public functions in ``tensor.py`` and
 ``functional.py``; this file stays terse.
+
+Every backward is written once for both orders: it uses operators, methods
+that arrays and Tensors share (``sum``, ``reshape``, indexing, ``@``) and the
+helpers below (``exp``, ``where``, ...), which call NumPy on arrays and the
+recorded op on Tensors. A first-order backward is plain NumPy; under
+``create_graph`` the same lines build a graph. Masks and signs are computed on
+``_data(x)``: they are piecewise constant, so their derivative is zero.
 """
 
 from __future__ import annotations
@@ -15,13 +22,73 @@ import numpy as np
 
 from .autograd import Function
 from .errors import ShapeError
+from .tensor import Tensor
 
 
 def _needs(ctx: Function, index: int) -> bool:
     return ctx.parents[index] is not None
 
 
-class _Binary(Function):
+def _data(value: Any) -> Any:
+    return value.data if isinstance(value, Tensor) else value
+
+
+# ------------------------------------------------------------------ array-or-Tensor math
+def exp(x: Any) -> Any:
+    return Exp.apply(x) if isinstance(x, Tensor) else np.exp(x)
+
+
+def log(x: Any) -> Any:
+    return Log.apply(x) if isinstance(x, Tensor) else np.log(x)
+
+
+def sigmoid(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return Sigmoid.apply(x)
+    return np.exp(-np.logaddexp(0, -x))
+
+
+def where(condition: Any, a: Any, b: Any) -> Any:
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return Where.apply(_data(condition), a, b)
+    return np.where(condition, a, b)
+
+
+def maximum(a: Any, b: Any) -> Any:
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return Maximum.apply(a, b)
+    return np.maximum(a, b)
+
+
+def transpose(x: Any, axes: Any = None) -> Any:
+    return Transpose.apply(x, axes=axes) if isinstance(x, Tensor) else np.transpose(x, axes)
+
+
+def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
+    return BroadcastTo.apply(x, shape=shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
+
+
+def scatter_add(x: Any, shape: tuple[int, ...], index: Any) -> Any:
+    """Zeros of ``shape`` with ``x`` added at ``index`` (repeated indices add up)."""
+    if isinstance(x, Tensor):
+        return ScatterAdd.apply(x, shape=shape, index=index)
+    return _scatter_add(x, shape, index)
+
+
+def _swap_last_axes(x: Any) -> Any:
+    axes = list(range(x.ndim))
+    axes[-2], axes[-1] = axes[-1], axes[-2]
+    return transpose(x, tuple(axes))
+
+
+class _Primitive(Function):
+    """A built-in op: its backward runs on arrays and on Tensors alike."""
+
+    __slots__ = ()
+    differentiable_backward = True
+
+
+class _Binary(_Primitive):
     """Elementwise op of two operands, whose shapes must broadcast."""
 
     __slots__ = ()
@@ -108,11 +175,11 @@ class Pow(_Binary):
     def backward(ctx, grad):
         a, b, out = ctx.saved
         grad_a = grad * b * a ** (b - 1) if _needs(ctx, 0) else None
-        grad_b = grad * out * np.log(a) if _needs(ctx, 1) else None
+        grad_b = grad * out * log(a) if _needs(ctx, 1) else None
         return grad_a, grad_b
 
 
-class Neg(Function):
+class Neg(_Primitive):
     __slots__ = ()
     name = "neg"
 
@@ -125,7 +192,7 @@ class Neg(Function):
         return -grad
 
 
-class MatMul(Function):
+class MatMul(_Primitive):
     __slots__ = ()
     name = "matmul"
 
@@ -154,24 +221,24 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         if a.ndim == 1 and b.ndim == 1:
-            grad = np.reshape(grad, (1, 1))
+            grad = grad.reshape((1, 1))
         elif a.ndim == 1:
-            grad = np.expand_dims(grad, -2)
+            grad = grad.reshape((*grad.shape[:-1], 1, grad.shape[-1]))
         elif b.ndim == 1:
-            grad = np.expand_dims(grad, -1)
+            grad = grad.reshape((*grad.shape, 1))
         grad_a = grad_b = None
         if _needs(ctx, 0):
-            grad_a = grad @ np.swapaxes(b2, -1, -2)
+            grad_a = grad @ _swap_last_axes(b2)
             if a.ndim == 1:
                 grad_a = grad_a[..., 0, :]
         if _needs(ctx, 1):
-            grad_b = np.swapaxes(a2, -1, -2) @ grad
+            grad_b = _swap_last_axes(a2) @ grad
             if b.ndim == 1:
                 grad_b = grad_b[..., 0]
         return grad_a, grad_b
 
 
-class Linear(Function):
+class Linear(_Primitive):
     """``x @ weight.T + bias`` as one node: fewer graph steps than three ops."""
 
     __slots__ = ()
@@ -199,7 +266,7 @@ class Linear(Function):
         return grad_x, grad_weight, grad_bias
 
 
-class Cast(Function):
+class Cast(_Primitive):
     __slots__ = ()
     name = "cast"
 
@@ -213,65 +280,69 @@ class Cast(Function):
 
 
 # ------------------------------------------------------------------ elementwise
-class Exp(Function):
+class Exp(_Primitive):
     __slots__ = ()
     name = "exp"
 
     @staticmethod
     def forward(ctx, a):
         out = np.exp(a)
-        ctx.saved = out
+        ctx.saved = (out,)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * ctx.saved
+        (out,) = ctx.saved
+        return grad * out
 
 
-class Log(Function):
+class Log(_Primitive):
     __slots__ = ()
     name = "log"
 
     @staticmethod
     def forward(ctx, a):
-        ctx.saved = a
+        ctx.saved = (a,)
         return np.log(a)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad / ctx.saved
+        (a,) = ctx.saved
+        return grad / a
 
 
-class Sqrt(Function):
+class Sqrt(_Primitive):
     __slots__ = ()
     name = "sqrt"
 
     @staticmethod
     def forward(ctx, a):
         out = np.sqrt(a)
-        ctx.saved = out
+        ctx.saved = (out,)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return grad / (2 * ctx.saved)
+        (out,) = ctx.saved
+        return grad / (2 * out)
 
 
-class Abs(Function):
+class Abs(_Primitive):
     __slots__ = ()
     name = "abs"
 
     @staticmethod
     def forward(ctx, a):
-        ctx.saved = a
+        ctx.saved = (a,)
         return np.abs(a)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * np.sign(ctx.saved)
+        (a,) = ctx.saved
+        return grad * np.sign(_data(a))
 
 
-class Clip(Function):
+class Clip(_Primitive):
     __slots__ = ()
     name = "clip"
 
@@ -283,6 +354,7 @@ class Clip(Function):
     @staticmethod
     def backward(ctx, grad):
         a, lo, hi = ctx.saved
+        a = _data(a)
         inside = np.ones(a.shape, dtype=bool)
         if lo is not None:
             inside &= a >= lo
@@ -291,21 +363,22 @@ class Clip(Function):
         return grad * inside
 
 
-class ReLU(Function):
+class ReLU(_Primitive):
     __slots__ = ()
     name = "relu"
 
     @staticmethod
     def forward(ctx, a):
-        ctx.saved = a
+        ctx.saved = (a,)
         return np.maximum(a, 0)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * (ctx.saved > 0)
+        (a,) = ctx.saved
+        return grad * (_data(a) > 0)
 
 
-class LeakyReLU(Function):
+class LeakyReLU(_Primitive):
     __slots__ = ()
     name = "leaky_relu"
 
@@ -317,10 +390,10 @@ class LeakyReLU(Function):
     @staticmethod
     def backward(ctx, grad):
         a, negative_slope = ctx.saved
-        return np.where(a > 0, grad, grad * negative_slope)
+        return where(_data(a) > 0, grad, grad * negative_slope)
 
 
-class Sigmoid(Function):
+class Sigmoid(_Primitive):
     __slots__ = ()
     name = "sigmoid"
 
@@ -331,28 +404,28 @@ class Sigmoid(Function):
         out = np.asarray(np.logaddexp(0, -a))
         np.negative(out, out=out)
         np.exp(out, out=out)
-        ctx.saved = out
+        ctx.saved = (out,)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        out = ctx.saved
+        (out,) = ctx.saved
         return grad * out * (1 - out)
 
 
-class Tanh(Function):
+class Tanh(_Primitive):
     __slots__ = ()
     name = "tanh"
 
     @staticmethod
     def forward(ctx, a):
         out = np.tanh(a)
-        ctx.saved = out
+        ctx.saved = (out,)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        out = ctx.saved
+        (out,) = ctx.saved
         return grad * (1 - out * out)
 
 
@@ -361,7 +434,7 @@ def _log_softmax(a: np.ndarray, axis: int) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-class Softmax(Function):
+class Softmax(_Primitive):
     __slots__ = ()
     name = "softmax"
 
@@ -378,7 +451,7 @@ class Softmax(Function):
         return out * (grad - (grad * out).sum(axis=axis, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmax(_Primitive):
     __slots__ = ()
     name = "log_softmax"
 
@@ -391,7 +464,7 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, grad):
         out, axis = ctx.saved
-        return grad - np.exp(out) * grad.sum(axis=axis, keepdims=True)
+        return grad - exp(out) * grad.sum(axis=axis, keepdims=True)
 
 
 class Maximum(_Binary):
@@ -405,7 +478,7 @@ class Maximum(_Binary):
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = ctx.saved
+        a, b = (_data(value) for value in ctx.saved)
         # Ties split the gradient equally, as PyTorch does.
         share_a = (a > b) + 0.5 * (a == b)
         return (
@@ -425,7 +498,7 @@ class Minimum(_Binary):
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = ctx.saved
+        a, b = (_data(value) for value in ctx.saved)
         share_a = (a < b) + 0.5 * (a == b)
         return (
             grad * share_a if _needs(ctx, 0) else None,
@@ -433,7 +506,7 @@ class Minimum(_Binary):
         )
 
 
-class Where(Function):
+class Where(_Primitive):
     __slots__ = ()
     name = "where"
 
@@ -445,25 +518,34 @@ class Where(Function):
     @staticmethod
     def forward(ctx, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
-        ctx.saved = condition
+        ctx.saved = (condition,)
         return np.where(condition, a, b)
 
     @staticmethod
     def backward(ctx, grad):
-        condition = ctx.saved
+        (condition,) = ctx.saved
         return (
             None,
-            np.where(condition, grad, 0) if _needs(ctx, 1) else None,
-            np.where(condition, 0, grad) if _needs(ctx, 2) else None,
+            where(condition, grad, 0.0) if _needs(ctx, 1) else None,
+            where(condition, 0.0, grad) if _needs(ctx, 2) else None,
         )
 
 
 # ------------------------------------------------------------------ reductions
-def _expand_reduced(grad: np.ndarray, shape: tuple[int, ...], axis: Any, keepdims: bool):
+def _keepdims_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """The shape a reduction over ``axis`` gives with ``keepdims=True``."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = (axis,) if isinstance(axis, int | np.integer) else axis
+    axes = {a % len(shape) for a in axes}
+    return tuple(1 if i in axes else size for i, size in enumerate(shape))
+
+
+def _expand_reduced(grad: Any, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
     """Broadcast the gradient of a reduction back to the reduced input's shape."""
     if not keepdims and axis is not None:
-        grad = np.expand_dims(grad, axis)
-    return np.broadcast_to(grad, shape)
+        grad = grad.reshape(_keepdims_shape(shape, axis))
+    return broadcast_to(grad, shape)
 
 
 def _reduced_count(shape: tuple[int, ...], axis: Any) -> int:
@@ -473,7 +555,7 @@ def _reduced_count(shape: tuple[int, ...], axis: Any) -> int:
     return int(np.prod([shape[i] for i in axes]))
 
 
-class Sum(Function):
+class Sum(_Primitive):
     __slots__ = ()
     name = "sum"
 
@@ -487,7 +569,7 @@ class Sum(Function):
         return _expand_reduced(grad, *ctx.saved)
 
 
-class Mean(Function):
+class Mean(_Primitive):
     __slots__ = ()
     name = "mean"
 
@@ -502,7 +584,7 @@ class Mean(Function):
         return _expand_reduced(grad / _reduced_count(shape, axis), shape, axis, keepdims)
 
 
-class Max(Function):
+class Max(_Primitive):
     __slots__ = ()
     name = "max"
     reduce = staticmethod(np.max)
@@ -510,16 +592,15 @@ class Max(Function):
     @classmethod
     def forward(cls, ctx, a, axis, keepdims):
         out = cls.reduce(a, axis=axis, keepdims=True)
-        ctx.saved = (a, out, axis, keepdims)
+        ctx.saved = (a == out, axis, keepdims)
         return out if keepdims else np.squeeze(out, axis=axis)
 
     @staticmethod
     def backward(ctx, grad):
-        a, out, axis, keepdims = ctx.saved
+        chosen, axis, keepdims = ctx.saved
         if not keepdims and axis is not None:
-            grad = np.expand_dims(grad, axis)
+            grad = grad.reshape(_keepdims_shape(chosen.shape, axis))
         # Tied extremes share the gradient equally (a subgradient).
-        chosen = a == out
         return chosen * (grad / chosen.sum(axis=axis, keepdims=True))
 
 
@@ -530,7 +611,7 @@ class Min(Max):
 
 
 # ------------------------------------------------------------------ shape
-class Reshape(Function):
+class Reshape(_Primitive):
     __slots__ = ()
     name = "reshape"
 
@@ -545,10 +626,10 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return np.reshape(grad, ctx.saved)
+        return grad.reshape(ctx.saved)
 
 
-class Transpose(Function):
+class Transpose(_Primitive):
     __slots__ = ()
     name = "transpose"
 
@@ -567,7 +648,7 @@ class Transpose(Function):
     @staticmethod
     def backward(ctx, grad):
         axes = ctx.saved
-        return np.transpose(grad, None if axes is None else np.argsort(axes))
+        return transpose(grad, None if axes is None else tuple(np.argsort(axes)))
 
 
 def _is_advanced_index(index: Any) -> bool:
@@ -575,7 +656,7 @@ def _is_advanced_index(index: Any) -> bool:
     return any(isinstance(part, np.ndarray | list) for part in parts)
 
 
-class GetItem(Function):
+class GetItem(_Primitive):
     __slots__ = ()
     name = "getitem"
 
@@ -587,43 +668,88 @@ class GetItem(Function):
     @staticmethod
     def backward(ctx, grad):
         shape, index = ctx.saved
-        full = np.zeros(shape, dtype=grad.dtype)
-        if _is_advanced_index(index):
-            # Repeated indices must add up, which plain assignment would not do.
-            np.add.at(full, index, grad)
-        else:
-            full[index] = grad
-        return full
+        return scatter_add(grad, shape, index)
 
 
-class Concatenate(Function):
+def _scatter_add(values: np.ndarray, shape: tuple[int, ...], index: Any) -> np.ndarray:
+    full = np.zeros(shape, dtype=values.dtype)
+    if _is_advanced_index(index):
+        # Repeated indices must add up, which plain assignment would not do.
+        np.add.at(full, index, values)
+    else:
+        full[index] = values
+    return full
+
+
+class ScatterAdd(_Primitive):
+    """The transpose of indexing: what ``GetItem.backward`` records under create_graph."""
+
+    __slots__ = ()
+    name = "scatter_add"
+
+    @staticmethod
+    def forward(ctx, values, shape, index):
+        ctx.saved = (index,)
+        return _scatter_add(values, shape, index)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved
+        return grad[index]
+
+
+class BroadcastTo(_Primitive):
+    """What reductions' backward records under create_graph; the engine sums the VJP back."""
+
+    __slots__ = ()
+    name = "broadcast_to"
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class Concatenate(_Primitive):
     __slots__ = ()
     name = "concatenate"
 
     @staticmethod
     def forward(ctx, *arrays, axis):
-        ctx.saved = (np.cumsum([np.shape(a)[axis] for a in arrays[:-1]]), axis)
-        return np.concatenate(arrays, axis=axis)
+        out = np.concatenate(arrays, axis=axis)
+        ends = np.cumsum([np.shape(a)[axis] for a in arrays]).tolist()
+        ctx.saved = (ends, axis % out.ndim)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        boundaries, axis = ctx.saved
-        return tuple(np.split(grad, boundaries, axis=axis))
+        ends, axis = ctx.saved
+        lead = (slice(None),) * axis
+        return tuple(grad[(*lead, slice(end - size, end))] for end, size in _sizes(ends))
 
 
-class Stack(Function):
+class Stack(_Primitive):
     __slots__ = ()
     name = "stack"
 
     @staticmethod
     def forward(ctx, *arrays, axis):
-        ctx.saved = (len(arrays), axis)
-        return np.stack(arrays, axis=axis)
+        out = np.stack(arrays, axis=axis)
+        ctx.saved = (len(arrays), axis % out.ndim)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         count, axis = ctx.saved
-        return tuple(np.take(grad, i, axis=axis) for i in range(count))
+        lead = (slice(None),) * axis
+        return tuple(grad[(*lead, i)] for i in range(count))
+
+
+def _sizes(ends: list[int]) -> list[tuple[int, int]]:
+    return [(end, end - start) for start, end in zip([0, *ends[:-1]], ends)]
 
 
 # ------------------------------------------------------------------ losses
@@ -635,29 +761,36 @@ def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
     return losses
 
 
-def _reduction_scale(grad: np.ndarray, count: int, reduction: str) -> np.ndarray:
+def _reduction_scale(grad: Any, count: int, reduction: str) -> Any:
     """The upstream gradient as a per-element factor on the unreduced losses."""
     return grad / count if reduction == "mean" else grad
 
 
-class MSELoss(Function):
+def _one_hot(labels: np.ndarray, classes: int, dtype: Any) -> np.ndarray:
+    encoded = np.zeros((len(labels), classes), dtype=dtype)
+    encoded[np.arange(len(labels)), labels] = 1
+    return encoded
+
+
+class MSELoss(_Primitive):
     __slots__ = ()
     name = "mse_loss"
 
     @staticmethod
     def forward(ctx, prediction, target, reduction):
         diff = prediction - target
-        ctx.saved = (diff, reduction)
+        ctx.saved = (prediction, target, reduction)
         return _reduce(diff * diff, reduction)
 
     @staticmethod
     def backward(ctx, grad):
-        diff, reduction = ctx.saved
-        grad_prediction = (2 * _reduction_scale(grad, diff.size, reduction)) * diff
+        prediction, target, reduction = ctx.saved
+        scale = _reduction_scale(grad, np.size(_data(prediction)), reduction)
+        grad_prediction = (2 * scale) * (prediction - target)
         return grad_prediction, (-grad_prediction if _needs(ctx, 1) else None)
 
 
-class CrossEntropy(Function):
+class CrossEntropy(_Primitive):
     """Softmax cross-entropy over the last axis of (N, C) logits.
 
     ``target`` holds class indices of shape (N,) or probabilities of shape (N, C).
@@ -676,22 +809,27 @@ class CrossEntropy(Function):
         ctx.saved = (log_probs, target, reduction)
         return _reduce(losses, reduction)
 
+    def lift_saved(self, output):
+        # log_probs is an intermediate: rebuild it from the logits as a recorded Tensor.
+        logits = self._lifted_input(0, len(self.inputs) - 1, self.inputs[0], output)
+        _, target, reduction = self.saved
+        return logits.log_softmax(-1), target, reduction
+
     @staticmethod
     def backward(ctx, grad):
         log_probs, target, reduction = ctx.saved
         scale = _reduction_scale(grad, len(log_probs), reduction)
         if reduction == "none":
             scale = scale[:, None]
-        grad_logits = np.exp(log_probs)
+        probs = exp(log_probs)
         if target.ndim == 1:
-            grad_logits[np.arange(len(target)), target] -= 1
+            grad_logits = probs - _one_hot(target, probs.shape[-1], probs.dtype)
         else:
-            grad_logits = grad_logits * target.sum(axis=-1, keepdims=True) - target
-        grad_logits *= scale
-        return grad_logits, None
+            grad_logits = probs * target.sum(axis=-1, keepdims=True) - target
+        return grad_logits * scale, None
 
 
-class NLLLoss(Function):
+class NLLLoss(_Primitive):
     __slots__ = ()
     name = "nll_loss"
 
@@ -703,18 +841,17 @@ class NLLLoss(Function):
     @staticmethod
     def backward(ctx, grad):
         shape, target, reduction = ctx.saved
-        grad_log_probs = np.zeros(shape, dtype=np.result_type(grad))
-        grad_log_probs[np.arange(len(target)), target] = -_reduction_scale(
-            grad, shape[0], reduction
-        )
-        return grad_log_probs, None
+        scale = _reduction_scale(grad, shape[0], reduction)
+        if reduction == "none":
+            scale = scale[:, None]
+        return -scale * _one_hot(target, shape[1], np.result_type(_data(grad))), None
 
 
 # log(p) is floored at -100, as PyTorch does, so p = 0 or 1 gives a finite loss.
 _LOG_FLOOR = np.exp(-100.0)
 
 
-class BinaryCrossEntropy(Function):
+class BinaryCrossEntropy(_Primitive):
     __slots__ = ()
     name = "binary_cross_entropy"
 
@@ -728,11 +865,11 @@ class BinaryCrossEntropy(Function):
     @staticmethod
     def backward(ctx, grad):
         probs, target, reduction = ctx.saved
-        scale = _reduction_scale(grad, probs.size, reduction)
-        return scale * (probs - target) / np.maximum(probs * (1 - probs), 1e-12), None
+        scale = _reduction_scale(grad, np.size(_data(probs)), reduction)
+        return scale * (probs - target) / maximum(probs * (1 - probs), 1e-12), None
 
 
-class BinaryCrossEntropyWithLogits(Function):
+class BinaryCrossEntropyWithLogits(_Primitive):
     __slots__ = ()
     name = "binary_cross_entropy_with_logits"
 
@@ -746,5 +883,5 @@ class BinaryCrossEntropyWithLogits(Function):
     @staticmethod
     def backward(ctx, grad):
         logits, target, reduction = ctx.saved
-        probs = np.exp(-np.logaddexp(0, -logits))
-        return _reduction_scale(grad, logits.size, reduction) * (probs - target), None
+        scale = _reduction_scale(grad, np.size(_data(logits)), reduction)
+        return scale * (sigmoid(logits) - target), None

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from .errors import DTypeError, ShapeError
+from .errors import DTypeError
 
 if TYPE_CHECKING:
     from .autograd import Function
@@ -181,6 +181,11 @@ class Tensor:
         self._retains_grad = True
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if autograd._RecordingBackward.depth and self.requires_grad:
+            raise TypeError(
+                "a Tensor that requires grad was converted to a NumPy array inside a backward "
+                "run with create_graph=True, which would make it a constant"
+            )
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
@@ -221,35 +226,32 @@ class Tensor:
         return bundle
 
     # ----------------------------------------------------------------- autograd
-    def backward(self, gradient: ArrayLike | None = None, retain_graph: bool = False) -> None:
+    def backward(
+        self,
+        gradient: ArrayLike | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that needs it.
 
         ``gradient`` is the upstream gradient, required unless this tensor has
         one element. The graph's saved arrays are freed afterwards unless
-        ``retain_graph=True``.
+        ``retain_graph=True``. With ``create_graph=True`` the accumulated
+        ``.grad`` tensors are themselves recorded, so they can be differentiated
+        again; ``retain_graph`` then defaults to True.
         """
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this tensor does not require grad and has no recorded graph; "
                 "create the inputs with requires_grad=True (and not inside no_grad())"
             )
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward(): the output has shape {self.shape}; a gradient can be implied "
-                    "only for a single-element output. Reduce it first (e.g. y.sum()) or pass "
-                    "gradient= with the output's shape"
-                )
-            seed = np.ones_like(self.data)
-        else:
-            seed = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
-            if seed.shape != self.shape:
-                raise ShapeError(
-                    f"backward(): gradient has shape {seed.shape} but the output has shape "
-                    f"{self.shape}; they must be equal"
-                )
-            seed = seed.astype(self.data.dtype, copy=False)
-        autograd.run_backward((self,), (seed,), retain_graph=retain_graph)
+        seed = autograd._seed("backward()", self, gradient, create_graph)
+        autograd.run_backward(
+            (self,),
+            (seed,),
+            retain_graph=create_graph if retain_graph is None else retain_graph,
+            create_graph=create_graph,
+        )
 
     # ----------------------------------------------------------------- arithmetic
     def __add__(self, other: ArrayLike) -> Tensor:
