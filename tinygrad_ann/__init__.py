@@ -31,7 +31,7 @@ from .factories import (
     zeros,
     zeros_like,
 )
-from .gradcheck import gradcheck
+from .gradcheck import gradcheck, gradgradcheck
 from .routines import (
     abs,
     clip,
@@ -83,6 +83,7 @@ __all__ = [
     "get_default_dtype",
     "grad",
     "gradcheck",
+    "gradgradcheck",
     "is_anomaly_enabled",
     "is_grad_enabled",
     "log",

@@ -210,37 +210,91 @@ def _data(value: Any) -> Any:
 
 # ---------------------------------------------------------------- saved-array guard
 class SavedArrays:
-    """Keeps arrays saved for backward read-only while a graph that saved them is alive.
+    """How arrays saved for backward are kept safe from in-place writes.
 
     An in-place write (``x.data[...] = v``, ``x.data += v``) into an array an
-    op saved would silently change the gradient that op computes later, so the
-    array is locked when the op is recorded and unlocked when the last graph
-    that saved it runs its backward or is garbage collected. A saved view locks
-    the array it views as well. Arrays nobody saved are never touched.
-    ``counts`` maps ``id(array)`` to the number of live graphs holding it.
+    op saved would silently change the gradient that op computes later. So a
+    recorded op never backpropagates through an array someone else can change:
+
+    - an array of at most ``copy_limit`` elements is copied when saved (cheaper
+      than any lock at that size): later writes to the original are allowed and
+      the graph keeps differentiating the values it was computed with;
+    - a larger array is made read-only until the last graph that saved it runs
+      its backward or is garbage collected, so a write raises at once. A saved
+      view locks the array it views as well.
+
+    Arrays nobody saved, and arrays saved by forward passes under ``no_grad``,
+    are never touched. ``counts`` maps ``id(array)`` to the number of live
+    graphs that locked it.
     """
 
+    copy_limit: ClassVar[int] = 1024  # elements; read when the package is imported
     counts: ClassVar[dict[int, int]] = {}
 
     @staticmethod
-    def is_guarded(array: np.ndarray) -> bool:
-        """True while a live graph has ``array`` (or a view of it) saved for backward."""
+    def is_locked(array: np.ndarray) -> bool:
+        """True while a live graph holds ``array`` (or a view of it) read-only."""
         return id(array) in SavedArrays.counts
 
 
-def _lock(array: np.ndarray) -> None:
+_COPY_LIMIT = SavedArrays.copy_limit
+
+
+class _GuardedSaved(tuple):
+    """``ctx.saved`` when it locked arrays: unlocks them when it is dropped, which
+    happens when backward releases the graph or when the graph is garbage collected."""
+
+    __slots__ = ()
+
+    def __del__(self) -> None:
+        counts = SavedArrays.counts
+        for value in self:
+            if type(value) is np.ndarray and id(value) in counts:
+                base = value.base
+                if base is not None and type(base) is np.ndarray:
+                    _unlock(base, counts)  # first: a view cannot become writable before its base
+                _unlock(value, counts)
+
+
+def _guard(saved: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``saved`` with its arrays copied, or locked if large (see :class:`SavedArrays`)."""
+    guarded = []
+    for value in saved:
+        if type(value) is np.ndarray:
+            if value.size > _COPY_LIMIT:
+                return _guard_with_locks(saved)
+            value = value.copy()
+        guarded.append(value)
+    return tuple(guarded)
+
+
+def _guard_with_locks(saved: tuple[Any, ...]) -> tuple[Any, ...]:
     counts = SavedArrays.counts
+    guarded = []
+    for value in saved:
+        if type(value) is np.ndarray:
+            if value.size <= _COPY_LIMIT:
+                value = value.copy()
+            else:
+                base = value.base
+                if base is not None and type(base) is np.ndarray:
+                    _lock(base, counts)
+                _lock(value, counts)
+        guarded.append(value)
+    return _GuardedSaved(guarded)
+
+
+def _lock(array: np.ndarray, counts: dict[int, int]) -> None:
     key = id(array)
     count = counts.get(key)
     if count is not None:
         counts[key] = count + 1
-    elif array.flags.writeable:  # an array read-only for other reasons is not ours to unlock
-        array.flags.writeable = False
+    elif array.flags.writeable:
+        array.setflags(write=False)
         counts[key] = 1
 
 
-def _unlock(array: np.ndarray) -> None:
-    counts = SavedArrays.counts
+def _unlock(array: np.ndarray, counts: dict[int, int]) -> None:
     key = id(array)
     count = counts.get(key)
     if count is None:
@@ -250,29 +304,9 @@ def _unlock(array: np.ndarray) -> None:
         return
     del counts[key]
     try:
-        array.flags.writeable = True
+        array.setflags(write=True)
     except ValueError:
         pass  # a view whose base another graph still guards stays read-only
-
-
-def _lock_saved(saved: tuple[Any, ...]) -> None:
-    ndarray = np.ndarray
-    for value in saved:
-        if type(value) is ndarray:
-            base = value.base
-            if type(base) is ndarray:
-                _lock(base)
-            _lock(value)
-
-
-def _unlock_saved(saved: tuple[Any, ...]) -> None:
-    ndarray = np.ndarray
-    for value in saved:
-        if type(value) is ndarray:
-            base = value.base
-            if type(base) is ndarray:
-                _unlock(base)  # first: a view cannot become writable before its base
-            _unlock(value)
 
 
 class _RecordingBackward:
@@ -324,7 +358,7 @@ class Function:
     (Tensor([ 6., 12.]),)
     """
 
-    __slots__ = ("parents", "inputs", "saved", "sequence", "scope", "__dict__")
+    __slots__ = ("parents", "inputs", "saved", "saved_sources", "sequence", "scope", "__dict__")
     #: Shown in errors and graph drawings; a subclass without one shows its class name.
     name: str | None = None
     #: True when ``backward`` can run on Tensors and be recorded (see the class docstring).
@@ -332,12 +366,6 @@ class Function:
 
     def __init__(self) -> None:
         self.saved: Any = ()
-
-    def __del__(self) -> None:
-        # A graph dropped without a backward releases its guard here.
-        saved = self.saved
-        if type(saved) is tuple and saved:
-            _unlock_saved(saved)
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep ``arrays`` for backward; they are released after it runs."""
@@ -389,27 +417,28 @@ class Function:
             else:
                 out = cls.forward(ctx, *arrays, **options)
         except ValueError as error:
-            ctx.saved = ()
             raise cls.explain_value_error(arrays, error) from None
-        except BaseException:
-            ctx.saved = ()
-            raise
         if type(out) is not np.ndarray:
             out = _as_output_array(ctx, out)
-        result = Tensor._wrap(out)
+        result = _new_tensor(Tensor)  # Tensor._wrap, inlined: once per op
+        result.data = out
+        result.grad = None
+        result._retains_grad = False
         if recording:
             ctx.sequence = next(_sequence)
             ctx.scope = ModuleScope.current
-            arrays.append(out)
-            ctx.inputs = arrays  # the input arrays, then the output: see lift_saved
-            if ctx.saved:
-                _lock_saved(ctx.saved)
+            ctx.inputs = arrays  # identifies saved inputs in lift_saved
+            saved = ctx.saved
+            if saved:
+                ctx.saved_sources = saved  # the arrays forward saved, before _guard copied any
+                ctx.saved = _guard(saved)
             if _Anomaly.enabled:
                 ctx.origin = _caller_location()
             result.requires_grad = True
             result._ctx = ctx
         else:
-            ctx.saved = ()
+            result.requires_grad = False
+            result._ctx = None
         return result
 
     @property
@@ -428,37 +457,41 @@ class Function:
         engine cannot see, so it is an error: override this method to rebuild
         it from Tensors (as ``cross_entropy`` does) or recompute it in backward.
         """
-        arrays = self.inputs
-        output_index = len(arrays) - 1
+        if not self.saved:
+            return ()
         lifted = []
-        for value in self.saved:
+        for value, source in zip(self.saved, self.saved_sources):
             if isinstance(value, np.ndarray | np.generic):
-                for index, array in enumerate(arrays):
-                    if array is value:
-                        value = self._lifted_input(index, output_index, value, output)
+                for index, array in enumerate(self.inputs):
+                    if array is source:
+                        value = self._lifted_input(index, value, self.parents[index])
                         break
                 else:
-                    if value.dtype.kind in "fc":
+                    if source is output.data:
+                        value = self._lifted_input(None, value, output)
+                    elif value.dtype.kind in "fc":
                         raise RuntimeError(
                             f"create_graph=True: {self.op_name()} saved a floating-point array of "
                             f"shape {value.shape} that is neither an input of its forward nor its "
-                            "output, so its dependence on the inputs cannot be recorded. Save the "
-                            "inputs (or the output) and recompute the value in backward, or "
-                            "override lift_saved to build it from Tensors"
+                            "output (or the output got a new array since), so its dependence on "
+                            "the inputs cannot be recorded. Save the inputs (or the output) and "
+                            "recompute the value in backward, or override lift_saved to build it "
+                            "from Tensors"
                         )
             lifted.append(value)
         return tuple(lifted)
 
-    def _lifted_input(self, index: int, output_index: int, value: Any, output: Tensor) -> Any:
-        tensor = output if index == output_index else self.parents[index]
+    def _lifted_input(self, index: int | None, value: Any, tensor: Tensor | None) -> Any:
+        """The Tensor for a saved array, if it still holds the values forward saw."""
         if tensor is None:
             return value
-        if tensor.data is not value:
-            which = "output" if index == output_index else f"input {index}"
+        if tensor.data is not value and not np.array_equal(tensor.data, value):
+            which = "output" if index is None else f"input {index}"
             raise RuntimeError(
                 f"create_graph=True: the {which} of {self.op_name()} (shape {np.shape(value)}) "
-                "got a new array after the forward pass (e.g. an optimizer step), so its graph "
-                "no longer describes the values it was computed with; compute the forward again"
+                "has changed since the forward pass (written in place or given a new array, "
+                "e.g. by an optimizer step), so a recorded backward would mix old and new "
+                "values; compute the forward again"
             )
         return tensor
 
@@ -467,10 +500,14 @@ def _as_output_array(ctx: Function, out: Any) -> np.ndarray:
     """Turn a NumPy scalar result into a 0-d array, also where forward saved it."""
     array = np.asarray(out)
     saved = ctx.saved
-    if type(saved) is tuple and any(value is out for value in saved):
-        ctx.saved = tuple(array if value is out else value for value in saved)
+    for value in saved:
+        if value is out:
+            ctx.saved = tuple(array if value is out else value for value in saved)
+            break
     return array
 
+
+_new_tensor = object.__new__
 
 # Each recorded op takes the next (decreasing) number, so an op's number is
 # below that of every op it consumes: popping the smallest first from a heap
@@ -656,9 +693,7 @@ def _backward_pass(
             else:
                 pending[parent] = previous + input_grad
         if not retain_graph:
-            if saved:
-                _unlock_saved(saved)
-            ctx.saved = _RELEASED
+            ctx.saved = _RELEASED  # drops the guard on the saved arrays
     return found
 
 
@@ -666,6 +701,8 @@ def _seed(
     where: str, output: Tensor, gradient: Any, create_graph: bool, position: int | None = None
 ) -> Any:
     """The upstream gradient of ``output``: checked, in its dtype, a Tensor under create_graph."""
+    if gradient is None and not create_graph and output.data.size == 1:
+        return np.ones_like(output.data)  # the common case: loss.backward()
     label = "output" if position is None else f"output {position}"
     argument = "gradient=" if position is None else "grad_outputs="
     if gradient is None:

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import grad, no_grad
+from .autograd import enable_grad, grad, no_grad
+from .ops import Concatenate
 from .errors import GradcheckError
 from .tensor import Tensor
 
@@ -73,16 +74,18 @@ def compute_jacobians(
     result = []
     for position, tensor, matrix in zip(positions, differentiable, analytic):
         numeric = np.zeros_like(matrix)
-        flat = tensor.data.reshape(-1)  # a view: writing it perturbs the input
+        original = tensor.data
+        # Each perturbation gets a fresh array: the one a live graph saved stays untouched.
         with no_grad():
             for column in range(tensor.size):
-                original = flat[column]
-                flat[column] = original + eps
-                plus = np.array(_output(fn, inputs).data, dtype=np.float64)
-                flat[column] = original - eps
-                minus = np.array(_output(fn, inputs).data, dtype=np.float64)
-                flat[column] = original
-                numeric[:, column] = ((plus - minus) / (2 * eps)).ravel()
+                values = []
+                for step in (eps, -eps):
+                    perturbed = original.copy()
+                    perturbed.reshape(-1)[column] += step
+                    tensor.data = perturbed
+                    values.append(np.array(_output(fn, inputs).data, dtype=np.float64))
+                numeric[:, column] = ((values[0] - values[1]) / (2 * eps)).ravel()
+        tensor.data = original
         result.append(Jacobians(position, tensor.shape, matrix, numeric))
     return result
 
@@ -139,4 +142,86 @@ def gradcheck(
         lines = describe_mismatch(jacobians, output_size, atol, rtol)
         if lines:
             raise GradcheckError(f"gradcheck failed: {lines[0]} (atol={atol}, rtol={rtol})")
+    return True
+
+
+def gradgradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Tensor | Sequence[Any],
+    grad_outputs: Any = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
+    """Check second derivatives: :func:`gradcheck` applied to the first-order VJP.
+
+    The function checked is ``(inputs, v) -> grad(fn(*inputs), inputs, v,
+    create_graph=True)``: its derivative with respect to the inputs is the
+    Hessian-vector product that double backward computes, and with respect to
+    ``v`` the Jacobian again. ``grad_outputs`` is ``v`` (random normal from
+    ``seed`` by default). Returns True, or raises :class:`GradcheckError`
+    naming which first derivative, which input element and both values.
+
+    >>> import tinygrad_ann as tg
+    >>> x = tg.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    >>> tg.gradgradcheck(lambda t: t.tanh() * t, [x])
+    True
+    """
+    inputs = _as_float64((inputs,) if isinstance(inputs, Tensor) else tuple(inputs))
+    positions = [i for i, v in enumerate(inputs) if isinstance(v, Tensor) and v.requires_grad]
+    if not positions:
+        raise ValueError("gradgradcheck: no input requires grad, so there is nothing to check")
+    output = _output(fn, inputs)
+    if grad_outputs is None:
+        upstream = np.random.default_rng(seed).normal(size=output.shape)
+    else:
+        upstream = np.array(getattr(grad_outputs, "data", grad_outputs), dtype=np.float64)
+        if upstream.shape != output.shape:
+            raise ValueError(
+                f"gradgradcheck: grad_outputs has shape {upstream.shape}, fn's output has "
+                f"shape {output.shape}"
+            )
+    sizes = [inputs[i].size for i in positions]
+
+    def first_derivatives(*values: Any) -> Tensor:
+        *arguments, vector = values
+        with enable_grad():  # also while finite differences run under no_grad
+            out = _output(fn, arguments)
+            if not out.requires_grad:
+                raise GradcheckError("gradgradcheck: fn's output does not depend on any input")
+            grads = grad(
+                out,
+                [arguments[i] for i in positions],
+                vector,
+                create_graph=True,
+                allow_unused=True,
+            )
+        parts = [
+            Tensor(np.zeros(size)) if g is None else g.reshape(-1) for g, size in zip(grads, sizes)
+        ]
+        return Concatenate.apply(*parts, axis=0)
+
+    checked = [*inputs, Tensor(upstream, requires_grad=True)]
+    for jacobians in compute_jacobians(first_derivatives, checked, eps):
+        excess = excess_error(jacobians, atol, rtol)
+        failing = np.argwhere(excess > 0)
+        if len(failing) == 0:
+            continue
+        row, column = failing[np.argmax(excess[failing[:, 0], failing[:, 1]])]
+        which = int(np.searchsorted(np.cumsum(sizes), row, side="right"))
+        offset = row - (int(np.sum(sizes[:which])) if which else 0)
+        of_input = positions[which]
+        grad_element = np.unravel_index(offset, inputs[of_input].shape)
+        if jacobians.position == len(inputs):
+            with_respect_to = "grad_outputs"
+        else:
+            with_respect_to = f"input {jacobians.position}"
+        element = np.unravel_index(column, jacobians.shape) if jacobians.shape else ()
+        raise GradcheckError(
+            f"gradgradcheck failed: d(grad of input {of_input} at "
+            f"{tuple(int(i) for i in grad_element)}) / d({with_respect_to} at "
+            f"{tuple(int(i) for i in element)}): analytic {jacobians.analytic[row, column]:.10g} "
+            f"vs numeric {jacobians.numeric[row, column]:.10g} (atol={atol}, rtol={rtol})"
+        )
     return True

@@ -136,13 +136,15 @@ class Mul(_Binary):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.saved = (a, b)
+        # Each operand is needed only for the other's gradient; saving less guards less.
+        parent_a, parent_b = ctx.parents
+        ctx.saved = (None if parent_b is None else a, None if parent_a is None else b)
         return a * b
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved
-        return (grad * b if _needs(ctx, 0) else None), (grad * a if _needs(ctx, 1) else None)
+        return (None if b is None else grad * b), (None if a is None else grad * a)
 
 
 class Div(_Binary):
@@ -151,7 +153,7 @@ class Div(_Binary):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.saved = (a, b)
+        ctx.saved = (a if _needs(ctx, 1) else None, b)
         return a / b
 
     @staticmethod
@@ -246,7 +248,7 @@ class Linear(_Primitive):
 
     @staticmethod
     def forward(ctx, x, weight, bias):
-        ctx.saved = (x, weight)
+        ctx.saved = (x if _needs(ctx, 1) else None, weight if _needs(ctx, 0) else None)
         out = x @ weight.T
         if bias is not None:
             out += bias
@@ -621,12 +623,13 @@ class Reshape(_Primitive):
 
     @staticmethod
     def forward(ctx, a, shape):
-        ctx.saved = a.shape
+        ctx.saved = (a.shape,)
         return np.reshape(a, shape)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.saved)
+        (shape,) = ctx.saved
+        return grad.reshape(shape)
 
 
 class Transpose(_Primitive):
@@ -642,12 +645,12 @@ class Transpose(_Primitive):
 
     @staticmethod
     def forward(ctx, a, axes):
-        ctx.saved = axes
+        ctx.saved = (axes,)
         return np.transpose(a, axes)
 
     @staticmethod
     def backward(ctx, grad):
-        axes = ctx.saved
+        (axes,) = ctx.saved
         return transpose(grad, None if axes is None else tuple(np.argsort(axes)))
 
 
@@ -811,7 +814,7 @@ class CrossEntropy(_Primitive):
 
     def lift_saved(self, output):
         # log_probs is an intermediate: rebuild it from the logits as a recorded Tensor.
-        logits = self._lifted_input(0, len(self.inputs) - 1, self.inputs[0], output)
+        logits = self._lifted_input(0, self.inputs[0], self.parents[0])
         _, target, reduction = self.saved
         return logits.log_softmax(-1), target, reduction
 
