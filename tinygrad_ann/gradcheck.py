@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from .autograd import enable_grad, grad, no_grad
-from .ops import Concatenate
 from .errors import GradcheckError
+from .ops import Concatenate
 from .tensor import Tensor
 
 

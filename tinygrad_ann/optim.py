@@ -68,6 +68,17 @@ class Optimizer:
         raise NotImplementedError
 
 
+def _subtract_from(param: Tensor, step: np.ndarray) -> None:
+    """``param.data -= step``, or a new array while a live graph holds the old one read-only.
+
+    The graph then keeps differentiating the values it was computed with.
+    """
+    if param.data.flags.writeable:
+        param.data -= step
+    else:
+        param.data = param.data - step
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum and L2 weight decay.
 
@@ -93,7 +104,7 @@ class SGD(Optimizer):
                 buffer *= self.momentum
                 buffer += grad
             grad = buffer
-        param.data -= self.lr * grad
+        _subtract_from(param, self.lr * grad)
 
 
 class Adam(Optimizer):
@@ -137,4 +148,4 @@ class Adam(Optimizer):
         exp_avg_sq += (1 - beta2) * grad * grad
         step_size = self.lr / (1 - beta1**step)
         denominator = np.sqrt(exp_avg_sq) / math.sqrt(1 - beta2**step) + self.eps
-        param.data -= step_size * exp_avg / denominator
+        _subtract_from(param, step_size * exp_avg / denominator)

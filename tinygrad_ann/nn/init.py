@@ -25,7 +25,10 @@ def _fans(tensor: Tensor) -> tuple[int, int]:
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
-    tensor.data[...] = values
+    if tensor.data.flags.writeable:
+        tensor.data[...] = values
+    else:  # a live graph holds the old array read-only: leave it to that graph
+        tensor.data = np.array(np.broadcast_to(values, tensor.shape), dtype=tensor.dtype)
     return tensor
 
 
