@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tinygrad_ann as tg
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -25,6 +27,8 @@ def test_every_script_is_covered():
         "l_layer_network",
         "two_moons",
         "digits_mlp",
+        "newton_logistic",
+        "gradient_penalty",
     }
 
 
@@ -62,3 +66,31 @@ def test_two_moons_sweep_and_plot(tmp_path):
 
 def test_digits_mlp_reaches_95_percent_test_accuracy():
     assert load("digits_mlp").main([])["test_accuracy"] >= 0.95
+
+
+def test_newton_converges_in_a_few_steps_where_gradient_descent_needs_hundreds(capsys):
+    module = load("newton_logistic")
+    result = module.main([])
+    assert result["newton_steps"] <= 10
+    assert result["newton_grad_norm"] < 1e-10
+    assert result["gd_steps"] >= 20 * result["newton_steps"]
+    assert result["accuracy"] > 0.8
+    assert "Newton: " in capsys.readouterr().out
+
+    # The Hessian it inverts is the closed form Aᵀ diag(s(1−s)) A / n + λ diag(1, 1, 0).
+    points, labels = np.array([[0.5, -1.0], [2.0, 0.3], [-0.7, 0.9]]), np.array([1, 0, 1])
+    w, b = np.array([0.2, -0.4]), np.array(0.1)
+    design = np.column_stack([points, np.ones(3)])
+    s = 1 / (1 + np.exp(-(design @ np.append(w, b))))
+    expected = design.T @ np.diag(s * (1 - s)) @ design / 3 + 0.01 * np.diag([1.0, 1.0, 0.0])
+    loss = module.make_loss(points, labels, 0.01)
+    found = module.flat_hessian(loss, tg.tensor(w), tg.tensor(b))
+    np.testing.assert_allclose(found, expected, rtol=0, atol=1e-14)
+
+
+def test_gradient_penalty_keeps_the_input_gradient_small():
+    result = load("gradient_penalty").main(["--epochs", "150"])
+    plain, penalised = result["plain"], result["penalised"]
+    assert penalised["accuracy"] > 0.9
+    assert plain["penalty_before"] == penalised["penalty_before"]  # same seed, same start
+    assert penalised["penalty_after"] < plain["penalty_after"] / 5

@@ -19,6 +19,7 @@ from .autograd import (
     is_grad_enabled,
     no_grad,
 )
+from .derivatives import hessian, hvp, jacobian
 from .errors import AnomalyError, DTypeError, GradcheckError, LabelError, ShapeError
 from .factories import (
     arange,
@@ -84,8 +85,11 @@ __all__ = [
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "hessian",
+    "hvp",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "jacobian",
     "log",
     "log_softmax",
     "manual_seed",

@@ -181,7 +181,8 @@ def _checked_forward(
     with np.errstate(all="ignore"):
         out = cls.forward(ctx, *arrays, **options)
     produced = _non_finite(np.asarray(out))
-    if produced is None or any(_non_finite(a) for a in arrays):
+    # Inside a recorded backward the op whose VJP this is gets reported instead (below).
+    if produced is None or _RecordingBackward.depth or any(_non_finite(a) for a in arrays):
         return out
     shapes = ", ".join(str(np.shape(a)) for a in arrays if isinstance(a, np.ndarray))
     raise AnomalyError(
@@ -214,7 +215,9 @@ class SavedArrays:
 
     An in-place write (``x.data[...] = v``, ``x.data += v``) into an array an
     op saved would silently change the gradient that op computes later. So a
-    recorded op never backpropagates through an array someone else can change:
+    recorded op never backpropagates through an array someone else can change
+    (its inputs, its output, and views; an intermediate forward computed for
+    itself is private and kept as it is):
 
     - an array of at most ``copy_limit`` elements is copied when saved (cheaper
       than any lock at that size): later writes to the original are allowed and
@@ -238,53 +241,73 @@ class SavedArrays:
 
 
 _COPY_LIMIT = SavedArrays.copy_limit
+_ndarray = np.ndarray
 
 
 class _GuardedSaved(tuple):
-    """``ctx.saved`` when it locked arrays: unlocks them when it is dropped, which
-    happens when backward releases the graph or when the graph is garbage collected."""
+    """``ctx.saved`` when it locked arrays: unlocks them (``locked``) when it is dropped,
+    which happens when backward releases the graph or when the graph is garbage collected."""
 
-    __slots__ = ()
+    locked: list[np.ndarray]
 
     def __del__(self) -> None:
         counts = SavedArrays.counts
-        for value in self:
-            if type(value) is np.ndarray and id(value) in counts:
-                base = value.base
-                if base is not None and type(base) is np.ndarray:
-                    _unlock(base, counts)  # first: a view cannot become writable before its base
-                _unlock(value, counts)
+        for array in self.locked:  # bases come before their views
+            _unlock(array, counts)
 
 
-def _guard(saved: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``saved`` with its arrays copied, or locked if large (see :class:`SavedArrays`)."""
+def _reachable(value: Any, arrays: list[Any], out: np.ndarray) -> bool:
+    """Whether code outside the op can write ``value``: an input, the output, or a view.
+
+    An array forward computed for itself (an intermediate) is private: nobody
+    else has it, so it needs no guard.
+    """
+    if type(value) is not _ndarray:
+        return False
+    if value is out or value.base is not None:
+        return True
+    for array in arrays:
+        if array is value:
+            return True
+    return False
+
+
+def _guard(saved: tuple[Any, ...], arrays: list[Any], out: np.ndarray) -> tuple[Any, ...]:
+    """``saved`` with its reachable arrays copied, or locked if large (see :class:`SavedArrays`)."""
     guarded = []
     for value in saved:
-        if type(value) is np.ndarray:
+        if _reachable(value, arrays, out):
             if value.size > _COPY_LIMIT:
-                return _guard_with_locks(saved)
+                return _guard_with_locks(saved, arrays, out)
             value = value.copy()
         guarded.append(value)
     return tuple(guarded)
 
 
-def _guard_with_locks(saved: tuple[Any, ...]) -> tuple[Any, ...]:
+def _guard_with_locks(
+    saved: tuple[Any, ...], arrays: list[Any], out: np.ndarray
+) -> tuple[Any, ...]:
     counts = SavedArrays.counts
     guarded = []
+    locked = []
     for value in saved:
-        if type(value) is np.ndarray:
+        if _reachable(value, arrays, out):
             if value.size <= _COPY_LIMIT:
                 value = value.copy()
             else:
                 base = value.base
-                if base is not None and type(base) is np.ndarray:
-                    _lock(base, counts)
-                _lock(value, counts)
+                if base is not None and type(base) is np.ndarray and _lock(base, counts):
+                    locked.append(base)
+                if _lock(value, counts):
+                    locked.append(value)
         guarded.append(value)
-    return _GuardedSaved(guarded)
+    result = _GuardedSaved(guarded)
+    result.locked = locked
+    return result
 
 
-def _lock(array: np.ndarray, counts: dict[int, int]) -> None:
+def _lock(array: np.ndarray, counts: dict[int, int]) -> bool:
+    """Lock ``array`` once more; False if it is read-only for other reasons (not ours)."""
     key = id(array)
     count = counts.get(key)
     if count is not None:
@@ -292,6 +315,9 @@ def _lock(array: np.ndarray, counts: dict[int, int]) -> None:
     elif array.flags.writeable:
         array.setflags(write=False)
         counts[key] = 1
+    else:
+        return False
+    return True
 
 
 def _unlock(array: np.ndarray, counts: dict[int, int]) -> None:
@@ -418,7 +444,7 @@ class Function:
                 out = cls.forward(ctx, *arrays, **options)
         except ValueError as error:
             raise cls.explain_value_error(arrays, error) from None
-        if type(out) is not np.ndarray:
+        if type(out) is not _ndarray:
             out = _as_output_array(ctx, out)
         result = _new_tensor(Tensor)  # Tensor._wrap, inlined: once per op
         result.data = out
@@ -431,7 +457,7 @@ class Function:
             saved = ctx.saved
             if saved:
                 ctx.saved_sources = saved  # the arrays forward saved, before _guard copied any
-                ctx.saved = _guard(saved)
+                ctx.saved = _guard(saved, arrays, out)
             if _Anomaly.enabled:
                 ctx.origin = _caller_location()
             result.requires_grad = True

@@ -248,7 +248,8 @@ class Linear(_Primitive):
 
     @staticmethod
     def forward(ctx, x, weight, bias):
-        ctx.saved = (x if _needs(ctx, 1) else None, weight if _needs(ctx, 0) else None)
+        parent_x, parent_weight, _ = ctx.parents
+        ctx.saved = (None if parent_weight is None else x, None if parent_x is None else weight)
         out = x @ weight.T
         if bias is not None:
             out += bias
@@ -782,14 +783,20 @@ class MSELoss(_Primitive):
     @staticmethod
     def forward(ctx, prediction, target, reduction):
         diff = prediction - target
-        ctx.saved = (prediction, target, reduction)
+        ctx.saved = (diff, reduction)
         return _reduce(diff * diff, reduction)
+
+    def lift_saved(self, output):
+        # diff is an intermediate: rebuild it from the inputs as a recorded Tensor.
+        prediction, target = (
+            self._lifted_input(index, self.inputs[index], self.parents[index]) for index in (0, 1)
+        )
+        return prediction - target, self.saved[1]
 
     @staticmethod
     def backward(ctx, grad):
-        prediction, target, reduction = ctx.saved
-        scale = _reduction_scale(grad, np.size(_data(prediction)), reduction)
-        grad_prediction = (2 * scale) * (prediction - target)
+        diff, reduction = ctx.saved
+        grad_prediction = (2 * _reduction_scale(grad, diff.size, reduction)) * diff
         return grad_prediction, (-grad_prediction if _needs(ctx, 1) else None)
 
 

@@ -49,7 +49,8 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             x = Tensor(x)
-        check_features(f"Linear({self.extra_repr()})", self.in_features, x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            check_features(f"Linear({self.extra_repr()})", self.in_features, x)
         return ops.Linear.apply(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
