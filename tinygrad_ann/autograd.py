@@ -276,7 +276,7 @@ def _guard(saved: tuple[Any, ...], arrays: list[Any], out: np.ndarray) -> tuple[
     """``saved`` with its reachable arrays copied, or locked if large (see :class:`SavedArrays`)."""
     guarded = []
     for value in saved:
-        if _reachable(value, arrays, out):
+        if type(value) is _ndarray and (value is out or _reachable(value, arrays, out)):
             if value.size > _COPY_LIMIT:
                 return _guard_with_locks(saved, arrays, out)
             value = value.copy()
@@ -525,11 +525,8 @@ class Function:
 def _as_output_array(ctx: Function, out: Any) -> np.ndarray:
     """Turn a NumPy scalar result into a 0-d array, also where forward saved it."""
     array = np.asarray(out)
-    saved = ctx.saved
-    for value in saved:
-        if value is out:
-            ctx.saved = tuple(array if value is out else value for value in saved)
-            break
+    if ctx.saved and any(value is out for value in ctx.saved):
+        ctx.saved = tuple(array if value is out else value for value in ctx.saved)
     return array
 
 
@@ -568,10 +565,13 @@ def _accumulate_into_grad(tensor: Tensor, grad: Any) -> None:
     elif tensor.grad is None:
         # A copy, so no two tensors ever share a gradient buffer.
         tensor.grad = Tensor._wrap(np.array(grad, dtype=tensor.data.dtype))
-    elif tensor.grad.requires_grad or not tensor.grad.data.flags.writeable:
+    elif tensor.grad.requires_grad:
         tensor.grad = Tensor._wrap(tensor.grad.data + grad)  # leave a recorded .grad intact
     else:
-        tensor.grad.data += grad
+        try:
+            tensor.grad.data += grad
+        except ValueError:  # read-only: a live graph saved this .grad
+            tensor.grad = Tensor._wrap(tensor.grad.data + grad)
 
 
 def _recorded_backward(ctx: Function, output: Tensor, grad: Tensor) -> Any:
@@ -662,9 +662,19 @@ def _backward_pass(
 
     heappush, heappop, ndarray = heapq.heappush, heapq.heappop, np.ndarray
     anomaly = _Anomaly.enabled
-    while heap:
-        node = heappop(heap)[1]
-        grad = pending.pop(node)
+    plain = not (anomaly or create_graph)
+    # In a chain (the common case) the next op is known without the heap: when an
+    # op's input is the only tensor still waiting, no other op can consume it.
+    next_node: Tensor | None = None
+    next_grad: Any = None
+    while True:
+        if next_node is not None:
+            node, grad, next_node = next_node, next_grad, None
+        elif heap:
+            node = heappop(heap)[1]
+            grad = pending.pop(node)
+        else:
+            break
         ctx = node._ctx
         if wanted is not None:
             if node in wanted:
@@ -678,15 +688,15 @@ def _backward_pass(
                 "backpropagated and its saved arrays freed); pass retain_graph=True to the "
                 "first backward() if you need to call it twice"
             )
-        if anomaly:
+        if plain:
+            input_grads = ctx.backward(ctx, grad)
+        elif anomaly:
             with np.errstate(all="ignore"):  # reported below, as an AnomalyError
                 input_grads = (
                     _recorded_backward(ctx, node, grad) if create_graph else ctx.backward(ctx, grad)
                 )
-        elif create_graph:
-            input_grads = _recorded_backward(ctx, node, grad)
         else:
-            input_grads = ctx.backward(ctx, grad)
+            input_grads = _recorded_backward(ctx, node, grad)
         parents = ctx.parents
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
@@ -711,13 +721,21 @@ def _backward_pass(
             parent_ctx = parent._ctx
             if parent_ctx is None:
                 reach_leaf(parent, input_grad)
-                continue
-            previous = pending.get(parent)
-            if previous is None:
-                pending[parent] = input_grad
-                heappush(heap, (parent_ctx.sequence, parent))
+            elif parent is next_node:
+                next_grad = next_grad + input_grad
+            elif not heap and next_node is None:
+                next_node, next_grad = parent, input_grad
             else:
-                pending[parent] = previous + input_grad
+                previous = pending.get(parent)
+                if previous is None:
+                    pending[parent] = input_grad
+                    heappush(heap, (parent_ctx.sequence, parent))
+                else:
+                    pending[parent] = previous + input_grad
+        if next_node is not None and heap:  # not alone after all: it waits its turn
+            pending[next_node] = next_grad
+            heappush(heap, (next_node._ctx.sequence, next_node))
+            next_node = None
         if not retain_graph:
             ctx.saved = _RELEASED  # drops the guard on the saved arrays
     return found

@@ -73,9 +73,9 @@ def _subtract_from(param: Tensor, step: np.ndarray) -> None:
 
     The graph then keeps differentiating the values it was computed with.
     """
-    if param.data.flags.writeable:
+    try:
         param.data -= step
-    else:
+    except ValueError:  # read-only (NumPy checks before writing anything)
         param.data = param.data - step
 
 
