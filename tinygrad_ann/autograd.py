@@ -216,8 +216,8 @@ class SavedArrays:
     An in-place write (``x.data[...] = v``, ``x.data += v``) into an array an
     op saved would silently change the gradient that op computes later. So a
     recorded op never backpropagates through an array someone else can change
-    (its inputs, its output, and views; an intermediate forward computed for
-    itself is private and kept as it is):
+    (an intermediate that forward computed for itself and declared in
+    ``Function.private_saved`` is kept as it is: nobody else holds it):
 
     - an array of at most ``copy_limit`` elements is copied when saved (cheaper
       than any lock at that size): later writes to the original are allowed and
@@ -256,42 +256,30 @@ class _GuardedSaved(tuple):
             _unlock(array, counts)
 
 
-def _reachable(value: Any, arrays: list[Any], out: np.ndarray) -> bool:
-    """Whether code outside the op can write ``value``: an input, the output, or a view.
+def _guard(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, ...]:
+    """``saved`` with its arrays copied, or locked if large (see :class:`SavedArrays`).
 
-    An array forward computed for itself (an intermediate) is private: nobody
-    else has it, so it needs no guard.
+    Positions in ``private`` hold intermediates forward computed for itself:
+    nobody else has them, so they are kept as they are.
     """
-    if type(value) is not _ndarray:
-        return False
-    if value is out or value.base is not None:
-        return True
-    for array in arrays:
-        if array is value:
-            return True
-    return False
-
-
-def _guard(saved: tuple[Any, ...], arrays: list[Any], out: np.ndarray) -> tuple[Any, ...]:
-    """``saved`` with its reachable arrays copied, or locked if large (see :class:`SavedArrays`)."""
+    if private:
+        return _guard_with_locks(saved, private)
     guarded = []
     for value in saved:
-        if type(value) is _ndarray and (value is out or _reachable(value, arrays, out)):
+        if type(value) is _ndarray:
             if value.size > _COPY_LIMIT:
-                return _guard_with_locks(saved, arrays, out)
+                return _guard_with_locks(saved, private)
             value = value.copy()
         guarded.append(value)
     return tuple(guarded)
 
 
-def _guard_with_locks(
-    saved: tuple[Any, ...], arrays: list[Any], out: np.ndarray
-) -> tuple[Any, ...]:
+def _guard_with_locks(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, ...]:
     counts = SavedArrays.counts
     guarded = []
     locked = []
-    for value in saved:
-        if _reachable(value, arrays, out):
+    for position, value in enumerate(saved):
+        if type(value) is _ndarray and position not in private:
             if value.size <= _COPY_LIMIT:
                 value = value.copy()
             else:
@@ -301,6 +289,8 @@ def _guard_with_locks(
                 if _lock(value, counts):
                     locked.append(value)
         guarded.append(value)
+    if not locked:
+        return tuple(guarded)
     result = _GuardedSaved(guarded)
     result.locked = locked
     return result
@@ -389,6 +379,9 @@ class Function:
     name: str | None = None
     #: True when ``backward`` can run on Tensors and be recorded (see the class docstring).
     differentiable_backward: bool = False
+    #: Positions in ``saved`` of arrays forward computed for itself (intermediates): they
+    #: are not guarded against writes, and ``lift_saved`` must rebuild them from Tensors.
+    private_saved: tuple[int, ...] = ()
 
     def __init__(self) -> None:
         self.saved: Any = ()
@@ -457,7 +450,7 @@ class Function:
             saved = ctx.saved
             if saved:
                 ctx.saved_sources = saved  # the arrays forward saved, before _guard copied any
-                ctx.saved = _guard(saved, arrays, out)
+                ctx.saved = _guard(saved, cls.private_saved)
             if _Anomaly.enabled:
                 ctx.origin = _caller_location()
             result.requires_grad = True

@@ -590,6 +590,7 @@ class Mean(_Primitive):
 class Max(_Primitive):
     __slots__ = ()
     name = "max"
+    private_saved = (0,)  # the mask of chosen elements
     reduce = staticmethod(np.max)
 
     @classmethod
@@ -666,13 +667,22 @@ class GetItem(_Primitive):
 
     @staticmethod
     def forward(ctx, a, index):
-        ctx.saved = (a.shape, index)
+        ctx.saved = (a.shape, _frozen_index(index))
         return a[index]
 
     @staticmethod
     def backward(ctx, grad):
         shape, index = ctx.saved
         return scatter_add(grad, shape, index)
+
+
+def _frozen_index(index: Any) -> Any:
+    """``index`` with its index arrays and lists copied: writing them later changes nothing."""
+    if isinstance(index, tuple):
+        return tuple(_frozen_index(part) for part in index)
+    if isinstance(index, np.ndarray | list):
+        return np.array(index)
+    return index
 
 
 def _scatter_add(values: np.ndarray, shape: tuple[int, ...], index: Any) -> np.ndarray:
@@ -693,7 +703,7 @@ class ScatterAdd(_Primitive):
 
     @staticmethod
     def forward(ctx, values, shape, index):
-        ctx.saved = (index,)
+        ctx.saved = (_frozen_index(index),)
         return _scatter_add(values, shape, index)
 
     @staticmethod
@@ -779,6 +789,7 @@ def _one_hot(labels: np.ndarray, classes: int, dtype: Any) -> np.ndarray:
 class MSELoss(_Primitive):
     __slots__ = ()
     name = "mse_loss"
+    private_saved = (0,)
 
     @staticmethod
     def forward(ctx, prediction, target, reduction):
@@ -808,6 +819,7 @@ class CrossEntropy(_Primitive):
 
     __slots__ = ()
     name = "cross_entropy"
+    private_saved = (0,)
 
     @staticmethod
     def forward(ctx, logits, target, reduction):

@@ -1,0 +1,427 @@
+"""Arrays saved for backward: copied when small, read-only while a graph holds them when large.
+
+Either way an in-place write never silently changes a gradient: a small
+array's graph keeps the values it was computed with, and a write into a large
+one raises at the write. The usual training patterns keep working.
+"""
+
+import gc
+
+import numpy as np
+import pytest
+
+import tinygrad_ann as tg
+import tinygrad_ann.functional as F
+from tinygrad_ann import nn, optim
+
+SavedArrays = tg.autograd.SavedArrays
+LARGE = (40, 40)  # 1600 elements: above the copy limit
+SMALL = (4, 5)  # 20 elements: copied
+
+
+def test_sizes_used_here_are_on_either_side_of_the_copy_limit():
+    assert np.prod(SMALL) <= SavedArrays.copy_limit < np.prod(LARGE)
+
+
+@pytest.fixture(autouse=True)
+def no_lock_left_behind():
+    """Every test here must leave the lock bookkeeping as it found it.
+
+    Entries left behind are reported, then dropped so they cannot affect the next test.
+    """
+    before = set(SavedArrays.counts)
+    yield
+    gc.collect()
+    left = set(SavedArrays.counts) - before
+    for key in left:
+        del SavedArrays.counts[key]
+    assert not left, f"{len(left)} lock(s) outlived their graph"
+
+
+def large_tensor(value=2.0):
+    return tg.tensor(np.full(LARGE, value), requires_grad=True)
+
+
+def is_writable(tensor):
+    return tensor.data.flags.writeable and not SavedArrays.is_locked(tensor.data)
+
+
+# ---------------------------------------------------------------- small arrays: copied
+
+
+def test_small_saved_array_is_copied_so_a_later_write_keeps_the_forward_values():
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    assert is_writable(x)
+    x.data[...] = 10
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0, 6.0])
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda a: a.__setitem__(Ellipsis, 0.0),
+        lambda a: a.__iadd__(1.0),
+        lambda a: a[1:].__imul__(-3.0),
+    ],
+    ids=["assign", "add", "view"],
+)
+def test_small_input_and_output_can_be_written_after_forward(write):
+    values = np.linspace(-1.0, 1.0, 20).reshape(SMALL)
+    x = tg.tensor(values, requires_grad=True)
+    y = x.tanh()  # saves its output
+    z = (y * x).sum()  # saves y and x
+    write(x.data)
+    write(y.data)
+    z.backward()
+    tanh = np.tanh(values)
+    np.testing.assert_allclose(x.grad.data, tanh + values * (1 - tanh**2), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- large arrays: locked
+
+
+LARGE_WRITES = [
+    pytest.param(lambda t: t.data.__setitem__(Ellipsis, 10.0), id="assign"),
+    pytest.param(lambda t: t.data.__iadd__(10.0), id="add"),
+    pytest.param(lambda t: t.data[::2, 3:].__setitem__(Ellipsis, 10.0), id="view-after-forward"),
+    pytest.param(lambda t: np.copyto(t.data, 10.0), id="copyto"),
+]
+
+
+@pytest.mark.parametrize("write", LARGE_WRITES)
+def test_large_saved_array_raises_at_the_write_and_the_gradient_stays_right(write):
+    w = large_tensor(2.0)
+    loss = (w * w * w).sum()
+    assert SavedArrays.is_locked(w.data)
+    with pytest.raises(ValueError, match="read-only"):
+        write(w)
+    np.testing.assert_array_equal(w.data, 2.0)  # nothing was written
+    loss.backward()
+    np.testing.assert_allclose(w.grad.data, 12.0)  # 3 w^2 at w = 2
+    assert is_writable(w)
+    write(w)  # allowed once the graph is freed
+
+
+def test_large_saved_output_is_locked_too():
+    w = large_tensor(0.5)
+    y = w.exp()  # saves its output
+    loss = y.sum()
+    with pytest.raises(ValueError, match="read-only"):
+        y.data[...] = 0.0
+    loss.backward()
+    np.testing.assert_allclose(w.grad.data, np.exp(0.5))
+
+
+def test_saved_view_locks_the_array_it_views():
+    x = tg.tensor(np.ones((50, 40)), requires_grad=True)
+    top = x[:30]  # a view of x's array, 1200 elements
+    loss = (top * top).sum()
+    assert SavedArrays.is_locked(x.data)
+    with pytest.raises(ValueError, match="read-only"):
+        x.data[40, 0] = 5.0  # outside the view, but in the same buffer
+    del loss
+    assert is_writable(x)
+
+
+def test_lock_is_released_when_the_graph_is_dropped():
+    w = large_tensor()
+    loss = (w * w).sum()
+    assert SavedArrays.is_locked(w.data)
+    del loss
+    assert is_writable(w)
+    w.data += 1.0
+
+
+def test_two_graphs_keep_the_lock_until_both_are_gone():
+    w = large_tensor()
+    first = (w * w).sum()
+    second = (w**3).sum()
+    del first
+    assert SavedArrays.is_locked(w.data)
+    with pytest.raises(ValueError, match="read-only"):
+        w.data[0, 0] = 1.0
+    second.backward()
+    assert is_writable(w)
+
+
+def test_retain_graph_keeps_the_lock_until_the_graph_is_dropped():
+    w = large_tensor()
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    assert SavedArrays.is_locked(w.data)
+    with pytest.raises(ValueError, match="read-only"):
+        w.data -= 0.1 * w.grad.data
+    loss.backward()  # the last use frees it
+    assert is_writable(w)
+    np.testing.assert_allclose(w.grad.data, 8.0)
+
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    del loss
+    assert is_writable(w)
+
+
+def test_failed_backward_releases_the_locks_when_the_graph_is_dropped():
+    class Fails(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            raise ArithmeticError("backward failed")
+
+    w = large_tensor()
+    loss = Fails.apply(w * w).sum()
+    with pytest.raises(ArithmeticError):
+        loss.backward()
+    del loss
+    assert is_writable(w)
+
+
+def test_forward_under_no_grad_locks_nothing():
+    w = large_tensor()
+    before = dict(SavedArrays.counts)
+    with tg.no_grad():
+        y = (w * w).exp().sum()
+    assert SavedArrays.counts == before
+    w.data[...] = 0.0
+    assert y.item() == pytest.approx(1600 * np.exp(4.0))
+
+
+def test_array_nobody_saved_stays_writable():
+    a = large_tensor(1.0)
+    b = large_tensor(2.0)
+    loss = (a + b).sum()  # add saves nothing
+    assert not SavedArrays.is_locked(a.data) and not SavedArrays.is_locked(b.data)
+    a.data[...] = 5.0
+    loss.backward()
+    np.testing.assert_array_equal(a.grad.data, 1.0)
+
+
+def test_array_only_the_other_operand_needs_is_not_locked():
+    w = large_tensor(2.0)
+    constant = tg.tensor(np.full(LARGE, 3.0))
+    loss = (w * constant).sum()  # w's gradient needs the constant, not w
+    assert not SavedArrays.is_locked(w.data)
+    assert SavedArrays.is_locked(constant.data)
+    w.data[...] = 0.0
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.data, 3.0)
+
+
+def test_index_array_written_after_forward_keeps_the_forward_gradient():
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    index = np.array([0, 0, 2])
+    y = (x[index] * tg.tensor([1.0, 10.0, 100.0])).sum()
+    index[...] = 1  # the index array reused after the forward
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [11.0, 0.0, 100.0])
+
+
+class ScaleBy(tg.Function):
+    """x * weights, the weights given by keyword: a constant array the op saves."""
+
+    @staticmethod
+    def forward(ctx, x, weights):
+        ctx.save_for_backward(weights)
+        return x * weights
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (weights,) = ctx.saved
+        return grad_output * weights
+
+
+def test_saved_keyword_array_is_copied_when_small():
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    weights = np.ones(3)
+    y = ScaleBy.apply(x, weights=weights).sum()
+    weights[...] = 5.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 1.0])
+
+
+def test_saved_keyword_array_is_locked_when_large():
+    x = large_tensor()
+    weights = np.ones(LARGE)
+    y = ScaleBy.apply(x, weights=weights).sum()
+    with pytest.raises(ValueError, match="read-only"):
+        weights += 1.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, 1.0)
+
+
+# ---------------------------------------------------------------- patterns that keep working
+
+
+@pytest.mark.parametrize("shape", [SMALL, LARGE], ids=["small", "large"])
+def test_manual_update_right_after_backward(shape):
+    rng = np.random.default_rng(0)
+    w = tg.tensor(rng.normal(size=shape), requires_grad=True)
+    target = rng.normal(size=shape)
+    losses = []
+    for _ in range(3):
+        loss = ((w - tg.tensor(target)) ** 2).sum()
+        w.grad = None
+        loss.backward()
+        before = w.data.copy()
+        w.data -= 0.1 * w.grad.data
+        np.testing.assert_allclose(w.data, before - 0.1 * 2 * (before - target))
+        losses.append(loss.item())
+    assert losses[0] > losses[1] > losses[2]
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [lambda p: optim.SGD(p, lr=0.1, momentum=0.9), lambda p: optim.Adam(p, lr=0.01)],
+    ids=["SGD", "Adam"],
+)
+@pytest.mark.parametrize("shape", [SMALL, LARGE], ids=["small", "large"])
+def test_optimizer_step_after_backward_updates_in_place(make_optimizer, shape):
+    w = tg.tensor(np.ones(shape), requires_grad=True)
+    opt = make_optimizer([w])
+    array = w.data
+    for _ in range(2):
+        loss = (w * w).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert w.data is array  # nothing held the array, so it was updated in place
+    assert np.all(w.data < 1.0)
+
+
+def network(hidden):
+    """A model whose second weight is large (locked when saved) or small (copied)."""
+    tg.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, hidden), nn.Tanh(), nn.Linear(hidden, hidden))
+
+
+def fresh_gradients(model, old_values, inputs, upstream):
+    """The gradients of model(inputs) for ``upstream`` at ``old_values``, on a separate copy."""
+    copy = network(model[0].out_features)
+    for param, values in zip(copy.parameters(), old_values):
+        param.data = values.copy()
+    copy(inputs).backward(upstream)
+    return [param.grad.data for param in copy.parameters()]
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [lambda p: optim.SGD(p, lr=0.5), lambda p: optim.Adam(p, lr=0.1)],
+    ids=["SGD", "Adam"],
+)
+@pytest.mark.parametrize("hidden", [40, 8], ids=["large", "small"])
+def test_step_while_another_graph_is_alive_keeps_that_graph_at_the_old_weights(
+    make_optimizer, hidden
+):
+    model = network(hidden)
+    opt = make_optimizer(model.parameters())
+    rng = np.random.default_rng(1)
+    x_train = tg.tensor(rng.normal(size=(10, 6)))
+    x_val = tg.tensor(rng.normal(size=(7, 6)))
+    labels = rng.integers(0, hidden, size=10)
+    old_values = [param.data.copy() for param in model.parameters()]
+
+    val_logits = model(x_val)  # kept alive across the step
+    second_weight = model[2].weight
+    assert SavedArrays.is_locked(second_weight.data) == (hidden == 40)
+
+    loss = F.cross_entropy(model(x_train), labels)
+    opt.zero_grad()
+    loss.backward()
+    gradients = [param.grad.data.copy() for param in model.parameters()]
+    opt.step()
+    for param, old in zip(model.parameters(), old_values):
+        assert not np.allclose(param.data, old)  # every parameter moved
+    if isinstance(opt, optim.SGD):
+        for param, old, gradient in zip(model.parameters(), old_values, gradients):
+            np.testing.assert_allclose(param.data, old - 0.5 * gradient)
+
+    opt.zero_grad()
+    # Not all ones: a cross-entropy step leaves the column sums of the last weight unchanged.
+    upstream = rng.normal(size=val_logits.shape)
+    val_logits.backward(upstream)
+    expected = fresh_gradients(model, old_values, x_val, upstream)
+    for param, gradient in zip(model.parameters(), expected):
+        np.testing.assert_allclose(param.grad.data, gradient, rtol=1e-12, atol=1e-12)
+    del val_logits
+    assert all(is_writable(param) for param in model.parameters())
+
+
+def test_init_on_a_locked_parameter_leaves_the_live_graph_at_the_old_values():
+    w = large_tensor(1.0)
+    h = tg.tensor(np.full((3, 40), 2.0), requires_grad=True)
+    out = (h @ w).sum()  # h's gradient needs w
+    assert SavedArrays.is_locked(w.data)
+    nn.init.normal_(w)
+    assert not np.all(w.data == 1.0)
+    out.backward()
+    np.testing.assert_allclose(h.grad.data, 40.0)  # row sums of the old all-ones w
+
+
+# ---------------------------------------------------------------- create_graph after a change
+
+
+def test_create_graph_after_a_small_input_was_written_is_an_error():
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x * x).sum()
+    x.data[...] = 10.0
+    with pytest.raises(RuntimeError, match="has changed since the forward pass"):
+        tg.grad(y, x, create_graph=True)
+    (first,) = tg.grad(y, x)  # first order uses the saved copy
+    np.testing.assert_allclose(first.data, [3.0, 12.0, 27.0])
+
+
+def test_create_graph_after_an_optimizer_replaced_a_large_input_is_an_error():
+    w = large_tensor(2.0)
+    old_graph = (w * w * w).sum()
+    loss = (w * w).sum()
+    loss.backward()
+    optim.SGD([w], lr=0.1).step()  # w is locked by old_graph: it gets a new array
+    with pytest.raises(RuntimeError, match="has changed since the forward pass"):
+        old_graph.backward(create_graph=True)
+    w.grad = None
+    old_graph.backward()
+    np.testing.assert_allclose(w.grad.data, 12.0)  # 3 w^2 at the old w = 2
+
+
+# ---------------------------------------------------------------- bookkeeping
+
+
+def test_many_graphs_leave_no_bookkeeping_behind():
+    before = len(SavedArrays.counts)
+    weights = [large_tensor() for _ in range(3)]
+    graphs = [(a * b).sum() for a in weights for b in weights]
+    assert len(SavedArrays.counts) == before + 3
+    for graph in graphs[::2]:
+        graph.backward()
+    del graphs
+    assert len(SavedArrays.counts) == before
+    assert all(is_writable(w) for w in weights)
+
+
+def test_create_graph_on_large_arrays_leaves_no_lock_behind():
+    before = len(SavedArrays.counts)
+    w = large_tensor()
+    (first,) = tg.grad((w * w * w).sum(), w, create_graph=True)
+    (second,) = tg.grad(first.sum(), w)
+    np.testing.assert_allclose(second.data, 12.0)
+    del first, second
+    gc.collect()
+    assert is_writable(w)
+    assert len(SavedArrays.counts) == before
+
+
+def test_saved_read_only_view_releases_the_array_it_views():
+    before = len(SavedArrays.counts)
+    x = tg.tensor(np.ones(40), requires_grad=True)
+    rows = tg.vjp_math.broadcast_to(x, (40, 40))  # a read-only view of x's array
+    loss = (rows * rows).sum()
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, 80.0)
+    del loss, rows
+    assert is_writable(x)
+    assert len(SavedArrays.counts) == before
