@@ -262,6 +262,15 @@ def _guard(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, ...]:
     Positions in ``private`` hold intermediates forward computed for itself:
     nobody else has them, so they are kept as they are.
     """
+    if len(saved) == 1 and not private:  # most ops save one array: the short way
+        (value,) = saved
+        if type(value) is _ndarray and value.size <= _COPY_LIMIT:
+            return (value.copy(),)
+    for value in saved:
+        if type(value) is _ndarray:
+            break
+    else:
+        return saved  # no arrays: nothing to guard
     if private:
         return _guard_with_locks(saved, private)
     guarded = []
@@ -518,8 +527,10 @@ class Function:
 def _as_output_array(ctx: Function, out: Any) -> np.ndarray:
     """Turn a NumPy scalar result into a 0-d array, also where forward saved it."""
     array = np.asarray(out)
-    if ctx.saved and any(value is out for value in ctx.saved):
-        ctx.saved = tuple(array if value is out else value for value in ctx.saved)
+    for value in ctx.saved:
+        if value is out:
+            ctx.saved = tuple(array if value is out else value for value in ctx.saved)
+            break
     return array
 
 
@@ -552,7 +563,7 @@ def _unbroadcast(grad: Any, shape: tuple[int, ...], ctx: Function) -> Any:
 
 
 def _accumulate_into_grad(tensor: Tensor, grad: Any) -> None:
-    if type(grad) is not np.ndarray:  # a Tensor: create_graph keeps .grad differentiable
+    if type(grad) is not _ndarray:  # a Tensor: create_graph keeps .grad differentiable
         # Out of place, and a fresh node on first write, so no two tensors share a .grad.
         tensor.grad = grad.astype(tensor.dtype) if tensor.grad is None else tensor.grad + grad
     elif tensor.grad is None:
@@ -738,8 +749,9 @@ def _seed(
     where: str, output: Tensor, gradient: Any, create_graph: bool, position: int | None = None
 ) -> Any:
     """The upstream gradient of ``output``: checked, in its dtype, a Tensor under create_graph."""
-    if gradient is None and not create_graph and output.data.size == 1:
-        return np.ones_like(output.data)  # the common case: loss.backward()
+    data = output.data
+    if gradient is None and not create_graph and data.size == 1:  # loss.backward()
+        return np.array(1, dtype=data.dtype).reshape(data.shape)
     label = "output" if position is None else f"output {position}"
     argument = "gradient=" if position is None else "grad_outputs="
     if gradient is None:
