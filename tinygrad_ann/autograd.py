@@ -272,18 +272,18 @@ def _guard(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, ...]:
     else:
         return saved  # no arrays: nothing to guard
     if private:
-        return _guard_with_locks(saved, private)
+        return _guard_each(saved, private)
     guarded = []
     for value in saved:
         if type(value) is _ndarray:
             if value.size > _COPY_LIMIT:
-                return _guard_with_locks(saved, private)
+                return _guard_each(saved, private)
             value = value.copy()
         guarded.append(value)
     return tuple(guarded)
 
 
-def _guard_with_locks(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, ...]:
+def _guard_each(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, ...]:
     counts = SavedArrays.counts
     guarded = []
     locked = []
@@ -354,7 +354,8 @@ class Function:
     ``ctx`` is the Function instance. ``ctx.save_for_backward(*arrays)`` keeps
     arrays for backward, read back as ``ctx.saved``; ``ctx.needs_input_grad``
     tells which inputs need a gradient so backward can skip the others. Saved
-    arrays are read-only until the graph is freed.
+    arrays are guarded against later in-place writes: small ones are copied,
+    large ones are read-only until the graph is freed (see :class:`SavedArrays`).
 
     A Function is differentiable twice (``create_graph=True``) when its class
     sets ``differentiable_backward = True``: backward must then compute with
@@ -513,7 +514,7 @@ class Function:
         """The Tensor for a saved array, if it still holds the values forward saw."""
         if tensor is None:
             return value
-        if tensor.data is not value and not np.array_equal(tensor.data, value):
+        if tensor.data is not value and not np.array_equal(tensor.data, value, equal_nan=True):
             which = "output" if index is None else f"input {index}"
             raise RuntimeError(
                 f"create_graph=True: the {which} of {self.op_name()} (shape {np.shape(value)}) "
