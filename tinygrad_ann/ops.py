@@ -42,6 +42,14 @@ def log(x: Any) -> Any:
     return Log.apply(x) if isinstance(x, Tensor) else np.log(x)
 
 
+def sqrt(x: Any) -> Any:
+    return Sqrt.apply(x) if isinstance(x, Tensor) else np.sqrt(x)
+
+
+def tanh(x: Any) -> Any:
+    return Tanh.apply(x) if isinstance(x, Tensor) else np.tanh(x)
+
+
 def sigmoid(x: Any) -> Any:
     if isinstance(x, Tensor):
         return Sigmoid.apply(x)

@@ -16,7 +16,18 @@ array([1., 1.])
 Tensor([1., 1.], grad_fn=<exp>)
 """
 
-from .ops import broadcast_to, exp, log, maximum, scatter_add, sigmoid, transpose, where
+from .ops import (
+    broadcast_to,
+    exp,
+    log,
+    maximum,
+    scatter_add,
+    sigmoid,
+    sqrt,
+    tanh,
+    transpose,
+    where,
+)
 
 __all__ = [
     "broadcast_to",
@@ -25,6 +36,8 @@ __all__ = [
     "maximum",
     "scatter_add",
     "sigmoid",
+    "sqrt",
+    "tanh",
     "transpose",
     "where",
 ]
