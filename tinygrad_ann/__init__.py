@@ -9,7 +9,10 @@
 (2, 2)
 """
 
-from . import articles, data, functional, nn, optim, viz, vjp_math
+import importlib
+from typing import Any
+
+from . import data, functional, nn, optim, vjp_math
 from .autograd import (
     Function,
     detect_anomaly,
@@ -61,6 +64,18 @@ from .routines import (
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 
 __version__ = "0.1.0"
+
+# Loaded on first use: ``viz`` brings in graphviz and ``articles`` builds its tables,
+# which together would double the time ``import tinygrad_ann`` takes.
+_LAZY_MODULES = ("articles", "viz")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'tinygrad_ann' has no attribute {name!r}")
 
 __all__ = [
     "AnomalyError",

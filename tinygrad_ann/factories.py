@@ -10,7 +10,8 @@ from .tensor import ArrayLike, Tensor, _normalize_shape, get_default_dtype
 
 
 class _Random:
-    generator = np.random.default_rng()
+    # Made on first use: importing numpy.random costs more than the rest of the package.
+    generator: np.random.Generator | None = None
 
 
 def manual_seed(seed: int) -> None:
@@ -27,6 +28,8 @@ def manual_seed(seed: int) -> None:
 
 def generator() -> np.random.Generator:
     """The NumPy generator that ``manual_seed`` seeds."""
+    if _Random.generator is None:
+        _Random.generator = np.random.default_rng()
     return _Random.generator
 
 
@@ -65,13 +68,13 @@ def ones_like(other: ArrayLike, requires_grad: bool = False, dtype: Any = None) 
 
 def randn(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """Standard normal samples from the seeded generator (see ``manual_seed``)."""
-    data = _Random.generator.standard_normal(_normalize_shape(shape)).astype(_dtype(dtype))
+    data = generator().standard_normal(_normalize_shape(shape)).astype(_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
 def rand(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """Uniform samples in [0, 1) from the seeded generator (see ``manual_seed``)."""
-    data = _Random.generator.random(_normalize_shape(shape)).astype(_dtype(dtype))
+    data = generator().random(_normalize_shape(shape)).astype(_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
