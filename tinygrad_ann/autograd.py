@@ -422,7 +422,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run the op on ``inputs`` (Tensors or plain values) and record it."""
-        ctx = cls.__new__(cls)  # skips __init__: this is the hot path of every op
+        ctx = _new_object(cls)  # skips __init__: this is the hot path of every op
         ctx.saved = ()
         # One plain loop: cheaper than comprehensions for the one or two inputs of most ops.
         arrays = []
@@ -443,13 +443,15 @@ class Function:
         try:
             if _Anomaly.enabled:
                 out = _checked_forward(cls, ctx, arrays, options)
-            else:
+            elif options:
                 out = cls.forward(ctx, *arrays, **options)
+            else:
+                out = cls.forward(ctx, *arrays)
         except ValueError as error:
             raise cls.explain_value_error(arrays, error) from None
         if type(out) is not _ndarray:
             out = _as_output_array(ctx, out)
-        result = _new_tensor(Tensor)  # Tensor._wrap, inlined: once per op
+        result = _new_object(Tensor)  # Tensor._wrap, inlined: once per op
         result.data = out
         result.grad = None
         result._retains_grad = False
@@ -535,7 +537,7 @@ def _as_output_array(ctx: Function, out: Any) -> np.ndarray:
     return array
 
 
-_new_tensor = object.__new__
+_new_object = object.__new__
 
 # Each recorded op takes the next (decreasing) number, so an op's number is
 # below that of every op it consumes: popping the smallest first from a heap
