@@ -796,6 +796,14 @@ def _one_hot(labels: np.ndarray, classes: int, dtype: Any) -> np.ndarray:
     return encoded
 
 
+def _minus_one_hot(probs: Any, labels: np.ndarray) -> Any:
+    """``probs - onehot(labels)``: in place on a fresh array, recorded on a Tensor."""
+    if isinstance(probs, Tensor):
+        return probs - _one_hot(labels, probs.shape[-1], probs.dtype)
+    probs[np.arange(len(labels)), labels] -= 1
+    return probs
+
+
 class MSELoss(_Primitive):
     __slots__ = ()
     name = "mse_loss"
@@ -855,7 +863,7 @@ class CrossEntropy(_Primitive):
             scale = scale[:, None]
         probs = exp(log_probs)
         if target.ndim == 1:
-            grad_logits = probs - _one_hot(target, probs.shape[-1], probs.dtype)
+            grad_logits = _minus_one_hot(probs, target)
         else:
             grad_logits = probs * target.sum(axis=-1, keepdims=True) - target
         return grad_logits * scale, None
