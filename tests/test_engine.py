@@ -312,3 +312,52 @@ def test_memory_of_a_training_loop_stays_flat():
     before = live_objects()
     train(200)
     assert live_objects() <= before
+
+
+# ---------------------------------------------------------------- .grad buffers
+
+
+def _buffers_shared(arrays):
+    return any(np.shares_memory(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1 :])
+
+
+def test_grad_buffers_are_never_shared_with_each_other_or_the_caller():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = tg.tensor([3.0, 4.0], requires_grad=True)
+    upstream = np.array([1.0, -1.0])
+    (x + y).backward(upstream)  # add hands the same array to both inputs
+    assert not _buffers_shared([x.grad.data, y.grad.data, upstream])
+    h = x * 2.0
+    h.retain_grad()
+    h.sum().backward()
+    assert not _buffers_shared([x.grad.data, h.grad.data])
+    np.testing.assert_array_equal(x.grad.data, [1.0 + 2.0, -1.0 + 2.0])
+    np.testing.assert_array_equal(upstream, [1.0, -1.0])
+
+
+def test_grad_never_aliases_an_array_a_custom_backward_returns():
+    constant = np.array([5.0, 6.0])
+
+    class ReturnsAConstant(tg.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a.copy()
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return constant  # held by this closure too: must be copied, not adopted
+
+    x = tg.tensor([1.0, 1.0], requires_grad=True)
+    ReturnsAConstant.apply(x).sum().backward()
+    ReturnsAConstant.apply(x).sum().backward()  # accumulates in place into x.grad
+    np.testing.assert_array_equal(x.grad.data, [10.0, 12.0])
+    np.testing.assert_array_equal(constant, [5.0, 6.0])
+
+
+def test_a_fresh_gradient_becomes_grad_without_a_copy_and_accumulates_correctly():
+    w = tg.tensor(np.ones((3, 2)), requires_grad=True)
+    x = tg.tensor(np.arange(12.0).reshape(4, 3))
+    for step in range(1, 4):
+        (x @ w).sum().backward()
+        np.testing.assert_array_equal(w.grad.data, step * x.data.sum(axis=0)[:, None] * [1, 1])
+    assert not np.shares_memory(w.grad.data, x.data)

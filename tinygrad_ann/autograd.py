@@ -631,7 +631,12 @@ def run_backward(
     previous_mode = _GradMode.enabled
     _GradMode.enabled = create_graph
     try:
-        return _backward_pass(roots, root_grads, retain_graph, inputs, create_graph)
+        found = _backward_pass(roots, root_grads, retain_graph, inputs, create_graph)
+        if inputs is not None:
+            return found
+        # Written once the pass's own references to the gradients are gone (see _write_grads).
+        _write_grads(found)
+        return {}
     finally:
         _GradMode.enabled = previous_mode
 
@@ -646,10 +651,9 @@ def _backward_pass(
     wanted = set(inputs) if inputs is not None else None
     found: dict[Tensor, Any] = {}
 
+    # Gradients for .grad are summed here first and written when the pass is done.
     def reach_leaf(leaf: Tensor, grad: Any) -> None:
-        if wanted is None:
-            _accumulate_into_grad(leaf, grad)
-        elif leaf in wanted:
+        if wanted is None or leaf in wanted:
             previous = found.get(leaf)
             found[leaf] = grad if previous is None else previous + grad
 
@@ -687,7 +691,7 @@ def _backward_pass(
             if node in wanted:
                 found[node] = grad
         elif node._retains_grad:
-            _accumulate_into_grad(node, grad)
+            found[node] = grad
         saved = ctx.saved
         if saved is _RELEASED:
             raise RuntimeError(
@@ -746,6 +750,39 @@ def _backward_pass(
         if not retain_graph:
             ctx.saved = _RELEASED  # drops the guard on the saved arrays
     return found
+
+
+def _write_grads(grads: dict[Tensor, Any]) -> None:
+    """Add each gradient into its tensor's ``.grad``.
+
+    A gradient array nothing else refers to (not a view; not shared with another
+    tensor, the caller or an op) becomes ``.grad`` as it is; any other is copied,
+    so no two tensors ever share a gradient buffer.
+    """
+    getrefcount = sys.getrefcount
+    for tensor in grads:
+        grad = grads[tensor]
+        if (
+            tensor.grad is None
+            and type(grad) is _ndarray
+            and grad.base is None
+            and getrefcount(grad) == _ALONE
+        ):
+            tensor.grad = Tensor._wrap(grad)
+        else:
+            _accumulate_into_grad(tensor, grad)
+
+
+def _references_of_an_unshared_value() -> int:
+    """What ``sys.getrefcount`` says, in ``_write_grads``'s loop, of a value only the dict holds."""
+    probe = {None: np.empty(0)}
+    for key in probe:
+        value = probe[key]
+        return sys.getrefcount(value)
+    raise AssertionError("unreachable")
+
+
+_ALONE = _references_of_an_unshared_value()
 
 
 def _seed(
