@@ -361,3 +361,13 @@ def test_a_fresh_gradient_becomes_grad_without_a_copy_and_accumulates_correctly(
         (x @ w).sum().backward()
         np.testing.assert_array_equal(w.grad.data, step * x.data.sum(axis=0)[:, None] * [1, 1])
     assert not np.shares_memory(w.grad.data, x.data)
+
+
+def test_from_numpy_shares_memory_and_refuses_other_data():
+    batch = np.arange(6.0).reshape(2, 3)
+    t = tg.from_numpy(batch)
+    assert np.shares_memory(t.data, batch) and not t.requires_grad
+    batch[0, 0] = 7.0
+    assert t.data[0, 0] == 7.0
+    with pytest.raises(TypeError, match=r"tg\.tensor"):
+        tg.from_numpy([1.0, 2.0])

@@ -26,6 +26,7 @@ from .derivatives import hessian, hvp, jacobian
 from .errors import AnomalyError, DTypeError, GradcheckError, LabelError, ShapeError
 from .factories import (
     arange,
+    from_numpy,
     manual_seed,
     ones,
     ones_like,
@@ -77,6 +78,7 @@ def __getattr__(name: str) -> Any:
         return module
     raise AttributeError(f"module 'tinygrad_ann' has no attribute {name!r}")
 
+
 __all__ = [
     "AnomalyError",
     "DTypeError",
@@ -95,6 +97,7 @@ __all__ = [
     "enable_grad",
     "exp",
     "flatten",
+    "from_numpy",
     "functional",
     "get_default_dtype",
     "grad",

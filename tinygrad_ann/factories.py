@@ -42,6 +42,28 @@ def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> T
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A Tensor sharing ``array``'s memory, with no copy (as ``torch.from_numpy``).
+
+    Writes to one show in the other. It is how a loop over minibatches avoids
+    copying each batch. While a live graph has saved a large array, it is
+    read-only, yours included (see ``tg.autograd.SavedArrays``).
+
+    >>> import numpy as np, tinygrad_ann as tg
+    >>> batch = np.arange(3.0)
+    >>> t = tg.from_numpy(batch)
+    >>> batch[0] = 10.0
+    >>> t
+    Tensor([10.,  1.,  2.])
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(
+            f"from_numpy: expected a NumPy array, got {type(array).__name__}; "
+            "use tg.tensor(data) to copy other data into a new tensor"
+        )
+    return Tensor._wrap(array)
+
+
 def zeros(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
     data = np.zeros(_normalize_shape(shape), dtype=_dtype(dtype))
