@@ -1,0 +1,33 @@
+"""``import tinygrad_ann`` stays light: graphviz, the articles and numpy.random load on use."""
+
+import subprocess
+import sys
+
+
+def modules_after(code: str) -> set[str]:
+    script = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
+    finished = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    return set(finished.stdout.split())
+
+
+def test_import_leaves_the_heavy_parts_unloaded():
+    loaded = modules_after("import tinygrad_ann")
+    for heavy in ("graphviz", "tinygrad_ann.viz", "tinygrad_ann.articles", "numpy.random"):
+        assert heavy not in loaded, heavy
+
+
+def test_lazy_parts_load_on_first_use():
+    loaded = modules_after(
+        "import tinygrad_ann as tg\ntg.viz.draw_graph\ntg.articles.check_derivations\ntg.randn(2)"
+    )
+    assert {"graphviz", "tinygrad_ann.viz", "tinygrad_ann.articles", "numpy.random"} <= loaded
+
+
+def test_unknown_attributes_are_still_errors():
+    loaded = modules_after(
+        "import tinygrad_ann as tg\n"
+        "try:\n    tg.no_such_thing\nexcept AttributeError:\n    print('raised')"
+    )
+    assert "raised" in loaded
