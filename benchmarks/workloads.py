@@ -1,17 +1,28 @@
 """The benchmark workloads, each written twice: with tinygrad_ann and as hand-written NumPy.
 
 Both versions of a workload start from the same weights and do the same math,
-so their final losses agree (``bench.py`` checks it). Run one in this process:
+so their final losses agree (``bench.py`` checks it); ``peers.py`` writes the
+same workloads for PyTorch, MyGrad and HIPS autograd. Run one in this process:
 
-    python benchmarks/workloads.py SYSTEM WORKLOAD [--quick] [--memory]
+    python benchmarks/workloads.py SYSTEM WORKLOAD [--quick] [--memory] [--width N]
 
-SYSTEM is ``numpy`` or ``tinygrad``; WORKLOAD is W1..W4. Prints one JSON line:
-seconds, final loss, and (with ``--memory``) the tracemalloc peak in bytes.
+SYSTEM is ``numpy``, ``tinygrad`` or a peer (``torch-1t``, ``torch-2t``, ``mygrad``,
+``autograd``); WORKLOAD is W1..W6:
+
+- W1..W4: the training workloads of ``bench.py``;
+- W5: one training step of a 16-WIDTH-10 tanh MLP (needs ``--width``), for ``cost_curve.py``;
+- W6: one gradient and one Hessian-vector product of W2's loss, for ``cost_curve.py``
+  (no NumPy version: the ratio of interest is the product's time to the gradient's).
+
+Prints one JSON line: seconds, final loss (W6: v·Hv), and (with ``--memory``)
+the tracemalloc peak in bytes. W5 and W6 time their own calls in blocks and
+add the median seconds per call (``step_seconds``; ``grad_seconds``, ``hvp_seconds``).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 import tracemalloc
@@ -24,7 +35,7 @@ import tinygrad_ann.functional as F
 from tinygrad_ann import nn, optim
 
 # Full sizes from the workload definitions; --quick divides the loop counts.
-EPOCHS = {"W1": 20_000, "W2": 2_000, "W3": 200, "W4": 20}
+EPOCHS = {"W1": 20_000, "W2": 2_000, "W3": 200, "W4": 20, "W6": 50}
 QUICK_DIVISOR = 100
 
 
@@ -40,7 +51,7 @@ def _linear_from(weight: np.ndarray, bias: np.ndarray) -> nn.Linear:
 
 
 # ---------------------------------------------------------------- W1
-def _w1_setup():
+def w1_setup():
     X, y = tg.data.diabetes_table()
     rng = np.random.default_rng(42)
     return X, y.reshape(-1, 1), rng.random((1, 3)), rng.random(1)
@@ -48,7 +59,7 @@ def _w1_setup():
 
 def w1_numpy(epochs: int) -> float:
     """One sigmoid unit, 0.5 * sum of squared errors, full-batch gradient descent."""
-    X, y, weight, bias = _w1_setup()
+    X, y, weight, bias = w1_setup()
     lr = 0.05
     for _ in range(epochs):
         s = _sigmoid(X @ weight.T + bias)
@@ -61,7 +72,7 @@ def w1_numpy(epochs: int) -> float:
 
 
 def w1_tinygrad(epochs: int) -> float:
-    X, y, weight, bias = _w1_setup()
+    X, y, weight, bias = w1_setup()
     layer = _linear_from(weight, bias)
     inputs = tg.tensor(X)
     optimizer = optim.SGD(layer.parameters(), lr=0.05)
@@ -74,7 +85,7 @@ def w1_tinygrad(epochs: int) -> float:
 
 
 # ---------------------------------------------------------------- W2
-def _w2_setup():
+def w2_setup():
     X, labels = tg.data.two_moons(300, noise=0.2, seed=0)
     rng = np.random.default_rng(0)
     w1 = rng.normal(size=(50, 2)) / np.sqrt(2)
@@ -84,7 +95,7 @@ def _w2_setup():
 
 def w2_numpy(passes: int) -> float:
     """2-50-2 tanh network, softmax cross-entropy (mean), full-batch gradient descent."""
-    X, labels, w1, b1, w2, b2 = _w2_setup()
+    X, labels, w1, b1, w2, b2 = w2_setup()
     lr, n = 0.5, len(labels)
     onehot = np.eye(2)[labels]
     for _ in range(passes):
@@ -103,7 +114,7 @@ def w2_numpy(passes: int) -> float:
 
 
 def w2_tinygrad(passes: int) -> float:
-    X, labels, w1, b1, w2, b2 = _w2_setup()
+    X, labels, w1, b1, w2, b2 = w2_setup()
     model = nn.Sequential(_linear_from(w1, b1), nn.Tanh(), _linear_from(w2, b2))
     inputs = tg.tensor(X)
     optimizer = optim.SGD(model.parameters(), lr=0.5)
@@ -116,7 +127,7 @@ def w2_tinygrad(passes: int) -> float:
 
 
 # ---------------------------------------------------------------- W3
-def _w3_setup():
+def w3_setup():
     rng = np.random.default_rng(0)
     images = rng.normal(size=(1280, 784)).astype(np.float32)
     labels = rng.integers(0, 10, size=1280)
@@ -128,17 +139,18 @@ def _w3_setup():
     return images, labels, w1, b1, w2, b2
 
 
-def _batches(images: np.ndarray, labels: np.ndarray, steps: int):
-    for step in range(steps):
+def batches(images: np.ndarray, labels: np.ndarray, steps: int | None = None):
+    """Minibatches of 128 in order, wrapping around; ``steps`` of them, or without end."""
+    for step in range(steps) if steps is not None else itertools.count():
         start = (step * 128) % len(images)
         yield images[start : start + 128], labels[start : start + 128]
 
 
 def w3_numpy(steps: int) -> float:
     """784-256-10 ReLU MLP in float32, minibatches of 128, plain SGD."""
-    images, labels, w1, b1, w2, b2 = _w3_setup()
+    images, labels, w1, b1, w2, b2 = w3_setup()
     lr = np.float32(0.01)
-    for x, y in _batches(images, labels, steps):
+    for x, y in batches(images, labels, steps):
         n = len(y)
         pre = x @ w1.T + b1
         hidden = np.maximum(pre, 0)
@@ -158,10 +170,10 @@ def w3_numpy(steps: int) -> float:
 
 
 def w3_tinygrad(steps: int) -> float:
-    images, labels, w1, b1, w2, b2 = _w3_setup()
+    images, labels, w1, b1, w2, b2 = w3_setup()
     model = nn.Sequential(_linear_from(w1, b1), nn.ReLU(), _linear_from(w2, b2))
     optimizer = optim.SGD(model.parameters(), lr=0.01)
-    for x, y in _batches(images, labels, steps):
+    for x, y in batches(images, labels, steps):
         loss = F.cross_entropy(model(tg.tensor(x)), y)
         optimizer.zero_grad()
         loss.backward()
@@ -207,24 +219,167 @@ def w4_tinygrad(repeats: int) -> float:
     return float(total.item() + leaf.grad.data.sum())
 
 
-WORKLOADS: dict[str, dict[str, Callable[[int], float]]] = {
+# ---------------------------------------------------------------- W5
+W5_WIDTHS = (8, 32, 128, 512, 2048)
+W5_FEATURES, W5_CLASSES = 16, 10
+BLOCKS = 5  # W5 and W6 time their calls in this many blocks and report the median
+
+
+def time_blocks(calls: int, **functions: Callable[[], object]) -> dict[str, float]:
+    """Median seconds per call of each function, timed in ``BLOCKS`` blocks of ``calls``.
+
+    The functions take turns block by block, after one untimed call each (lazy
+    set-up is not what we measure). Returns ``{"<name>_seconds": ...}``.
+    """
+    for function in functions.values():
+        function()
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(BLOCKS):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                function()
+            times[name].append((time.perf_counter() - start) / calls)
+    return {f"{name}_seconds": float(np.median(t)) for name, t in times.items()}
+
+
+def w5_steps(width: int) -> int:
+    """Training steps per timed W5 block: some 50 ms of NumPy work at every width."""
+    return max(20, 40_000 // (width + 50))
+
+
+def w5_setup(width: int):
+    rng = np.random.default_rng(width)
+    inputs = rng.normal(size=(1280, W5_FEATURES))
+    labels = rng.integers(0, W5_CLASSES, size=1280)
+    bound1, bound2 = 1 / np.sqrt(W5_FEATURES), 1 / np.sqrt(width)
+    w1 = rng.uniform(-bound1, bound1, (width, W5_FEATURES))
+    b1 = rng.uniform(-bound1, bound1, width)
+    w2 = rng.uniform(-bound2, bound2, (W5_CLASSES, width))
+    b2 = rng.uniform(-bound2, bound2, W5_CLASSES)
+    return inputs, labels, w1, b1, w2, b2
+
+
+def w5_numpy(steps: int, width: int) -> dict:
+    """One SGD step of a 16-WIDTH-10 tanh MLP, float64, batch 128, cross-entropy: timed."""
+    inputs, labels, w1, b1, w2, b2 = w5_setup(width)
+    lr, data = 0.1, batches(inputs, labels)
+
+    def step() -> float:
+        nonlocal w1, b1, w2, b2  # `-=` below updates the arrays in place
+        x, y = next(data)
+        n = len(y)
+        hidden = np.tanh(x @ w1.T + b1)
+        logits = hidden @ w2.T + b2
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = -log_probs[np.arange(n), y].mean()
+        d_logits = np.exp(log_probs)
+        d_logits[np.arange(n), y] -= 1
+        d_logits /= n
+        d_hidden = (d_logits @ w2) * (1.0 - hidden * hidden)
+        w2 -= lr * (d_logits.T @ hidden)
+        b2 -= lr * d_logits.sum(axis=0)
+        w1 -= lr * (d_hidden.T @ x)
+        b1 -= lr * d_hidden.sum(axis=0)
+        return float(loss)
+
+    return {**time_blocks(steps, step=step), "loss": step()}
+
+
+def w5_tinygrad(steps: int, width: int) -> dict:
+    inputs, labels, w1, b1, w2, b2 = w5_setup(width)
+    model = nn.Sequential(_linear_from(w1, b1), nn.Tanh(), _linear_from(w2, b2))
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    data = batches(inputs, labels)
+
+    def step() -> float:
+        x, y = next(data)
+        loss = F.cross_entropy(model(tg.tensor(x)), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return {**time_blocks(steps, step=step), "loss": step()}
+
+
+# ---------------------------------------------------------------- W6
+def w6_setup():
+    """W2's network and data, and a fixed direction v (one array per parameter)."""
+    X, labels, w1, b1, w2, b2 = w2_setup()
+    rng = np.random.default_rng(1)
+    parameters = (w1, b1, w2, b2)
+    return X, labels, parameters, tuple(rng.normal(size=p.shape) for p in parameters)
+
+
+def w6_tinygrad(calls: int) -> dict:
+    """One gradient of W2's loss, and one Hessian-vector product by double backward."""
+    X, labels, arrays, directions = w6_setup()
+    parameters = [tg.tensor(a, requires_grad=True) for a in arrays]
+    inputs = tg.tensor(X)
+
+    def loss_of(w1, b1, w2, b2):
+        return F.cross_entropy(F.linear(F.tanh(F.linear(inputs, w1, b1)), w2, b2), labels)
+
+    def gradient():
+        return tg.grad(loss_of(*parameters), parameters)
+
+    def product():
+        gradients = tg.grad(loss_of(*parameters), parameters, create_graph=True)
+        dot = sum((g * v).sum() for g, v in zip(gradients, directions))
+        return tg.grad(dot, parameters)
+
+    result = time_blocks(calls, grad=gradient, hvp=product)
+    hv = product()
+    result["loss"] = float(sum(np.sum(h.data * v) for h, v in zip(hv, directions)))
+    return result
+
+
+WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
     "W1": {"numpy": w1_numpy, "tinygrad": w1_tinygrad},
     "W2": {"numpy": w2_numpy, "tinygrad": w2_tinygrad},
     "W3": {"numpy": w3_numpy, "tinygrad": w3_tinygrad},
     "W4": {"numpy": w4_numpy, "tinygrad": w4_tinygrad},
+    "W5": {"numpy": w5_numpy, "tinygrad": w5_tinygrad},
+    "W6": {"tinygrad": w6_tinygrad},
 }
+SYSTEMS = ("numpy", "tinygrad")
 
 
-def run(system: str, workload: str, quick: bool = False, memory: bool = False) -> dict:
-    """Time one workload once; with ``memory``, measure the tracemalloc peak instead."""
-    iterations = EPOCHS[workload] // (QUICK_DIVISOR if quick else 1) or 1
-    function = WORKLOADS[workload][system]
+def workload_function(system: str, workload: str) -> Callable[..., float | dict]:
+    """The function that runs ``workload`` on ``system``; a peer's library is imported here."""
+    if system in SYSTEMS:
+        return WORKLOADS[workload][system]
+    import peers  # only a peer's own process imports its (optional) library
+
+    return peers.workload_function(system, workload)
+
+
+def run(
+    system: str, workload: str, quick: bool = False, memory: bool = False, width: int = 0
+) -> dict:
+    """Time one workload once; with ``memory``, measure the tracemalloc peak instead.
+
+    One untimed iteration runs first, so that one-time costs (PyTorch imports
+    parts of itself when the first optimizer is made) are not counted.
+    W5 needs the hidden ``width``. W5 and W6 time their calls themselves (see
+    ``time_blocks``); W6's "loss" is v·Hv, the same for every system.
+    """
+    function = workload_function(system, workload)
+    iterations = w5_steps(width) if workload == "W5" else EPOCHS[workload]
+    iterations = iterations // (QUICK_DIVISOR if quick else 1) or 1
+    extra = (width,) if workload == "W5" else ()
+    function(1, *extra)  # untimed warm-up: lazy imports and first-call set-up
     if memory:
         tracemalloc.start()
     start = time.perf_counter()
-    loss = function(iterations)
+    outcome = function(iterations, *extra)
     seconds = time.perf_counter() - start
-    result = {"system": system, "workload": workload, "seconds": seconds, "loss": loss}
+    result = {"system": system, "workload": workload, "seconds": seconds, "iterations": iterations}
+    result.update(outcome if isinstance(outcome, dict) else {"loss": outcome})
+    if workload == "W5":
+        result["width"] = width
     if memory:
         result["peak_bytes"] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
@@ -233,12 +388,18 @@ def run(system: str, workload: str, quick: bool = False, memory: bool = False) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("system", choices=["numpy", "tinygrad"])
+    parser.add_argument("system", help="numpy, tinygrad, or a peer from peers.py (torch-1t, ...)")
     parser.add_argument("workload", choices=sorted(WORKLOADS))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--width", type=int, default=0, help="W5's hidden width")
     arguments = parser.parse_args()
-    print(json.dumps(run(arguments.system, arguments.workload, arguments.quick, arguments.memory)))
+    if arguments.workload == "W5" and arguments.width <= 0:
+        parser.error("W5 needs --width")
+    result = run(
+        arguments.system, arguments.workload, arguments.quick, arguments.memory, arguments.width
+    )
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -1,24 +1,142 @@
-"""The benchmark workloads compute the same thing in NumPy and tinygrad_ann (no timing here)."""
+"""The benchmark workloads compute the same thing in every system (no timing here).
 
+NumPy and tinygrad_ann always run; the peers (PyTorch, MyGrad, HIPS autograd)
+are optional extras, so their tests skip when the library does not import.
+"""
+
+import functools
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import tinygrad_ann as tg
+import tinygrad_ann.functional as F
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import workloads  # benchmarks/ is a folder of scripts, not a package
+# benchmarks/ is a folder of scripts, not a package
+import bench
+import cost_curve
+import peers
+import workloads
+
+TRAINING = ("W1", "W2", "W3", "W4")
 
 
-@pytest.mark.parametrize("workload", sorted(workloads.WORKLOADS))
+@functools.cache
+def numpy_loss(workload: str, width: int = 0) -> float:
+    return workloads.run("numpy", workload, quick=True, width=width)["loss"]
+
+
+def peer_cases():
+    """(system, workload) for every peer workload; torch once, with one thread."""
+    for system in ("torch-1t", "mygrad", "autograd"):
+        library = peers.SYSTEMS[system][0]
+        for workload, functions in peers.WORKLOADS.items():
+            if library in functions and workload != "W6":
+                yield pytest.param(system, workload, id=f"{system}-{workload}")
+
+
+@pytest.mark.parametrize("workload", TRAINING)
 def test_numpy_and_tinygrad_versions_agree(workload):
-    numpy_result = workloads.run("numpy", workload, quick=True)
     tinygrad_result = workloads.run("tinygrad", workload, quick=True)
     tolerance = 1e-4 if workload == "W3" else 1e-10
-    assert np.isfinite(numpy_result["loss"])
-    np.testing.assert_allclose(tinygrad_result["loss"], numpy_result["loss"], rtol=tolerance)
+    assert np.isfinite(numpy_loss(workload))
+    np.testing.assert_allclose(tinygrad_result["loss"], numpy_loss(workload), rtol=tolerance)
+
+
+@pytest.mark.parametrize(("system", "workload"), list(peer_cases()))
+def test_peer_versions_agree_with_numpy(system, workload):
+    pytest.importorskip(peers.SYSTEMS[system][0], reason="an optional benchmark peer")
+    width = 8 if workload == "W5" else 0
+    result = workloads.run(system, workload, quick=True, width=width)
+    np.testing.assert_allclose(
+        result["loss"], numpy_loss(workload, width), rtol=bench.tolerance(workload)
+    )
 
 
 def test_memory_mode_reports_a_peak():
     result = workloads.run("tinygrad", "W1", quick=True, memory=True)
     assert result["peak_bytes"] > 0
+
+
+def test_cost_curve_step_agrees_with_numpy_and_is_timed():
+    result = workloads.run("tinygrad", "W5", quick=True, width=8)
+    assert result["step_seconds"] > 0
+    np.testing.assert_allclose(result["loss"], numpy_loss("W5", 8), rtol=1e-10)
+
+
+def test_second_order_product_is_the_hessian_times_v():
+    """W6's v·Hv matches a central difference of the gradient along v, and tg.hvp."""
+    result = workloads.run("tinygrad", "W6", quick=True)
+    assert result["hvp_seconds"] > 0 and result["grad_seconds"] > 0
+    X, labels, arrays, directions = workloads.w6_setup()
+
+    def loss_of(w1, b1, w2, b2):
+        return F.cross_entropy(F.linear(F.tanh(F.linear(tg.tensor(X), w1, b1)), w2, b2), labels)
+
+    def gradient_along_v(step):
+        moved = [tg.tensor(a + step * v, requires_grad=True) for a, v in zip(arrays, directions)]
+        gradients = tg.grad(loss_of(*moved), moved)
+        return sum(np.sum(g.data * v) for g, v in zip(gradients, directions))
+
+    step = 1e-5
+    difference = (gradient_along_v(step) - gradient_along_v(-step)) / (2 * step)
+    np.testing.assert_allclose(result["loss"], difference, rtol=1e-5)
+    _, products = tg.hvp(loss_of, tuple(tg.tensor(a) for a in arrays), directions)
+    v_hv = sum(np.sum(h.data * v) for h, v in zip(products, directions))
+    np.testing.assert_allclose(result["loss"], v_hv, rtol=1e-12)
+
+
+def test_second_order_agrees_with_pytorch():
+    pytest.importorskip("torch", reason="an optional benchmark peer")
+    ours = workloads.run("tinygrad", "W6", quick=True)["loss"]
+    theirs = workloads.run("torch-1t", "W6", quick=True)["loss"]
+    np.testing.assert_allclose(theirs, ours, rtol=1e-10)
+
+
+def test_bench_runs_each_system_in_its_own_process(capsys):
+    summary = bench.main(["--quick", "--repeats", "1", "--only", "W4"])
+    result = summary["workloads"]["W4"]
+    assert result["disagreeing"] == [] and result["ratios"]["tinygrad"] > 0
+    assert "W4 1,000-op" in capsys.readouterr().out
+
+
+def fake_result(losses: dict[str, float]) -> dict:
+    return {
+        "median_seconds": dict.fromkeys(losses, 1.0),
+        "ratios": {s: 2.0 for s in losses if s != "numpy" and losses[s] == losses["numpy"]},
+        "losses": losses,
+        "disagreeing": [s for s in losses if losses[s] != losses["numpy"]],
+        "us_per_op": dict.fromkeys(losses, 1.0),
+    }
+
+
+def test_report_lists_missing_peers_and_refuses_disagreeing_ratios():
+    results = {
+        "W1": fake_result({"numpy": 1.0, "tinygrad": 1.0, "mygrad": 1.5}),
+        "W4": fake_result({"numpy": 1.0, "tinygrad": 1.0, "mygrad": 1.0}),
+    }
+    table = bench.report(results, ["numpy", "tinygrad", "mygrad"], ["torch-1t", "autograd"])
+    assert "torch-1t: not installed" in table and "autograd: not installed" in table
+    w1_row = next(line for line in table.splitlines() if line.startswith("W1 "))
+    assert "differs" in w1_row and "2.00x" in w1_row  # mygrad refused, tinygrad reported
+    assert "W1 mygrad: final loss 1.5 differs from NumPy's 1.0" in table
+
+
+def test_cost_curve_table_and_plot(tmp_path):
+    curve = {
+        width: {
+            "step_seconds": {"numpy": 1e-4, "tinygrad": 2e-4},
+            "ratios": {"tinygrad": 2.0 / width},
+            "losses": {"numpy": 1.0, "tinygrad": 1.0},
+            "disagreeing": [],
+        }
+        for width in (8, 32)
+    }
+    table = cost_curve.curve_table(curve, ["tinygrad"])
+    assert "0.25x" in table and "0.06x" in table
+    pytest.importorskip("matplotlib", reason="the plot needs the examples extra")
+    cost_curve.plot(curve, ["tinygrad"], tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 0

@@ -1,0 +1,343 @@
+"""The benchmark workloads written for other autograd libraries: PyTorch, MyGrad, HIPS autograd.
+
+Each function does what its NumPy twin in ``workloads.py`` does: the same data,
+the same initial weights, the same math and step count, so the final losses
+agree. Each is written the way a user of that library would write it:
+
+- PyTorch eager: ``torch.nn.Linear`` layers, ``torch.optim.SGD``, ``loss.backward()``;
+  float64 tensors, except W3 in float32. ``torch-1t`` and ``torch-2t`` run the same
+  code with ``torch.set_num_threads(1)`` and ``(2)``.
+- MyGrad: ``mygrad`` tensors, ``loss.backward()``, SGD updates on ``.data``
+  (its memory guard left on, as installed).
+- HIPS autograd: a loss function of the parameters written in ``autograd.numpy``,
+  differentiated by ``autograd.value_and_grad``; updates on plain arrays.
+
+W1..W4 exist for all three; W5 (``cost_curve.py``'s training step) and W6 (a
+gradient and a Hessian-vector product by double backward) for PyTorch only.
+
+All three libraries are optional: each is imported only in the process that
+runs it (``workloads.py SYSTEM WORKLOAD``). Run this file to see which are
+importable here:
+
+    python benchmarks/peers.py     # prints {"torch": "2.13.0", "mygrad": null, ...}
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+from collections.abc import Callable
+
+import numpy as np
+from workloads import (
+    CHAIN_REPEATS,
+    batches,
+    time_blocks,
+    w1_setup,
+    w2_setup,
+    w3_setup,
+    w5_setup,
+    w6_setup,
+)
+
+# system name -> (library to import, torch threads)
+SYSTEMS: dict[str, tuple[str, int | None]] = {
+    "torch-1t": ("torch", 1),
+    "torch-2t": ("torch", 2),
+    "mygrad": ("mygrad", None),
+    "autograd": ("autograd", None),
+}
+LIBRARIES = ("torch", "mygrad", "autograd")
+
+
+# ---------------------------------------------------------------- PyTorch
+def _torch_linear(weight: np.ndarray, bias: np.ndarray):
+    import torch
+
+    layer = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=torch.from_numpy(weight).dtype)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(weight))
+        layer.bias.copy_(torch.from_numpy(bias))
+    return layer
+
+
+def w1_torch(epochs: int) -> float:
+    import torch
+
+    X, y, weight, bias = w1_setup()
+    layer = _torch_linear(weight, bias)
+    inputs, targets = torch.from_numpy(X), torch.from_numpy(y)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.05)
+    for _ in range(epochs):
+        output = torch.sigmoid(layer(inputs))
+        loss = 0.5 * torch.nn.functional.mse_loss(output, targets, reduction="sum")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+def w2_torch(passes: int) -> float:
+    import torch
+
+    X, labels, w1, b1, w2, b2 = w2_setup()
+    model = torch.nn.Sequential(_torch_linear(w1, b1), torch.nn.Tanh(), _torch_linear(w2, b2))
+    inputs, targets = torch.from_numpy(X), torch.from_numpy(labels)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    for _ in range(passes):
+        loss = torch.nn.functional.cross_entropy(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+def w3_torch(steps: int) -> float:
+    import torch
+
+    images, labels, w1, b1, w2, b2 = w3_setup()
+    model = torch.nn.Sequential(_torch_linear(w1, b1), torch.nn.ReLU(), _torch_linear(w2, b2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    for x, y in batches(images, labels, steps):
+        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+def w4_torch(repeats: int) -> float:
+    import torch
+
+    start = np.array([0.1, -0.2, 0.3, 0.4])
+    for _ in range(repeats):
+        leaf = torch.tensor(start, requires_grad=True)
+        x = leaf
+        for _ in range(CHAIN_REPEATS):
+            x = torch.tanh(x * 1.0001)
+            x = torch.tanh(x + 0.0001)
+        total = x.sum()
+        total.backward()
+    return total.item() + leaf.grad.sum().item()
+
+
+def w5_torch(steps: int, width: int) -> dict:
+    import torch
+
+    inputs, labels, w1, b1, w2, b2 = w5_setup(width)
+    model = torch.nn.Sequential(_torch_linear(w1, b1), torch.nn.Tanh(), _torch_linear(w2, b2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = batches(inputs, labels)
+
+    def step() -> float:
+        x, y = next(data)
+        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return {**time_blocks(steps, step=step), "loss": step()}
+
+
+def w6_torch(calls: int) -> dict:
+    """One gradient of W2's loss, and one Hessian-vector product by double backward."""
+    import torch
+    import torch.nn.functional as TF
+
+    X, labels, arrays, directions = w6_setup()
+    parameters = [torch.tensor(a, requires_grad=True) for a in arrays]
+    inputs, targets = torch.from_numpy(X), torch.from_numpy(labels)
+    vectors = [torch.from_numpy(v) for v in directions]
+
+    def loss_of(w1, b1, w2, b2):
+        return TF.cross_entropy(TF.linear(torch.tanh(TF.linear(inputs, w1, b1)), w2, b2), targets)
+
+    def gradient():
+        return torch.autograd.grad(loss_of(*parameters), parameters)
+
+    def product():
+        gradients = torch.autograd.grad(loss_of(*parameters), parameters, create_graph=True)
+        dot = sum((g * v).sum() for g, v in zip(gradients, vectors))
+        return torch.autograd.grad(dot, parameters)
+
+    result = time_blocks(calls, grad=gradient, hvp=product)
+    hv = product()
+    result["loss"] = sum((h * v).sum().item() for h, v in zip(hv, vectors))
+    return result
+
+
+# ---------------------------------------------------------------- MyGrad
+def w1_mygrad(epochs: int) -> float:
+    import mygrad as mg
+
+    X, y, weight, bias = w1_setup()
+    weight, bias, lr = mg.tensor(weight), mg.tensor(bias), 0.05
+    for _ in range(epochs):
+        error = mg.nnet.sigmoid(mg.matmul(X, weight.T) + bias) - y
+        loss = 0.5 * mg.sum(error * error)
+        loss.backward()
+        weight.data -= lr * weight.grad
+        bias.data -= lr * bias.grad
+    return loss.item()
+
+
+def w2_mygrad(passes: int) -> float:
+    import mygrad as mg
+
+    X, labels, *arrays = w2_setup()
+    w1, b1, w2, b2 = (mg.tensor(a) for a in arrays)
+    lr = 0.5
+    for _ in range(passes):
+        hidden = mg.tanh(mg.matmul(X, w1.T) + b1)
+        loss = mg.nnet.softmax_crossentropy(mg.matmul(hidden, w2.T) + b2, labels)
+        loss.backward()
+        for parameter in (w1, b1, w2, b2):
+            parameter.data -= lr * parameter.grad
+    return loss.item()
+
+
+def w3_mygrad(steps: int) -> float:
+    import mygrad as mg
+
+    images, labels, *arrays = w3_setup()
+    w1, b1, w2, b2 = (mg.tensor(a) for a in arrays)
+    lr = np.float32(0.01)
+    for x, y in batches(images, labels, steps):
+        hidden = mg.nnet.relu(mg.matmul(x, w1.T) + b1)
+        loss = mg.nnet.softmax_crossentropy(mg.matmul(hidden, w2.T) + b2, y)
+        loss.backward()
+        for parameter in (w1, b1, w2, b2):
+            parameter.data -= lr * parameter.grad
+    return loss.item()
+
+
+def w4_mygrad(repeats: int) -> float:
+    import mygrad as mg
+
+    start = np.array([0.1, -0.2, 0.3, 0.4])
+    for _ in range(repeats):
+        leaf = mg.tensor(start)
+        x = leaf
+        for _ in range(CHAIN_REPEATS):
+            x = mg.tanh(x * 1.0001)
+            x = mg.tanh(x + 0.0001)
+        total = x.sum()
+        total.backward()
+    return total.item() + float(leaf.grad.sum())
+
+
+# ---------------------------------------------------------------- HIPS autograd
+def w1_autograd(epochs: int) -> float:
+    import autograd.numpy as anp
+    from autograd import value_and_grad
+
+    X, y, weight, bias = w1_setup()
+
+    def loss_of(weight, bias):
+        s = anp.exp(-anp.logaddexp(0.0, -(X @ weight.T + bias)))
+        error = s - y
+        return 0.5 * anp.sum(error * error)
+
+    step, lr = value_and_grad(loss_of, argnum=(0, 1)), 0.05
+    for _ in range(epochs):
+        loss, (d_weight, d_bias) = step(weight, bias)
+        weight -= lr * d_weight
+        bias -= lr * d_bias
+    return float(loss)
+
+
+def _log_softmax_autograd(logits):
+    import autograd.numpy as anp
+
+    shifted = logits - anp.max(logits, axis=1, keepdims=True)
+    return shifted - anp.log(anp.sum(anp.exp(shifted), axis=1, keepdims=True))
+
+
+def w2_autograd(passes: int) -> float:
+    import autograd.numpy as anp
+    from autograd import value_and_grad
+
+    X, labels, *parameters = w2_setup()
+    n, onehot = len(labels), np.eye(2)[labels]
+
+    def loss_of(w1, b1, w2, b2):
+        logits = anp.tanh(X @ w1.T + b1) @ w2.T + b2
+        return -anp.sum(_log_softmax_autograd(logits) * onehot) / n
+
+    step, lr = value_and_grad(loss_of, argnum=(0, 1, 2, 3)), 0.5
+    for _ in range(passes):
+        loss, gradients = step(*parameters)
+        for parameter, gradient in zip(parameters, gradients):
+            parameter -= lr * gradient
+    return float(loss)
+
+
+def w3_autograd(steps: int) -> float:
+    import autograd.numpy as anp
+    from autograd import value_and_grad
+
+    images, labels, *parameters = w3_setup()
+
+    def loss_of(w1, b1, w2, b2, x, y):
+        logits = anp.maximum(x @ w1.T + b1, 0.0) @ w2.T + b2
+        return -anp.mean(_log_softmax_autograd(logits)[np.arange(len(y)), y])
+
+    step, lr = value_and_grad(loss_of, argnum=(0, 1, 2, 3)), np.float32(0.01)
+    for x, y in batches(images, labels, steps):
+        loss, gradients = step(*parameters, x, y)
+        for parameter, gradient in zip(parameters, gradients):
+            parameter -= lr * gradient
+    return float(loss)
+
+
+def w4_autograd(repeats: int) -> float:
+    import autograd.numpy as anp
+    from autograd import value_and_grad
+
+    def chain(x):
+        for _ in range(CHAIN_REPEATS):
+            x = anp.tanh(x * 1.0001)
+            x = anp.tanh(x + 0.0001)
+        return anp.sum(x)
+
+    start = np.array([0.1, -0.2, 0.3, 0.4])
+    for _ in range(repeats):
+        total, grad = value_and_grad(chain)(start)
+    return float(total + grad.sum())
+
+
+WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
+    "W1": {"torch": w1_torch, "mygrad": w1_mygrad, "autograd": w1_autograd},
+    "W2": {"torch": w2_torch, "mygrad": w2_mygrad, "autograd": w2_autograd},
+    "W3": {"torch": w3_torch, "mygrad": w3_mygrad, "autograd": w3_autograd},
+    "W4": {"torch": w4_torch, "mygrad": w4_mygrad, "autograd": w4_autograd},
+    "W5": {"torch": w5_torch},
+    "W6": {"torch": w6_torch},
+}
+
+
+def workload_function(system: str, workload: str) -> Callable[..., float | dict]:
+    """Import ``system``'s library (and set PyTorch's thread count) and return its workload."""
+    library, threads = SYSTEMS[system]
+    module = importlib.import_module(library)
+    if threads is not None:
+        module.set_num_threads(threads)
+    return WORKLOADS[workload][library]
+
+
+def versions() -> dict[str, str | None]:
+    """Each peer library's version, or None where it does not import."""
+    found = {}
+    for library in LIBRARIES:
+        try:
+            importlib.import_module(library)
+            found[library] = importlib.metadata.version(library)
+        except Exception:  # not installed, or installed but broken: either way, not here
+            found[library] = None
+    return found
+
+
+if __name__ == "__main__":
+    print(json.dumps(versions()))
