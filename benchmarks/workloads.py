@@ -174,7 +174,7 @@ def w3_tinygrad(steps: int) -> float:
     model = nn.Sequential(_linear_from(w1, b1), nn.ReLU(), _linear_from(w2, b2))
     optimizer = optim.SGD(model.parameters(), lr=0.01)
     for x, y in batches(images, labels, steps):
-        loss = F.cross_entropy(model(tg.tensor(x)), y)
+        loss = F.cross_entropy(model(tg.from_numpy(x)), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -295,7 +295,7 @@ def w5_tinygrad(steps: int, width: int) -> dict:
 
     def step() -> float:
         x, y = next(data)
-        loss = F.cross_entropy(model(tg.tensor(x)), y)
+        loss = F.cross_entropy(model(tg.from_numpy(x)), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
