@@ -165,7 +165,7 @@ def _caller_location() -> str:
 
 def _non_finite(value: Any) -> str | None:
     """``"nan"``, ``"inf"`` or ``"-inf"`` for the first non-finite entry of a float array."""
-    array = value.data if isinstance(value, Tensor) else value
+    array = _data(value)
     if not isinstance(array, np.ndarray | np.generic) or array.dtype.kind not in "fc":
         return None
     if np.isfinite(array).all():
@@ -203,10 +203,6 @@ def _check_backward(ctx: Function, grad: Any, input_grads: Sequence[Any]) -> Non
                 f"{position} from a finite upstream gradient; the op was recorded at "
                 f"{recorded_at}"
             )
-
-
-def _data(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
 
 
 # ---------------------------------------------------------------- saved-array guard
@@ -268,19 +264,8 @@ def _guard(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, ...]:
             return (value.copy(),)
     for value in saved:
         if type(value) is _ndarray:
-            break
-    else:
-        return saved  # no arrays: nothing to guard
-    if private:
-        return _guard_each(saved, private)
-    guarded = []
-    for value in saved:
-        if type(value) is _ndarray:
-            if value.size > _COPY_LIMIT:
-                return _guard_each(saved, private)
-            value = value.copy()
-        guarded.append(value)
-    return tuple(guarded)
+            return _guard_each(saved, private)
+    return saved  # no arrays: nothing to guard
 
 
 def _guard_each(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, ...]:
@@ -293,7 +278,7 @@ def _guard_each(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, 
                 value = value.copy()
             else:
                 base = value.base
-                if base is not None and type(base) is np.ndarray and _lock(base, counts):
+                if base is not None and type(base) is _ndarray and _lock(base, counts):
                     locked.append(base)
                 if _lock(value, counts):
                     locked.append(value)
@@ -790,18 +775,17 @@ def _seed(
 ) -> Any:
     """The upstream gradient of ``output``: checked, in its dtype, a Tensor under create_graph."""
     data = output.data
-    if gradient is None and not create_graph and data.size == 1:  # loss.backward()
-        return np.array(1, dtype=data.dtype).reshape(data.shape)
     label = "output" if position is None else f"output {position}"
-    argument = "gradient=" if position is None else "grad_outputs="
     if gradient is None:
-        if output.size != 1:
+        if data.size != 1:
+            argument = "gradient=" if position is None else "grad_outputs="
             raise RuntimeError(
-                f"{where}: the {label} has shape {output.shape}; a gradient can be implied only "
+                f"{where}: the {label} has shape {data.shape}; a gradient can be implied only "
                 f"for a single-element output. Reduce it first (e.g. y.sum()) or pass {argument} "
                 "with the output's shape"
             )
-        seed: Any = np.ones_like(output.data)
+        # Not np.ones_like: its Python wrapper costs more than the rest of this function.
+        seed: Any = np.array(1, dtype=data.dtype).reshape(data.shape)
     elif isinstance(gradient, Tensor) and create_graph:
         seed = gradient if gradient.dtype == output.dtype else gradient.astype(output.dtype)
     else:
@@ -893,4 +877,4 @@ def grad(
     return tuple(result)
 
 
-from .tensor import Tensor  # noqa: E402 - Tensor is built on Function; imported last to break the cycle
+from .tensor import Tensor, _data  # noqa: E402 - Tensor is built on Function; imported last to break the cycle

@@ -22,15 +22,11 @@ import numpy as np
 
 from .autograd import Function
 from .errors import ShapeError
-from .tensor import Tensor
+from .tensor import Tensor, _data
 
 
 def _needs(ctx: Function, index: int) -> bool:
     return ctx.parents[index] is not None
-
-
-def _data(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
 
 
 # ------------------------------------------------------------------ array-or-Tensor math

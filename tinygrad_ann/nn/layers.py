@@ -11,7 +11,7 @@ from .. import functional as F
 from .. import ops
 from ..tensor import Tensor, get_default_dtype
 from . import init
-from .module import Module, Parameter, check_features
+from .module import Module, Parameter, features_error
 
 
 class Linear(Module):
@@ -50,7 +50,7 @@ class Linear(Module):
         if not isinstance(x, Tensor):
             x = Tensor(x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            check_features(f"Linear({self.extra_repr()})", self.in_features, x)
+            raise features_error(f"Linear({self.extra_repr()})", self.in_features, x)
         return ops.Linear.apply(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

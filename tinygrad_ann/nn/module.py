@@ -229,11 +229,10 @@ class Sequential(Module):
         return x
 
 
-def check_features(layer: str, expected: int, x: Tensor) -> None:
-    """Raise a ShapeError naming ``layer`` when ``x``'s last axis is not ``expected``."""
-    if x.ndim == 0 or x.shape[-1] != expected:
-        found = x.shape[-1] if x.ndim else "no"
-        raise ShapeError(
-            f"{layer}: input of shape {x.shape} has {found} features in its last axis, but the "
-            f"layer has in_features={expected}; pass inputs of shape (batch, {expected})"
-        )
+def features_error(layer: str, expected: int, x: Tensor) -> ShapeError:
+    """The error for ``x`` whose last axis does not hold the ``expected`` features."""
+    found = x.shape[-1] if x.ndim else "no"
+    return ShapeError(
+        f"{layer}: input of shape {x.shape} has {found} features in its last axis, but the "
+        f"layer has in_features={expected}; pass inputs of shape (batch, {expected})"
+    )
