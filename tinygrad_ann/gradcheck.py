@@ -97,21 +97,28 @@ def excess_error(jacobians: Jacobians, atol: float, rtol: float) -> np.ndarray:
     )
 
 
+def worst_mismatches(
+    jacobians: Jacobians, atol: float, rtol: float, worst: int
+) -> list[tuple[int, int, tuple[int, ...]]]:
+    """(row, column, input element) of the ``worst`` entries beyond tolerance, worst first."""
+    excess = excess_error(jacobians, atol, rtol)
+    failing = np.argwhere(excess > 0)
+    order = np.argsort(-excess[failing[:, 0], failing[:, 1]])[:worst]
+    return [
+        (int(row), int(column), tuple(int(i) for i in np.unravel_index(column, jacobians.shape)))
+        for row, column in failing[order]
+    ]
+
+
 def describe_mismatch(
     jacobians: Jacobians, output_shape_size: int, atol: float, rtol: float, worst: int = 1
 ) -> list[str]:
     """Lines naming the ``worst`` elements where the Jacobians disagree beyond tolerance."""
-    excess = excess_error(jacobians, atol, rtol)
-    failing = np.argwhere(excess > 0)
-    if len(failing) == 0:
-        return []
-    order = np.argsort(-excess[failing[:, 0], failing[:, 1]])[:worst]
     lines = []
-    for row, column in failing[order]:
-        element = np.unravel_index(column, jacobians.shape) if jacobians.shape else ()
+    for row, column, element in worst_mismatches(jacobians, atol, rtol, worst):
         where = f"output element {row}, " if output_shape_size > 1 else ""
         lines.append(
-            f"input {jacobians.position}, {where}element {tuple(int(i) for i in element)}: "
+            f"input {jacobians.position}, {where}element {element}: "
             f"analytic {jacobians.analytic[row, column]:.10g} vs numeric "
             f"{jacobians.numeric[row, column]:.10g}"
         )
@@ -204,11 +211,10 @@ def gradgradcheck(
 
     checked = [*inputs, Tensor(upstream, requires_grad=True)]
     for jacobians in compute_jacobians(first_derivatives, checked, eps):
-        excess = excess_error(jacobians, atol, rtol)
-        failing = np.argwhere(excess > 0)
-        if len(failing) == 0:
+        mismatches = worst_mismatches(jacobians, atol, rtol, worst=1)
+        if not mismatches:
             continue
-        row, column = failing[np.argmax(excess[failing[:, 0], failing[:, 1]])]
+        ((row, column, element),) = mismatches
         which = int(np.searchsorted(np.cumsum(sizes), row, side="right"))
         offset = row - (int(np.sum(sizes[:which])) if which else 0)
         of_input = positions[which]
@@ -217,11 +223,10 @@ def gradgradcheck(
             with_respect_to = "grad_outputs"
         else:
             with_respect_to = f"input {jacobians.position}"
-        element = np.unravel_index(column, jacobians.shape) if jacobians.shape else ()
         raise GradcheckError(
             f"gradgradcheck failed: d(grad of input {of_input} at "
             f"{tuple(int(i) for i in grad_element)}) / d({with_respect_to} at "
-            f"{tuple(int(i) for i in element)}): analytic {jacobians.analytic[row, column]:.10g} "
+            f"{element}): analytic {jacobians.analytic[row, column]:.10g} "
             f"vs numeric {jacobians.numeric[row, column]:.10g} (atol={atol}, rtol={rtol})"
         )
     return True
