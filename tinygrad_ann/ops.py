@@ -47,9 +47,7 @@ def tanh(x: Any) -> Any:
 
 
 def sigmoid(x: Any) -> Any:
-    if isinstance(x, Tensor):
-        return Sigmoid.apply(x)
-    return np.exp(-np.logaddexp(0, -x))
+    return Sigmoid.apply(x) if isinstance(x, Tensor) else _stable_sigmoid(x)
 
 
 def where(condition: Any, a: Any, b: Any) -> Any:
@@ -400,17 +398,21 @@ class LeakyReLU(_Primitive):
         return where(_data(a) > 0, grad, grad * negative_slope)
 
 
+def _stable_sigmoid(a: np.ndarray) -> np.ndarray:
+    # sigmoid(a) = exp(-log(1 + exp(-a))); logaddexp never overflows.
+    # (np.asarray: for a 0-d input logaddexp gives a scalar, which out= cannot take.)
+    out = np.asarray(np.logaddexp(0, -a))
+    np.negative(out, out=out)
+    return np.exp(out, out=out)
+
+
 class Sigmoid(_Primitive):
     __slots__ = ()
     name = "sigmoid"
 
     @staticmethod
     def forward(ctx, a):
-        # sigmoid(a) = exp(-log(1 + exp(-a))); logaddexp never overflows.
-        # (np.asarray: for a 0-d input logaddexp gives a scalar, which out= cannot take.)
-        out = np.asarray(np.logaddexp(0, -a))
-        np.negative(out, out=out)
-        np.exp(out, out=out)
+        out = _stable_sigmoid(a)
         ctx.saved = (out,)
         return out
 
