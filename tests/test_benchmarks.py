@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 # benchmarks/ is a folder of scripts, not a package
 import bench
 import cost_curve
+import floor
 import peers
 import workloads
 
@@ -44,6 +45,13 @@ def test_numpy_and_tinygrad_versions_agree(workload):
     tolerance = 1e-4 if workload == "W3" else 1e-10
     assert np.isfinite(numpy_loss(workload))
     np.testing.assert_allclose(tinygrad_result["loss"], numpy_loss(workload), rtol=tolerance)
+
+
+@pytest.mark.parametrize("workload", sorted(floor.SKELETON))
+def test_skeleton_engine_computes_what_numpy_computes(workload):
+    iterations = workloads.EPOCHS[workload] // workloads.QUICK_DIVISOR or 1
+    skeleton_loss = floor.SKELETON[workload](iterations)
+    np.testing.assert_allclose(skeleton_loss, numpy_loss(workload), rtol=1e-12)
 
 
 @pytest.mark.parametrize(("system", "workload"), list(peer_cases()))
