@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Function
+from .autograd import Function, column_sums
 from .errors import ShapeError
 from .tensor import Tensor, _data
 
@@ -267,7 +267,7 @@ class Linear(_Primitive):
             if _needs(ctx, 1):
                 grad_weight = rows.T @ x.reshape(-1, x.shape[-1])
             if _needs(ctx, 2):
-                grad_bias = rows.sum(axis=0)
+                grad_bias = column_sums(rows)
         return grad_x, grad_weight, grad_bias
 
 
@@ -438,9 +438,43 @@ class Tanh(_Primitive):
         return grad * (1 - out * out)
 
 
+def _is_last_axis(a: np.ndarray, axis: int) -> bool:
+    return a.ndim >= 2 and (axis == -1 or axis == a.ndim - 1)
+
+
+def _max_keepdims(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a.max(axis, keepdims=True)``, faster over a short last axis.
+
+    NumPy reduces a last axis row by row, at some 35 ns a row whatever its
+    length: 11 µs for W2's (300, 2) logits. One ``np.maximum`` per column takes
+    under 1 µs there, and stays ahead up to about 16 columns when rows are many.
+    """
+    columns = a.shape[-1] if a.ndim else 0
+    if _is_last_axis(a, axis) and 2 <= columns <= 16 and a.size >= 16 * columns:
+        out = np.maximum(a[..., 0], a[..., 1])
+        for column in range(2, columns):
+            np.maximum(out, a[..., column], out=out)
+        return out[..., None]
+    return a.max(axis=axis, keepdims=True)
+
+
+def _sum_keepdims(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a.sum(axis, keepdims=True)``; over a float last axis, as a product with ones.
+
+    For the same reason as ``_max_keepdims``: a matrix-vector product (BLAS)
+    sums the rows of a (300, 2) array in 1 µs, the row-by-row reduce in 5.6 µs.
+    """
+    # Up to 128 terms NumPy's pairwise sum has no pairs either (it adds in 8 running sums):
+    # the rounding is of the same kind as BLAS's.
+    columns = a.shape[-1] if a.ndim else 0
+    if _is_last_axis(a, axis) and columns <= 128 and (a.dtype in (np.float64, np.float32)):
+        return (a @ np.ones(a.shape[-1], a.dtype))[..., None]
+    return a.sum(axis=axis, keepdims=True)
+
+
 def _log_softmax(a: np.ndarray, axis: int) -> np.ndarray:
-    shifted = a - a.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted = a - _max_keepdims(a, axis)
+    return shifted - np.log(_sum_keepdims(np.exp(shifted), axis))
 
 
 class Softmax(_Primitive):
@@ -449,8 +483,8 @@ class Softmax(_Primitive):
 
     @staticmethod
     def forward(ctx, a, axis):
-        out = np.exp(a - a.max(axis=axis, keepdims=True))
-        out /= out.sum(axis=axis, keepdims=True)
+        out = np.exp(a - _max_keepdims(a, axis))
+        out /= _sum_keepdims(out, axis)
         ctx.saved = (out, axis)
         return out
 
