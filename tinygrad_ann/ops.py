@@ -438,6 +438,9 @@ class Tanh(_Primitive):
         return grad * (1 - out * out)
 
 
+_float64, _float32 = np.dtype(np.float64), np.dtype(np.float32)
+
+
 def _is_last_axis(a: np.ndarray, axis: int) -> bool:
     return a.ndim >= 2 and (axis == -1 or axis == a.ndim - 1)
 
@@ -466,9 +469,9 @@ def _sum_keepdims(a: np.ndarray, axis: int) -> np.ndarray:
     """
     # Up to 128 terms NumPy's pairwise sum has no pairs either (it adds in 8 running sums):
     # the rounding is of the same kind as BLAS's.
-    columns = a.shape[-1] if a.ndim else 0
-    if _is_last_axis(a, axis) and columns <= 128 and (a.dtype in (np.float64, np.float32)):
-        return (a @ np.ones(a.shape[-1], a.dtype))[..., None]
+    dtype = a.dtype
+    if (dtype == _float64 or dtype == _float32) and _is_last_axis(a, axis) and a.shape[-1] <= 128:
+        return np.matmul(a, np.ones(a.shape[-1], dtype))[..., None]
     return a.sum(axis=axis, keepdims=True)
 
 
