@@ -36,7 +36,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -46,6 +45,7 @@ import graphviz
 import numpy as np
 
 from .autograd import Function
+from .files import write_atomically
 from .tensor import Tensor
 
 __all__ = ["INSTALL_HINT", "GraphvizMissingWarning", "dot_available", "draw_graph", "save"]
@@ -321,28 +321,16 @@ def save(output: Tensor | Sequence[Tensor], path: str | os.PathLike[str], **opti
         )
     graph = output if isinstance(output, graphviz.Digraph) else draw_graph(output, **options)
     if suffix in ("dot", "gv"):
-        _write_atomically(path, graph.source.encode())
+        write_atomically(path, graph.source.encode())
         return path
     if not dot_available():
         fallback = path.with_suffix(".dot")
-        _write_atomically(fallback, graph.source.encode())
+        write_atomically(fallback, graph.source.encode())
         warnings.warn(
             f"viz.save: wrote {fallback} instead of {path.name}: {INSTALL_HINT}",
             GraphvizMissingWarning,
             stacklevel=2,
         )
         return fallback
-    _write_atomically(path, graph.pipe(format=suffix))
+    write_atomically(path, graph.pipe(format=suffix))
     return path
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
