@@ -67,8 +67,9 @@ from .tensor import Tensor, get_default_dtype, set_default_dtype
 __version__ = "0.1.0"
 
 # Loaded on first use: ``viz`` brings in graphviz and ``articles`` builds its tables,
-# which together would double the time ``import tinygrad_ann`` takes.
-_LAZY_MODULES = ("articles", "viz")
+# which together would double the time ``import tinygrad_ann`` takes; ``onnx`` needs
+# the optional onnx package.
+_LAZY_MODULES = ("articles", "viz", "onnx")
 
 
 def __getattr__(name: str) -> Any:
@@ -119,6 +120,7 @@ __all__ = [
     "minimum",
     "nn",
     "no_grad",
+    "onnx",
     "ones",
     "ones_like",
     "optim",
