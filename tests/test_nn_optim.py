@@ -47,7 +47,7 @@ def test_train_eval_zero_grad_and_repr():
 def test_state_dict_is_a_copy_and_round_trips():
     model, other = TwoLayer(), TwoLayer()
     state = model.state_dict()
-    state["hidden.weight"][...] = 0.0
+    state["hidden.weight"].data[...] = 0.0
     assert not np.all(model.hidden.weight.data == 0.0)  # a copy, not a view
     other.load_state_dict(model.state_dict())
     for (name, a), (_, b) in zip(model.named_parameters(), other.named_parameters()):

@@ -22,8 +22,16 @@ from .autograd import (
     is_grad_enabled,
     no_grad,
 )
+from .checkpoint import load, save
 from .derivatives import hessian, hvp, jacobian
-from .errors import AnomalyError, DTypeError, GradcheckError, LabelError, ShapeError
+from .errors import (
+    AnomalyError,
+    CheckpointError,
+    DTypeError,
+    GradcheckError,
+    LabelError,
+    ShapeError,
+)
 from .factories import (
     arange,
     from_numpy,
@@ -82,6 +90,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AnomalyError",
+    "CheckpointError",
     "DTypeError",
     "Function",
     "GradcheckError",
@@ -109,6 +118,7 @@ __all__ = [
     "is_anomaly_enabled",
     "is_grad_enabled",
     "jacobian",
+    "load",
     "log",
     "log_softmax",
     "manual_seed",
@@ -120,14 +130,15 @@ __all__ = [
     "minimum",
     "nn",
     "no_grad",
-    "onnx",
     "ones",
     "ones_like",
+    "onnx",
     "optim",
     "rand",
     "randn",
     "relu",
     "reshape",
+    "save",
     "set_default_dtype",
     "sigmoid",
     "softmax",

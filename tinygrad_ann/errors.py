@@ -23,3 +23,14 @@ class GradcheckError(AssertionError):
 
 class AnomalyError(RuntimeError):
     """NaN or inf produced from finite values inside ``tg.detect_anomaly()``."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read back (the message names the path)."""
+
+
+class StateDictError(KeyError, ValueError, RuntimeError):
+    """A state dict that does not fit the model or optimizer, which is left unchanged."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -12,11 +12,12 @@ Tensor([ 0.8, -1.6], requires_grad=True)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from .errors import StateDictError
 from .tensor import Tensor
 
 
@@ -67,6 +68,120 @@ class Optimizer:
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    # ----------------------------------------------------------------- saving
+    #: The entries a parameter's state may hold: arrays of the parameter's shape, and counters.
+    state_arrays: tuple[str, ...] = ()
+    state_counters: tuple[str, ...] = ()
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The settings ``state_dict`` saves beside the state, by their PyTorch names."""
+        return {"lr": self.lr}
+
+    def _checked_hyperparameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` validated as the constructor would; raises ValueError otherwise."""
+        return {"lr": _check_hyperparameter(type(self).__name__, "lr", values["lr"])}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state, in PyTorch's layout, as copies.
+
+        ``{"state": {index: {name: value}}, "param_groups": [{**hyperparameters,
+        "params": [0, 1, ...]}]}``: one entry per parameter that has state,
+        indexed by the parameter's position; arrays as Tensors. Save it with
+        ``tg.save`` and restore it with :meth:`load_state_dict` to resume exactly.
+        """
+        state = {
+            index: {
+                key: Tensor._wrap(value.copy()) if isinstance(value, np.ndarray) else value
+                for key, value in entry.items()
+            }
+            for index, entry in enumerate(self.state)
+            if entry
+        }
+        group = {**self.hyperparameters(), "params": list(range(len(self.params)))}
+        return {"state": state, "param_groups": [group]}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned, into an optimizer over the same parameters.
+
+        Everything is checked first (layout, parameter count, hyperparameter
+        names and values, each state array's shape and dtype against its
+        parameter); on error nothing changes.
+        """
+        name = type(self).__name__
+        try:
+            state, hyperparameters = self._checked_state_dict(state_dict)
+        except (KeyError, TypeError, ValueError) as error:
+            raise StateDictError(
+                f"{name}.load_state_dict: {error} (the optimizer was not changed)"
+            ) from None
+        for key, value in hyperparameters.items():
+            setattr(self, key, value)
+        self.state = state
+
+    def _checked_state_dict(
+        self, state_dict: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
+            keys = list(state_dict) if isinstance(state_dict, Mapping) else type(state_dict)
+            raise ValueError(
+                f"expected a dict with the keys 'state' and 'param_groups', got {keys}"
+            )
+        groups = state_dict["param_groups"]
+        if not isinstance(groups, list | tuple) or len(groups) != 1:
+            count = len(groups) if isinstance(groups, list | tuple) else type(groups).__name__
+            raise ValueError(f"expected one parameter group, got {count}")
+        (group,) = groups
+        expected = [*self.hyperparameters(), "params"]
+        if not isinstance(group, Mapping) or set(group) != set(expected):
+            found = sorted(group) if isinstance(group, Mapping) else type(group).__name__
+            raise ValueError(f"the parameter group must have the keys {expected}, got {found}")
+        if list(group["params"]) != list(range(len(self.params))):
+            raise ValueError(
+                f"the state dict is for {len(group['params'])} parameters, this optimizer "
+                f"has {len(self.params)}"
+            )
+        hyperparameters = self._checked_hyperparameters(group)
+        entries = state_dict["state"]
+        if not isinstance(entries, Mapping):
+            raise TypeError(f"'state' must be a dict, got {type(entries).__name__}")
+        state: list[dict[str, Any]] = [{} for _ in self.params]
+        for index, entry in entries.items():
+            if type(index) is not int or not 0 <= index < len(self.params):
+                raise ValueError(f"state key {index!r} is not a parameter index")
+            state[index] = self._checked_entry(index, entry)
+        return state, hyperparameters
+
+    def _checked_entry(self, index: int, entry: Any) -> dict[str, Any]:
+        param = self.params[index]
+        allowed = {*self.state_arrays, *self.state_counters}
+        if not isinstance(entry, Mapping) or not entry or not set(entry) <= allowed:
+            found = sorted(entry) if isinstance(entry, Mapping) else type(entry).__name__
+            raise ValueError(
+                f"state of parameter {index}: expected entries among {sorted(allowed)}, got {found}"
+            )
+        checked: dict[str, Any] = {}
+        for key, value in entry.items():
+            if key in self.state_counters:
+                if type(value) is not int or value < 0:
+                    raise ValueError(
+                        f"state of parameter {index}: {key} must be an int >= 0, got {value!r}"
+                    )
+                checked[key] = value
+                continue
+            array = value.data if isinstance(value, Tensor) else value
+            if not isinstance(array, np.ndarray):
+                raise TypeError(
+                    f"state of parameter {index}: {key} must be an array, got "
+                    f"{type(value).__name__}"
+                )
+            if array.shape != param.shape or array.dtype != param.dtype:
+                raise ValueError(
+                    f"state of parameter {index}: {key} has shape {array.shape} and dtype "
+                    f"{array.dtype}, the parameter {param.shape} and {param.dtype}"
+                )
+            checked[key] = np.array(array, copy=True)
+        return checked
+
 
 def _subtract_from(param: Tensor, step: np.ndarray) -> None:
     """``param.data -= step``, or a new array while a live graph holds the old one read-only.
@@ -92,6 +207,18 @@ class SGD(Optimizer):
         super().__init__(params, lr)
         self.momentum = _check_hyperparameter("SGD", "momentum", momentum)
         self.weight_decay = _check_hyperparameter("SGD", "weight_decay", weight_decay)
+
+    state_arrays = ("momentum_buffer",)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
+
+    def _checked_hyperparameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "lr": _check_hyperparameter("SGD", "lr", values["lr"]),
+            "momentum": _check_hyperparameter("SGD", "momentum", values["momentum"]),
+            "weight_decay": _check_hyperparameter("SGD", "weight_decay", values["weight_decay"]),
+        }
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any]) -> None:
         if self.weight_decay:
@@ -130,6 +257,31 @@ class Adam(Optimizer):
         )
         self.eps = _check_hyperparameter("Adam", "eps", eps)
         self.weight_decay = _check_hyperparameter("Adam", "weight_decay", weight_decay)
+
+    state_arrays = ("exp_avg", "exp_avg_sq")
+    state_counters = ("step",)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "betas": self.betas,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+
+    def _checked_hyperparameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        betas = values["betas"]
+        if not isinstance(betas, list | tuple) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair of numbers, got {betas!r}")
+        return {
+            "lr": _check_hyperparameter("Adam", "lr", values["lr"]),
+            "betas": (
+                _check_hyperparameter("Adam", "betas[0]", betas[0], upper=1.0),
+                _check_hyperparameter("Adam", "betas[1]", betas[1], upper=1.0),
+            ),
+            "eps": _check_hyperparameter("Adam", "eps", values["eps"]),
+            "weight_decay": _check_hyperparameter("Adam", "weight_decay", values["weight_decay"]),
+        }
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any]) -> None:
         beta1, beta2 = self.betas

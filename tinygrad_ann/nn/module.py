@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import ModuleScope
-from ..errors import ShapeError
+from ..errors import ShapeError, StateDictError
 from ..tensor import Tensor, _to_array
 
 
@@ -22,13 +22,6 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter(" + super().__repr__()[len("Tensor(") :]
-
-
-class StateDictError(KeyError, ValueError, RuntimeError):
-    """A state dict that does not fit the model; the model is left unchanged."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class Module:
@@ -136,9 +129,17 @@ class Module:
             parameter.grad = None
         return self
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """A dict of parameter name to a copy of its array."""
-        return {name: parameter.data.copy() for name, parameter in self.named_parameters()}
+    def state_dict(self) -> dict[str, Tensor]:
+        """A dict of parameter name to a copy of the parameter, as a Tensor.
+
+        The names and shapes are PyTorch's for the same architecture (e.g.
+        ``0.weight`` of shape (out_features, in_features) for a ``Linear`` first in
+        a ``Sequential``), so ``tg.save(model.state_dict(), path)`` writes a file
+        that ``torch.nn`` models load (docs/interop.md).
+        """
+        return {
+            name: Tensor._wrap(parameter.data.copy()) for name, parameter in self.named_parameters()
+        }
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
         """Copy arrays into the parameters of the same names.
