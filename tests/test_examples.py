@@ -27,6 +27,7 @@ def test_every_script_is_covered():
         "l_layer_network",
         "two_moons",
         "digits_mlp",
+        "digits_predict",
         "newton_logistic",
         "gradient_penalty",
     }
@@ -64,8 +65,14 @@ def test_two_moons_sweep_and_plot(tmp_path):
     assert result["plot"].read_bytes().startswith(b"\x89PNG")
 
 
-def test_digits_mlp_reaches_95_percent_test_accuracy():
-    assert load("digits_mlp").main([])["test_accuracy"] >= 0.95
+def test_digits_mlp_reaches_95_percent_and_the_saved_model_predicts_the_same(tmp_path, capsys):
+    checkpoint = tmp_path / "digits.safetensors"
+    trained = load("digits_mlp").main(["--save", str(checkpoint)])
+    assert trained["test_accuracy"] >= 0.95
+    predicted = load("digits_predict").main(["--checkpoint", str(checkpoint)])
+    assert predicted["test_accuracy"] == trained["test_accuracy"]
+    assert predicted["saved_accuracy"] == trained["test_accuracy"]
+    assert "first ten test images" in capsys.readouterr().out
 
 
 def test_newton_converges_in_a_few_steps_where_gradient_descent_needs_hundreds(capsys):
