@@ -22,6 +22,7 @@ test: $(BIN)/.installed lint
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy tinygrad_ann
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench.py

@@ -29,13 +29,17 @@ import itertools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, TypeVar, overload
 
 import numpy as np
 
 from .errors import AnomalyError, ShapeError
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from types import FrameType
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class _GradMode:
@@ -71,13 +75,13 @@ class _SetGradMode:
     def __exit__(self, *exc_info: object) -> None:
         _GradMode.enabled = self._previous.pop()
 
-    def __call__(self, func: _F) -> _F:
+    def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self.__class__():
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with _SetGradMode(self._enabled):
                 return func(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
 
 class no_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
@@ -132,13 +136,13 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
     def __exit__(self, *exc_info: object) -> None:
         _Anomaly.enabled = self._previous.pop()
 
-    def __call__(self, func: _F) -> _F:
+    def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             with detect_anomaly():
                 return func(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
 
 class _Anomaly:
@@ -155,7 +159,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 def _caller_location() -> str:
     """``file:line`` of the innermost stack frame outside this package."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back
     if frame is None:
@@ -166,11 +170,16 @@ def _caller_location() -> str:
 def _non_finite(value: Any) -> str | None:
     """``"nan"``, ``"inf"`` or ``"-inf"`` for the first non-finite entry of a float array."""
     array = _data(value)
-    if not isinstance(array, np.ndarray | np.generic) or array.dtype.kind not in "fc":
+    # np.inexact rather than np.generic: every float or complex scalar is one, and unlike
+    # np.generic it has ``>`` in NumPy's stubs.
+    if not isinstance(array, np.ndarray | np.inexact) or array.dtype.kind not in "fc":
         return None
     if np.isfinite(array).all():
         return None
-    first = array[~np.isfinite(array)].flat[0] if array.ndim else array
+    if isinstance(array, np.ndarray) and array.ndim:
+        first = array[~np.isfinite(array)].flat[0]
+    else:
+        first = array
     return "nan" if np.isnan(first) else ("inf" if first > 0 else "-inf")
 
 
@@ -370,6 +379,22 @@ class Function:
     """
 
     __slots__ = ("parents", "inputs", "saved", "saved_sources", "sequence", "scope", "__dict__")
+    # Set by ``apply`` (which skips ``__init__``); all but ``parents`` and ``saved`` only
+    # when the call is recorded.
+    #: One entry per positional input: its Tensor when it needs a gradient, else None.
+    parents: list[Tensor | None]
+    #: The arrays forward received, to recognise saved inputs in ``lift_saved``.
+    inputs: list[Any]
+    #: What ``save_for_backward`` kept (guarded), or ``_RELEASED`` after backward.
+    saved: Any
+    #: ``saved`` as forward gave it, before any array was copied.
+    saved_sources: tuple[Any, ...]
+    #: Position in backward's order (see ``_sequence``).
+    sequence: int
+    #: ``ModuleScope.current`` when the op ran.
+    scope: tuple[Any, ...]
+    #: Where the op was called, recorded under ``detect_anomaly`` (kept in ``__dict__``).
+    origin: str
     #: Shown in errors and graph drawings; a subclass without one shows its class name.
     name: str | None = None
     #: True when ``backward`` can run on Tensors and be recorded (see the class docstring).
@@ -379,7 +404,7 @@ class Function:
     private_saved: tuple[int, ...] = ()
 
     def __init__(self) -> None:
-        self.saved: Any = ()
+        self.saved = ()
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep ``arrays`` for backward; they are released after it runs."""
@@ -389,8 +414,10 @@ class Function:
     def forward(ctx: Function, *arrays: Any, **options: Any) -> np.ndarray:
         raise NotImplementedError
 
+    # ``grad_output`` is an array, or a Tensor under create_graph; Any lets a subclass
+    # annotate the one it handles.
     @staticmethod
-    def backward(ctx: Function, grad_output: np.ndarray) -> Any:
+    def backward(ctx: Function, grad_output: Any) -> Any:
         raise NotImplementedError
 
     @classmethod
@@ -410,8 +437,8 @@ class Function:
         ctx = _new_object(cls)  # skips __init__: this is the hot path of every op
         ctx.saved = ()
         # One plain loop: cheaper than comprehensions for the one or two inputs of most ops.
-        arrays = []
-        parents = []
+        arrays: list[Any] = []
+        parents: list[Tensor | None] = []
         recording = False
         for value in inputs:
             if isinstance(value, Tensor):
@@ -691,6 +718,7 @@ def _backward_pass(
         else:
             break
         ctx = node._ctx
+        assert ctx is not None  # only op results are queued
         if wanted is not None:
             if node in wanted:
                 found[node] = grad
@@ -749,7 +777,9 @@ def _backward_pass(
                     pending[parent] = previous + input_grad
         if next_node is not None and heap:  # not alone after all: it waits its turn
             pending[next_node] = next_grad
-            heappush(heap, (next_node._ctx.sequence, next_node))
+            next_ctx = next_node._ctx
+            assert next_ctx is not None  # next_node is always an op result
+            heappush(heap, (next_ctx.sequence, next_node))
             next_node = None
         if not retain_graph:
             ctx.saved = _RELEASED  # drops the guard on the saved arrays
@@ -817,6 +847,29 @@ def _seed(
     if create_graph and not isinstance(seed, Tensor):
         seed = Tensor._wrap(seed)
     return seed
+
+
+# Without allow_unused every input gets a Tensor; overloads tell type checkers so.
+@overload
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: Literal[False] = False,
+) -> tuple[Tensor, ...]: ...
+
+
+@overload
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]: ...
 
 
 def grad(

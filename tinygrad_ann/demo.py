@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -31,22 +32,25 @@ Echo = Callable[[str], None]
 #: The hidden-layer sizes the two-moons article compares.
 HIDDEN_SIZES = (1, 2, 3, 4, 5, 20, 50)
 
+# Covariant, so that runs of two-moons nets can join a list of runs of any Module.
+_Model = TypeVar("_Model", bound=nn.Module, covariant=True)
+
 
 @dataclass
-class TrainingRun:
+class TrainingRun(Generic[_Model]):
     """What one network's training produced."""
 
     name: str
     losses: list[float]
     accuracy: float
-    model: nn.Module
+    model: _Model
     seconds: float
 
 
 @dataclass
 class DemoResult:
     derivations: list[articles.DerivationResult]
-    runs: list[TrainingRun]
+    runs: list[TrainingRun[nn.Module]]
     files: dict[str, Path] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
 
@@ -92,7 +96,7 @@ def _accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- the networks
-def train_perceptron(epochs: int, echo: Echo) -> TrainingRun:
+def train_perceptron(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
     """Articles 000/002: one sigmoid unit on the diabetes table, squared error, lr 0.05."""
     features, labels = data.diabetes_table()
     model = nn.Sequential(nn.Linear(3, 1), nn.Sigmoid())
@@ -113,11 +117,12 @@ def train_perceptron(epochs: int, echo: Echo) -> TrainingRun:
     )
 
 
-def train_and_gate(epochs: int, echo: Echo) -> TrainingRun:
+def train_and_gate(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
     """Article 001: one sigmoid unit from W = (0.4, 0.2), b = 1, mean cross-entropy, lr 0.1."""
     inputs, labels = data.and_gate()
     model = nn.Linear(2, 1)
     model.weight.data[...] = [[0.4, 0.2]]
+    assert model.bias is not None  # Linear makes a bias unless told not to
     model.bias.data[...] = 1.0
     x, targets = Tensor(inputs), labels.reshape(-1, 1)
 
@@ -136,7 +141,7 @@ def train_and_gate(epochs: int, echo: Echo) -> TrainingRun:
     )
 
 
-def train_two_layer(epochs: int, echo: Echo) -> TrainingRun:
+def train_two_layer(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
     """Article 003, part 1: 3-4-1 sigmoid net, no biases, sum of squares, weights from U(0, 1)."""
     inputs, labels = data.xor_bias_column()
     model = nn.Sequential(
@@ -163,7 +168,7 @@ def train_two_layer(epochs: int, echo: Echo) -> TrainingRun:
     )
 
 
-def train_l_layer(epochs: int, echo: Echo) -> TrainingRun:
+def train_l_layer(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
     """Article 003, part 2: an L-layer sigmoid net with mean cross-entropy, on two moons."""
     points, labels = data.two_moons(300, noise=0.2, seed=1)
     sizes = (2, 16, 8, 1)
@@ -207,7 +212,7 @@ def two_moons_loss(model: TwoMoonsNet, x: Tensor, labels: np.ndarray, strength: 
     return F.cross_entropy(model(x), labels, reduction="sum") + strength / 2 * penalty
 
 
-def train_two_moons(hidden_size: int, epochs: int, echo: Echo) -> TrainingRun:
+def train_two_moons(hidden_size: int, epochs: int, echo: Echo) -> TrainingRun[TwoMoonsNet]:
     """Article 004: full-batch gradient descent, step 0.01, regularisation strength 0.01."""
     points, labels = data.two_moons(300, noise=0.2, seed=0)
     model = TwoMoonsNet(hidden_size)
@@ -245,7 +250,9 @@ def _print_derivations(results: Iterable[articles.DerivationResult], echo: Echo)
         echo(("  " + line.format(*row)).rstrip())
 
 
-def _plot(runs: list[TrainingRun], out_dir: Path, result: DemoResult, echo: Echo) -> None:
+def _plot(
+    runs: list[TrainingRun[TwoMoonsNet]], out_dir: Path, result: DemoResult, echo: Echo
+) -> None:
     try:
         import matplotlib
     except ImportError:
@@ -319,7 +326,7 @@ def run(out_dir: str | Path = "demo-out", quick: bool = False, echo: Echo = prin
 
     echo("\n2. The articles' networks, trained with tinygrad_ann\n")
     manual_seed(0)
-    runs = []
+    runs: list[TrainingRun[nn.Module]] = []
     # Epoch counts are the articles' own, except for the L-layer net (trained on two moons here).
     for title, train, full_epochs in (
         ("perceptron on the diabetes table (articles 000, 002)", train_perceptron, 20_000),
@@ -330,7 +337,7 @@ def run(out_dir: str | Path = "demo-out", quick: bool = False, echo: Echo = prin
         echo(f"  {title}")
         runs.append(train(epochs(full_epochs), echo))
     echo("\n  two moons with a tanh hidden layer (article 004), by hidden-layer size")
-    moons = []
+    moons: list[TrainingRun[TwoMoonsNet]] = []
     for hidden_size in HIDDEN_SIZES:
         manual_seed(hidden_size)
         moons.append(train_two_moons(hidden_size, epochs(5_000), echo))

@@ -16,7 +16,8 @@ recorded op on Tensors. A first-order backward is plain NumPy; under
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -646,7 +647,8 @@ class Max(_Primitive):
     __slots__ = ()
     name = "max"
     private_saved = (0,)  # the mask of chosen elements
-    reduce = staticmethod(np.max)
+    # Declared: through staticmethod() mypy keeps only np.max's first overload (keepdims=False).
+    reduce: ClassVar[Callable[..., np.ndarray]] = staticmethod(np.max)
 
     @classmethod
     def forward(cls, ctx, a, axis, keepdims):
@@ -797,7 +799,11 @@ class Concatenate(_Primitive):
     def backward(ctx, grad):
         ends, axis = ctx.saved
         lead = (slice(None),) * axis
-        return tuple(grad[(*lead, slice(end - size, end))] for end, size in _sizes(ends))
+        # Not (*lead, ...) as RUF005 asks: inside [] mypy targeting 3.10 rejects it as 3.11 syntax.
+        return tuple(
+            grad[lead + (slice(end - size, end),)]  # noqa: RUF005
+            for end, size in _sizes(ends)
+        )
 
 
 class Stack(_Primitive):
@@ -814,7 +820,7 @@ class Stack(_Primitive):
     def backward(ctx, grad):
         count, axis = ctx.saved
         lead = (slice(None),) * axis
-        return tuple(grad[(*lead, i)] for i in range(count))
+        return tuple(grad[lead + (i,)] for i in range(count))  # noqa: RUF005 - as in Concatenate
 
 
 def _sizes(ends: list[int]) -> list[tuple[int, int]]:

@@ -212,12 +212,14 @@ def draw_graph(
     Drawing reads the graph and never changes it; it works before and after
     ``backward()``.
     """
-    outputs = list(output) if isinstance(output, list | tuple) else [output]
-    for position, tensor in enumerate(outputs):
+    given: list[object] = list(output) if isinstance(output, list | tuple) else [output]
+    outputs: list[Tensor] = []
+    for position, tensor in enumerate(given):
         if not isinstance(tensor, Tensor):
             raise TypeError(
                 f"draw_graph: output {position} is a {type(tensor).__name__}, not a Tensor"
             )
+        outputs.append(tensor)
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be at least 1, got {max_nodes}")
     if rankdir not in ("TB", "LR", "BT", "RL"):

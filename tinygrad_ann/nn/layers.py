@@ -44,7 +44,9 @@ class Linear(Module):
         self.bias: Parameter | None = None
         if bias:
             bound = 1.0 / math.sqrt(in_features)
-            self.bias = init.uniform_(Parameter(np.empty(out_features, dtype=dtype)), -bound, bound)
+            bias_parameter = Parameter(np.empty(out_features, dtype=dtype))
+            init.uniform_(bias_parameter, -bound, bound)
+            self.bias = bias_parameter
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
