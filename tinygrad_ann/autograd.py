@@ -23,12 +23,14 @@ gradient (see :class:`SavedArrays`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import itertools
 import os
 import sys
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, TypeVar, overload
 
 import numpy as np
@@ -559,6 +561,99 @@ _sequence = itertools.count(0, -1)
 _RELEASED = object()
 
 
+class RemovableHandle:
+    """Returned by ``register_hook`` and the module hook registrations: ``remove()`` undoes it.
+
+    Removing twice is harmless; ``with handle:`` removes the hook at the block's end.
+    """
+
+    __slots__ = ("_hooks", "_key")
+
+    def __init__(self, hooks: dict[int, Callable[..., Any]], key: int) -> None:
+        self._hooks = hooks
+        self._key = key
+
+    def remove(self) -> None:
+        self._hooks.pop(self._key, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()
+
+
+_hook_keys = itertools.count()
+
+
+class _TensorHooks:
+    """Gradient hooks of tensors (``Tensor.register_hook``), by ``id`` of the tensor.
+
+    Kept here rather than on each Tensor so that creating a Tensor, once per op,
+    does not pay for them; an entry goes when its tensor is garbage collected.
+    """
+
+    by_id: ClassVar[dict[int, dict[int, Callable[[Any], Any]]]] = {}
+
+    @staticmethod
+    def register(tensor: Tensor, hook: Callable[[Any], Any]) -> RemovableHandle:
+        key = id(tensor)
+        hooks = _TensorHooks.by_id.get(key)
+        if hooks is None:
+            hooks = _TensorHooks.by_id[key] = {}
+            weakref.finalize(tensor, _TensorHooks.by_id.pop, key, None)
+        handle_key = next(_hook_keys)
+        hooks[handle_key] = hook
+        return RemovableHandle(hooks, handle_key)
+
+
+def _run_tensor_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
+    """``grad`` after each of ``tensor``'s hooks, in registration order, could replace it."""
+    hooks = _TensorHooks.by_id.get(id(tensor))
+    if not hooks:
+        return grad
+    for hook in list(hooks.values()):  # a hook may remove itself
+        shown = grad if create_graph else Tensor._wrap(grad)
+        replaced = hook(shown)
+        if replaced is None:
+            continue
+        value = replaced if create_graph else _data(replaced)
+        if not create_graph:
+            value = np.asarray(value)
+        if np.shape(_data(value)) != tensor.shape:
+            raise ShapeError(
+                f"a gradient hook of a tensor of shape {tensor.shape} returned a gradient of "
+                f"shape {np.shape(_data(value))}; return one of the tensor's shape, or None "
+                "to keep the gradient"
+            )
+        grad = _as_gradient(value, create_graph)
+        if grad.dtype != tensor.dtype:
+            grad = grad.astype(tensor.dtype)
+    return grad
+
+
+class _BackwardObservers:
+    """Callbacks told about every op the backward pass differentiates (``viz.explain``).
+
+    Each is called as ``callback(ctx, output, grad_output, input_grads)`` after the
+    op's VJP ran, with ``input_grads`` as the VJP returned them (one per input).
+    """
+
+    callbacks: ClassVar[list[Callable[[Function, Tensor, Any, tuple[Any, ...]], None]]] = []
+
+
+@contextlib.contextmanager
+def observe_backward(
+    callback: Callable[[Function, Tensor, Any, tuple[Any, ...]], None],
+) -> Iterator[None]:
+    """Call ``callback`` for each op differentiated inside the block (``_BackwardObservers``)."""
+    _BackwardObservers.callbacks.append(callback)
+    try:
+        yield
+    finally:
+        _BackwardObservers.callbacks.remove(callback)
+
+
 def _unbroadcast(grad: Any, shape: tuple[int, ...], ctx: Function) -> Any:
     """Sum ``grad`` (an array, or a Tensor under create_graph) to an input of ``shape``."""
     extra = grad.ndim - len(shape)
@@ -703,6 +798,8 @@ def _backward_pass(
             heapq.heappush(heap, (root._ctx.sequence, root))
 
     heappush, heappop, ndarray = heapq.heappush, heapq.heappop, np.ndarray
+    tensor_hooks = _TensorHooks.by_id
+    observers = _BackwardObservers.callbacks
     anomaly = _Anomaly.enabled
     plain = not (anomaly or create_graph)
     # In a chain (the common case) the next op is known without the heap: when an
@@ -719,6 +816,8 @@ def _backward_pass(
             break
         ctx = node._ctx
         assert ctx is not None  # only op results are queued
+        if tensor_hooks and id(node) in tensor_hooks:
+            grad = _run_tensor_hooks(node, grad, create_graph)
         if wanted is not None:
             if node in wanted:
                 found[node] = grad
@@ -751,6 +850,9 @@ def _backward_pass(
             )
         if anomaly:
             _check_backward(ctx, grad, input_grads)
+        if observers:
+            for observer in observers:
+                observer(ctx, node, grad, input_grads)
         for parent, input_grad in zip(parents, input_grads):
             if parent is None or input_grad is None:
                 continue
@@ -783,6 +885,10 @@ def _backward_pass(
             next_node = None
         if not retain_graph:
             ctx.saved = _RELEASED  # drops the guard on the saved arrays
+    if tensor_hooks:  # a leaf's hooks see its total gradient, once per pass
+        for tensor in found:
+            if tensor._ctx is None and id(tensor) in tensor_hooks:
+                found[tensor] = _run_tensor_hooks(tensor, found[tensor], create_graph)
     return found
 
 

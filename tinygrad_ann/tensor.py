@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -179,6 +179,34 @@ class Tensor:
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor during backward."""
         self._retains_grad = True
+
+    def register_hook(self, hook: Callable[[Tensor], ArrayLike | None]) -> autograd.RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed in a backward pass.
+
+        ``grad`` is a Tensor holding the tensor's whole gradient for that pass
+        (for a leaf: summed over every use, before it is added to ``.grad``); the
+        hook may return a replacement of the same shape, or None to keep it. Hooks
+        run in the order they were registered, on leaves and intermediate tensors
+        alike, in ``backward()`` and ``tg.grad``. Returns a handle whose
+        ``remove()`` takes the hook off again.
+
+        >>> import tinygrad_ann as tg
+        >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = x * 3
+        >>> handle = y.register_hook(lambda grad: grad * 10)  # scale what flows back
+        >>> y.sum().backward()
+        >>> x.grad
+        Tensor([30., 30.])
+        >>> handle.remove()
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_hook: this tensor does not require grad, so no gradient is ever "
+                "computed for it; create it with requires_grad=True"
+            )
+        if not callable(hook):
+            raise TypeError(f"register_hook: expected a function, got {type(hook).__name__}")
+        return autograd._TensorHooks.register(self, hook)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if autograd._RecordingBackward.depth and self.requires_grad:

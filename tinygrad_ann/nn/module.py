@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from ..autograd import ModuleScope
+from ..autograd import ModuleScope, RemovableHandle, _hook_keys
 from ..errors import ShapeError, StateDictError
 from ..tensor import Tensor, _to_array
 
@@ -56,9 +56,64 @@ class Module:
         outer = ModuleScope.current
         ModuleScope.current = (*outer, self)
         try:
-            return self.forward(*args, **kwargs)
+            hooks = self.__dict__.get("_forward_hooks")
+            if hooks is None:  # the common case: no hooks were ever registered
+                return self.forward(*args, **kwargs)
+            return self._call_with_hooks(hooks, args, kwargs)
         finally:
             ModuleScope.current = outer
+
+    def _call_with_hooks(
+        self, hooks: dict[str, dict[int, Callable[..., Any]]], args: tuple[Any, ...], kwargs: Any
+    ) -> Any:
+        for hook in list(hooks["pre"].values()):
+            replaced = hook(self, args)
+            if replaced is not None:
+                args = replaced if isinstance(replaced, tuple) else (replaced,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(hooks["post"].values()):
+            replaced = hook(self, args, output)
+            if replaced is not None:
+                output = replaced
+        return output
+
+    def register_forward_pre_hook(
+        self, hook: Callable[[Module, tuple[Any, ...]], Any]
+    ) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before each ``forward``; it may return new inputs.
+
+        ``inputs`` is the tuple of positional arguments; a returned tuple replaces
+        it, a single value becomes the only argument, None keeps it. Returns a
+        handle whose ``remove()`` takes the hook off.
+        """
+        return self._register_hook("pre", hook)
+
+    def register_forward_hook(
+        self, hook: Callable[[Module, tuple[Any, ...], Any], Any]
+    ) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after each ``forward``; it may return a new output.
+
+        >>> import tinygrad_ann as tg
+        >>> from tinygrad_ann import nn
+        >>> layer = nn.Linear(3, 2)
+        >>> shapes = []
+        >>> handle = layer.register_forward_hook(lambda m, inputs, out: shapes.append(out.shape))
+        >>> _ = layer(tg.ones(4, 3))
+        >>> shapes
+        [(4, 2)]
+        >>> handle.remove()
+        """
+        return self._register_hook("post", hook)
+
+    def _register_hook(self, kind: str, hook: Callable[..., Any]) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"expected a function as the hook, got {type(hook).__name__}")
+        # Not an attribute set in __init__: subclasses that skip super().__init__() work too,
+        # and a module without hooks pays one dict lookup per call.
+        hooks = self.__dict__.setdefault("_forward_hooks", {"pre": {}, "post": {}})
+        key = next(_hook_keys)
+        hooks[kind][key] = hook
+        return RemovableHandle(hooks[kind], key)
 
     # ----------------------------------------------------------------- the tree
     def named_children(self) -> Iterator[tuple[str, Module]]:
