@@ -129,14 +129,14 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
     """
 
     def __init__(self) -> None:
-        self._previous: list[bool] = []
+        self._previous: list[tuple[bool, bool]] = []
 
     def __enter__(self) -> None:
-        self._previous.append(_Anomaly.enabled)
-        _Anomaly.enabled = True
+        self._previous.append((_Anomaly.enabled, _Anomaly.record_origin))
+        _Anomaly.enabled = _Anomaly.record_origin = True
 
     def __exit__(self, *exc_info: object) -> None:
-        _Anomaly.enabled = self._previous.pop()
+        _Anomaly.enabled, _Anomaly.record_origin = self._previous.pop()
 
     def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(func)
@@ -149,6 +149,9 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
 
 class _Anomaly:
     enabled = False
+    # Recording where each op was called costs a stack walk per op: done under
+    # detect_anomaly, and while gradcheck replays a graph to find the op at fault.
+    record_origin = False
 
 
 def is_anomaly_enabled() -> bool:
@@ -397,6 +400,8 @@ class Function:
     scope: tuple[Any, ...]
     #: Where the op was called, recorded under ``detect_anomaly`` (kept in ``__dict__``).
     origin: str
+    #: The keyword options forward received, when it received any (kept in ``__dict__``).
+    options: dict[str, Any]
     #: Shown in errors and graph drawings; a subclass without one shows its class name.
     name: str | None = None
     #: True when ``backward`` can run on Tensors and be recorded (see the class docstring).
@@ -456,8 +461,11 @@ class Function:
         ctx.parents = parents
         try:
             if _Anomaly.enabled:
+                if options:
+                    ctx.options = options
                 out = _checked_forward(cls, ctx, arrays, options)
             elif options:
+                ctx.options = options  # so the op can be replayed (gradcheck's localization)
                 out = cls.forward(ctx, *arrays, **options)
             else:
                 out = cls.forward(ctx, *arrays)
@@ -477,7 +485,7 @@ class Function:
             if saved:
                 ctx.saved_sources = saved  # the arrays forward saved, before _guard copied any
                 ctx.saved = _guard(saved, cls.private_saved)
-            if _Anomaly.enabled:
+            if _Anomaly.record_origin:
                 ctx.origin = _caller_location()
             result.requires_grad = True
             result._ctx = ctx

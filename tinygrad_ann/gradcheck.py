@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import enable_grad, grad, no_grad
+from .autograd import Function, _Anomaly, enable_grad, grad, no_grad
 from .errors import GradcheckError
 from .ops import Concatenate
 from .tensor import Tensor
@@ -125,6 +125,127 @@ def describe_mismatch(
     return lines
 
 
+# ------------------------------------------------------------------ which op is at fault
+#: Elements of one op input checked one by one when localizing; larger inputs are sampled.
+LOCALIZE_ELEMENTS = 4096
+
+
+def _recorded_ops(output: Tensor) -> list[Function]:
+    """The ops of ``output``'s graph in the order backward differentiates them."""
+    found: dict[int, Function] = {}
+    stack = [output]
+    while stack:
+        tensor = stack.pop()
+        ctx = tensor._ctx
+        if ctx is None or id(ctx) in found:
+            continue
+        found[id(ctx)] = ctx
+        stack.extend(parent for parent in ctx.parents if parent is not None)
+    return sorted(found.values(), key=lambda ctx: ctx.sequence)
+
+
+def _op_mismatch(
+    ctx: Function, eps: float, atol: float, rtol: float, rng: np.random.Generator
+) -> str | None:
+    """How ``ctx``'s VJP disagrees with finite differences of the op alone, or None.
+
+    The op is run again on the inputs it recorded; with a random upstream
+    gradient ``u``, each input's VJP is compared, element by element, with the
+    central difference of ``sum(u * op(...))``.
+    """
+    op = type(ctx)
+    options = ctx.__dict__.get("options", {})
+    recorded = list(ctx.inputs)
+    checked = [
+        i
+        for i, parent in enumerate(ctx.parents)
+        if parent is not None and np.asarray(recorded[i]).dtype.kind == "f"
+    ]
+    if not checked:
+        return None
+
+    def run(replacements: dict[int, Any]) -> Tensor:
+        arguments = [replacements.get(i, value) for i, value in enumerate(recorded)]
+        return op.apply(*arguments, **options)
+
+    with enable_grad():
+        leaves = {
+            i: Tensor(np.array(recorded[i], dtype=np.float64), requires_grad=True) for i in checked
+        }
+        output = run(leaves)
+        upstream = rng.normal(size=output.shape)
+        analytic = grad(output, list(leaves.values()), upstream, allow_unused=True)
+    for i, vjp in zip(checked, analytic):
+        base = leaves[i].data
+        vjp_values = np.zeros(base.shape) if vjp is None else np.asarray(vjp.data, np.float64)
+        size = base.size
+        elements = (
+            np.arange(size)
+            if size <= LOCALIZE_ELEMENTS
+            else rng.choice(size, LOCALIZE_ELEMENTS, replace=False)
+        )
+        with no_grad():
+            for element in elements:
+                values = []
+                for step in (eps, -eps):
+                    perturbed = base.copy()
+                    perturbed.reshape(-1)[element] += step
+                    values.append(float(np.sum(upstream * run({i: perturbed}).data)))
+                numeric = (values[0] - values[1]) / (2 * eps)
+                computed = float(vjp_values.reshape(-1)[element])
+                if abs(computed - numeric) > atol + rtol * abs(numeric):
+                    index = tuple(int(k) for k in np.unravel_index(int(element), base.shape))
+                    return (
+                        f"input {i} (shape {base.shape}), element {index}: analytic "
+                        f"{computed:.10g} vs numeric {numeric:.10g} (with a random upstream "
+                        "gradient)"
+                    )
+    return None
+
+
+def localize_mismatch(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Any],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> str:
+    """Which op of ``fn``'s graph computes a wrong gradient, as a sentence.
+
+    Runs ``fn`` once more (float64), then checks each recorded op's VJP on its
+    own recorded inputs against finite differences of that op alone, in the
+    order backward runs them, and names the first that disagrees: its name,
+    where it was called, the input and the element. When every op checks out,
+    says so: the mismatch then comes from a non-differentiable point (a kink
+    or a tie that finite differences straddle) or from the tolerances.
+    """
+    previous = _Anomaly.record_origin
+    _Anomaly.record_origin = True
+    try:
+        with enable_grad():
+            output = _output(fn, _as_float64(inputs))
+    finally:
+        _Anomaly.record_origin = previous
+    rng = np.random.default_rng(seed)
+    ops = _recorded_ops(output)
+    for ctx in ops:
+        problem = _op_mismatch(ctx, eps, atol, rtol, rng)
+        if problem is not None:
+            where = ctx.__dict__.get("origin", "an unknown line")
+            return (
+                f"the first op whose gradient is wrong is {ctx.op_name()} (called at {where}): "
+                f"{problem}"
+            )
+    return (
+        f"each of the {len(ops)} recorded ops computes its own gradient correctly, so the "
+        "mismatch comes from a point where fn is not differentiable (a kink or a tie that "
+        "the finite differences straddle), from a value that depends on the inputs but "
+        "enters the graph as a constant (.detach(), .data, .numpy()), from fn not being a "
+        "pure function of its inputs (randomness, state), or from the tolerances"
+    )
+
+
 def gradcheck(
     fn: Callable[..., Tensor],
     inputs: Tensor | Sequence[Any],
@@ -148,7 +269,10 @@ def gradcheck(
     for jacobians in compute_jacobians(fn, inputs, eps):
         lines = describe_mismatch(jacobians, output_size, atol, rtol)
         if lines:
-            raise GradcheckError(f"gradcheck failed: {lines[0]} (atol={atol}, rtol={rtol})")
+            raise GradcheckError(
+                f"gradcheck failed: {lines[0]} (atol={atol}, rtol={rtol}); "
+                + localize_mismatch(fn, inputs, eps, atol, rtol)
+            )
     return True
 
 

@@ -30,7 +30,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from .errors import GradcheckError
-from .gradcheck import compute_jacobians, describe_mismatch, excess_error
+from .gradcheck import compute_jacobians, describe_mismatch, excess_error, localize_mismatch
 from .tensor import Tensor
 
 __all__ = [
@@ -152,4 +152,6 @@ def assert_gradients_match(
         raise GradcheckError(
             f"gradients do not match finite differences (atol={atol}, rtol={rtol}):\n"
             + "\n".join(failures)
+            + "\n"
+            + localize_mismatch(fn, inputs, eps, atol, rtol)
         )
