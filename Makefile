@@ -13,10 +13,12 @@ $(BIN)/.installed: pyproject.toml
 
 demo: $(BIN)/.installed
 	@scripts/install-graphviz.sh
+	@scripts/install-chromium.sh
 	$(BIN)/python -m tinygrad_ann demo
 
 test: $(BIN)/.installed lint
 	@scripts/install-graphviz.sh
+	@scripts/install-chromium.sh
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(BIN)/.installed

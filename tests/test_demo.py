@@ -57,9 +57,32 @@ def test_demo_without_matplotlib_or_dot_says_what_it_skipped(tmp_path, monkeypat
     text = "\n".join(lines)
     assert "matplotlib is not installed" in text
     assert "apt-get install graphviz" in text
-    assert result.files == {"graph": tmp_path / "two_moons_graph.dot"}
+    # The backprop page is still written, with its step panel but no graph picture.
+    assert result.files == {
+        "graph": tmp_path / "two_moons_graph.dot",
+        "backprop": tmp_path / "backprop_two_layer.html",
+    }
     assert result.files["graph"].read_text().startswith("digraph")
-    assert len(result.skipped) == 2
+    assert "<svg" not in result.files["backprop"].read_text(encoding="utf-8")
+    assert len(result.skipped) == 3
+
+
+def test_demo_labels_each_two_moons_block_with_its_hidden_size(quick_demo):
+    _, text, _ = quick_demo
+    lines = text.splitlines()
+    for hidden_size in demo.HIDDEN_SIZES:
+        label = lines.index(f"   hidden size {hidden_size}")
+        assert "epoch" in lines[label + 1] and "loss" in lines[label + 1]
+
+
+def test_demo_writes_the_backprop_page_and_prints_its_first_steps(quick_demo):
+    result, text, out_dir = quick_demo
+    page = result.files["backprop"]
+    assert page == out_dir / "backprop_two_layer.html"
+    assert "<svg" in page.read_text(encoding="utf-8")
+    assert "4. Backpropagation step by step" in text
+    assert "1     mse_loss" in text and "2     sigmoid₂" in text
+    assert "more op(s), then the leaves' .grad" in text
 
 
 def test_full_length_training_reaches_the_articles_results():

@@ -371,3 +371,14 @@ def test_from_numpy_shares_memory_and_refuses_other_data():
     assert t.data[0, 0] == 7.0
     with pytest.raises(TypeError, match=r"tg\.tensor"):
         tg.from_numpy([1.0, 2.0])
+
+
+def test_a_zero_dimensional_leaf_used_twice_gets_a_tensor_gradient():
+    w = tg.tensor(3.0, requires_grad=True)
+    (w * w).backward()  # two 0-d contributions: their sum is a NumPy scalar
+    assert isinstance(w.grad, tg.Tensor) and w.grad.shape == ()
+    assert w.grad.item() == 6.0
+    (w * w).backward()  # accumulates into the existing .grad
+    assert isinstance(w.grad, tg.Tensor) and w.grad.item() == 12.0
+    (gradient,) = tg.grad(w * w, w)
+    assert isinstance(gradient, tg.Tensor) and gradient.item() == 6.0

@@ -404,6 +404,8 @@ class Function:
     options: dict[str, Any]
     #: Shown in errors and graph drawings; a subclass without one shows its class name.
     name: str | None = None
+    #: The local derivative in the articles' notation, shown by ``viz.explain`` (None: custom).
+    formula: str | None = None
     #: True when ``backward`` can run on Tensors and be recorded (see the class docstring).
     differentiable_backward: bool = False
     #: Positions in ``saved`` of arrays forward computed for itself (intermediates): they
@@ -700,19 +702,21 @@ def column_sums(rows: Any) -> Any:
 
 
 def _accumulate_into_grad(tensor: Tensor, grad: Any) -> None:
-    if type(grad) is not _ndarray:  # a Tensor: create_graph keeps .grad differentiable
+    if isinstance(grad, Tensor):  # create_graph keeps .grad differentiable
         # Out of place, and a fresh node on first write, so no two tensors share a .grad.
         tensor.grad = grad.astype(tensor.dtype) if tensor.grad is None else tensor.grad + grad
     elif tensor.grad is None:
-        # A copy, so no two tensors ever share a gradient buffer.
+        # A copy, so no two tensors ever share a gradient buffer (and an array even where
+        # adding 0-d gradients gave a NumPy scalar).
         tensor.grad = Tensor._wrap(np.array(grad, dtype=tensor.data.dtype))
     elif tensor.grad.requires_grad:
-        tensor.grad = Tensor._wrap(tensor.grad.data + grad)  # leave a recorded .grad intact
+        # Leave a recorded .grad intact.
+        tensor.grad = Tensor._wrap(np.asarray(tensor.grad.data + grad))
     else:
         try:
             tensor.grad.data += grad
         except ValueError:  # read-only: a live graph saved this .grad
-            tensor.grad = Tensor._wrap(tensor.grad.data + grad)
+            tensor.grad = Tensor._wrap(np.asarray(tensor.grad.data + grad))
 
 
 def _recorded_backward(ctx: Function, output: Tensor, grad: Tensor) -> Any:

@@ -7,6 +7,9 @@
 3. Into the output folder go the two-moons decision boundaries (one per hidden
    size), the loss curve (PNG, with matplotlib) and the computation graph of
    the two-moons loss (SVG with Graphviz's ``dot``, else its DOT source).
+4. Backpropagation step by step: ``backprop_two_layer.html`` walks through
+   every op the engine differentiates for article 003's two-layer net on one
+   XOR example (see ``tg.viz.explain``); the first steps are printed as text.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from . import articles, data, nn, optim, viz
+from . import articles, data, explain, nn, optim, viz
 from . import functional as F
 from .factories import manual_seed
 from .tensor import Tensor
@@ -238,6 +241,35 @@ def train_two_moons(hidden_size: int, epochs: int, echo: Echo) -> TrainingRun[Tw
     )
 
 
+def two_layer_example(seed: int = 0) -> tuple[Tensor, dict[str, Tensor]]:
+    """Article 003's two-layer net on one XOR example: the loss and the weights by name.
+
+    The forward pass is ``articles.two_layer_autograd``'s: ``layer1 = σ(x W1)``,
+    ``out = σ(layer1 W2)``, ``L = Σ (y − out)²``, here for the second row of the
+    article's data, x = (0, 1, 1) with y = 1. W1 (3×4) and W2 (4×1) are drawn
+    from U(0, 1), as the article's ``np.random.random`` does, with ``seed``.
+    """
+    inputs, labels = data.xor_bias_column()
+    rng = np.random.default_rng(seed)
+    w1 = Tensor(rng.random((3, 4)), requires_grad=True)
+    w2 = Tensor(rng.random((4, 1)), requires_grad=True)
+    x, y = inputs[1:2], labels[1:2].reshape(-1, 1)
+    out = ((Tensor(x) @ w1).sigmoid() @ w2).sigmoid()
+    return F.mse_loss(out, y, reduction="sum"), {"W1": w1, "W2": w2}
+
+
+def write_backprop_page(
+    out_dir: str | Path, echo: Echo = print, first_steps: int = 3
+) -> tuple[Path, explain.BackpropTrace]:
+    """Write ``backprop_two_layer.html`` for :func:`two_layer_example` and print its first steps."""
+    loss, params = two_layer_example()
+    steps = explain.trace(loss, params)
+    path = explain.write_page(steps, Path(out_dir) / "backprop_two_layer.html")
+    for line in steps.text(first=first_steps).splitlines():
+        echo(f"  {line}")
+    return path, steps
+
+
 # ---------------------------------------------------------------- the outputs
 def _print_derivations(results: Iterable[articles.DerivationResult], echo: Echo) -> None:
     rows = [(r.article, r.formula, f"{r.max_abs_diff:.2e}", r.verdict) for r in results]
@@ -339,6 +371,7 @@ def run(out_dir: str | Path = "demo-out", quick: bool = False, echo: Echo = prin
     echo("\n  two moons with a tanh hidden layer (article 004), by hidden-layer size")
     moons: list[TrainingRun[TwoMoonsNet]] = []
     for hidden_size in HIDDEN_SIZES:
+        echo(f"   hidden size {hidden_size}")
         manual_seed(hidden_size)
         moons.append(train_two_moons(hidden_size, epochs(5_000), echo))
     runs += moons
@@ -356,4 +389,15 @@ def run(out_dir: str | Path = "demo-out", quick: bool = False, echo: Echo = prin
     _draw_graph(moons[HIDDEN_SIZES.index(3)].model, out_dir, result, echo)
     for kind, path in result.files.items():
         echo(f"  {kind:<18} {path}")
+
+    echo("\n4. Backpropagation step by step: article 003's two-layer net on one XOR example\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", viz.GraphvizMissingWarning)
+        page, _ = write_backprop_page(out_dir, echo)
+    result.files["backprop"] = page
+    if caught:
+        result.skipped.append(f"the graph picture in the backprop page ({viz.INSTALL_HINT})")
+        echo(f"  backprop page: no graph picture; {viz.INSTALL_HINT}")
+    echo(f"\n  {'backprop':<18} {page}")
+    echo("  open it in a browser: ← and → step through the backward pass, #step=N opens step N")
     return result

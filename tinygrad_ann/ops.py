@@ -110,6 +110,7 @@ class _Binary(_Primitive):
 class Add(_Binary):
     __slots__ = ()
     name = "add"
+    formula = "∂a = ∂y, ∂b = ∂y"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -123,6 +124,7 @@ class Add(_Binary):
 class Sub(_Binary):
     __slots__ = ()
     name = "sub"
+    formula = "∂a = ∂y, ∂b = -∂y"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -136,6 +138,7 @@ class Sub(_Binary):
 class Mul(_Binary):
     __slots__ = ()
     name = "mul"
+    formula = "∂a = ∂y · b, ∂b = ∂y · a"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -153,6 +156,7 @@ class Mul(_Binary):
 class Div(_Binary):
     __slots__ = ()
     name = "div"
+    formula = "∂a = ∂y / b, ∂b = -∂y · a / b²"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -169,6 +173,7 @@ class Div(_Binary):
 class Pow(_Binary):
     __slots__ = ()
     name = "pow"
+    formula = "∂a = ∂y · b · a^(b - 1), ∂b = ∂y · y · ln a"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -187,6 +192,7 @@ class Pow(_Binary):
 class Neg(_Primitive):
     __slots__ = ()
     name = "neg"
+    formula = "∂x = -∂y"
 
     @staticmethod
     def forward(ctx, a):
@@ -200,6 +206,7 @@ class Neg(_Primitive):
 class MatMul(_Primitive):
     __slots__ = ()
     name = "matmul"
+    formula = "∂a = ∂y · bᵀ, ∂b = aᵀ · ∂y"
 
     @classmethod
     def explain_value_error(cls, arrays, error):
@@ -248,6 +255,7 @@ class Linear(_Primitive):
 
     __slots__ = ()
     name = "linear"
+    formula = "∂x = ∂y · W, ∂W = ∂yᵀ · x, ∂b = Σ ∂y"
 
     @staticmethod
     def forward(ctx, x, weight, bias):
@@ -275,6 +283,7 @@ class Linear(_Primitive):
 class Cast(_Primitive):
     __slots__ = ()
     name = "cast"
+    formula = "∂x = ∂y, cast back to x's dtype"
 
     @staticmethod
     def forward(ctx, a, dtype):
@@ -289,6 +298,7 @@ class Cast(_Primitive):
 class Exp(_Primitive):
     __slots__ = ()
     name = "exp"
+    formula = "∂x = ∂y · y"
 
     @staticmethod
     def forward(ctx, a):
@@ -305,6 +315,7 @@ class Exp(_Primitive):
 class Log(_Primitive):
     __slots__ = ()
     name = "log"
+    formula = "∂x = ∂y / x"
 
     @staticmethod
     def forward(ctx, a):
@@ -320,6 +331,7 @@ class Log(_Primitive):
 class Sqrt(_Primitive):
     __slots__ = ()
     name = "sqrt"
+    formula = "∂x = ∂y / (2y)"
 
     @staticmethod
     def forward(ctx, a):
@@ -336,6 +348,7 @@ class Sqrt(_Primitive):
 class Abs(_Primitive):
     __slots__ = ()
     name = "abs"
+    formula = "∂x = ∂y · sign(x)"
 
     @staticmethod
     def forward(ctx, a):
@@ -351,6 +364,7 @@ class Abs(_Primitive):
 class Clip(_Primitive):
     __slots__ = ()
     name = "clip"
+    formula = "∂x = ∂y · [lo ≤ x ≤ hi]"
 
     @staticmethod
     def forward(ctx, a, lo, hi):
@@ -372,6 +386,7 @@ class Clip(_Primitive):
 class ReLU(_Primitive):
     __slots__ = ()
     name = "relu"
+    formula = "∂x = ∂y · [x > 0]"
 
     @staticmethod
     def forward(ctx, a):
@@ -387,6 +402,7 @@ class ReLU(_Primitive):
 class LeakyReLU(_Primitive):
     __slots__ = ()
     name = "leaky_relu"
+    formula = "∂x = ∂y · (1 if x > 0 else slope)"
 
     @staticmethod
     def forward(ctx, a, negative_slope):
@@ -410,6 +426,7 @@ def _stable_sigmoid(a: np.ndarray) -> np.ndarray:
 class Sigmoid(_Primitive):
     __slots__ = ()
     name = "sigmoid"
+    formula = "∂x = ∂y · y(1 - y)"
 
     @staticmethod
     def forward(ctx, a):
@@ -431,6 +448,7 @@ class Sigmoid(_Primitive):
 class Tanh(_Primitive):
     __slots__ = ()
     name = "tanh"
+    formula = "∂x = ∂y · (1 - y²)"
 
     @staticmethod
     def forward(ctx, a):
@@ -494,6 +512,7 @@ def _log_softmax(a: np.ndarray, axis: int) -> np.ndarray:
 class Softmax(_Primitive):
     __slots__ = ()
     name = "softmax"
+    formula = "∂x = y · (∂y - Σ ∂y · y)"
 
     @staticmethod
     def forward(ctx, a, axis):
@@ -511,6 +530,7 @@ class Softmax(_Primitive):
 class LogSoftmax(_Primitive):
     __slots__ = ()
     name = "log_softmax"
+    formula = "∂x = ∂y - exp(y) · Σ ∂y"
 
     @staticmethod
     def forward(ctx, a, axis):
@@ -527,6 +547,7 @@ class LogSoftmax(_Primitive):
 class Maximum(_Binary):
     __slots__ = ()
     name = "maximum"
+    formula = "∂a = ∂y · [a > b], ∂b = ∂y · [b > a] (a tie gives each ½)"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -547,6 +568,7 @@ class Maximum(_Binary):
 class Minimum(_Binary):
     __slots__ = ()
     name = "minimum"
+    formula = "∂a = ∂y · [a < b], ∂b = ∂y · [b < a] (a tie gives each ½)"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -566,6 +588,7 @@ class Minimum(_Binary):
 class Where(_Primitive):
     __slots__ = ()
     name = "where"
+    formula = "∂a = ∂y · [c], ∂b = ∂y · [not c]"
 
     @classmethod
     def explain_value_error(cls, arrays, error):
@@ -615,6 +638,7 @@ def _reduced_count(shape: tuple[int, ...], axis: Any) -> int:
 class Sum(_Primitive):
     __slots__ = ()
     name = "sum"
+    formula = "∂x = ∂y, broadcast to x's shape"
 
     @staticmethod
     def forward(ctx, a, axis, keepdims):
@@ -630,6 +654,7 @@ class Sum(_Primitive):
 class Mean(_Primitive):
     __slots__ = ()
     name = "mean"
+    formula = "∂x = ∂y / n, broadcast to x's shape (n: elements averaged)"
 
     @staticmethod
     def forward(ctx, a, axis, keepdims):
@@ -646,6 +671,7 @@ class Mean(_Primitive):
 class Max(_Primitive):
     __slots__ = ()
     name = "max"
+    formula = "∂x = ∂y · [x = max] / (number of maxima)"
     private_saved = (0,)  # the mask of chosen elements
     # Declared: through staticmethod() mypy keeps only np.max's first overload (keepdims=False).
     reduce: ClassVar[Callable[..., np.ndarray]] = staticmethod(np.max)
@@ -668,6 +694,7 @@ class Max(_Primitive):
 class Min(Max):
     __slots__ = ()
     name = "min"
+    formula = "∂x = ∂y · [x = min] / (number of minima)"
     reduce = staticmethod(np.min)
 
 
@@ -675,6 +702,7 @@ class Min(Max):
 class Reshape(_Primitive):
     __slots__ = ()
     name = "reshape"
+    formula = "∂x = ∂y, reshaped to x's shape"
 
     @classmethod
     def explain_value_error(cls, arrays, error):
@@ -694,6 +722,7 @@ class Reshape(_Primitive):
 class Transpose(_Primitive):
     __slots__ = ()
     name = "transpose"
+    formula = "∂x = ∂y, transposed back"
 
     @classmethod
     def explain_value_error(cls, arrays, error):
@@ -721,6 +750,7 @@ def _is_advanced_index(index: Any) -> bool:
 class GetItem(_Primitive):
     __slots__ = ()
     name = "getitem"
+    formula = "∂x = zeros of x's shape, ∂y added at the index"
 
     @staticmethod
     def forward(ctx, a, index):
@@ -757,6 +787,7 @@ class ScatterAdd(_Primitive):
 
     __slots__ = ()
     name = "scatter_add"
+    formula = "∂x = ∂y[index]"
 
     @staticmethod
     def forward(ctx, values, shape, index):
@@ -774,6 +805,7 @@ class BroadcastTo(_Primitive):
 
     __slots__ = ()
     name = "broadcast_to"
+    formula = "∂x = ∂y summed over the broadcast axes"
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -787,6 +819,7 @@ class BroadcastTo(_Primitive):
 class Concatenate(_Primitive):
     __slots__ = ()
     name = "concatenate"
+    formula = "∂xᵢ = the slice of ∂y where xᵢ sits"
 
     @staticmethod
     def forward(ctx, *arrays, axis):
@@ -809,6 +842,7 @@ class Concatenate(_Primitive):
 class Stack(_Primitive):
     __slots__ = ()
     name = "stack"
+    formula = "∂xᵢ = ∂y[i] along the stacked axis"
 
     @staticmethod
     def forward(ctx, *arrays, axis):
@@ -871,6 +905,7 @@ def _minus_one_hot(probs: Any, labels: np.ndarray) -> Any:
 class MSELoss(_Primitive):
     __slots__ = ()
     name = "mse_loss"
+    formula = "∂p = ∂y · 2(p - t) / N, ∂t = -∂p (N = 1 for a sum)"
     private_saved = (0,)
 
     @staticmethod
@@ -901,6 +936,7 @@ class CrossEntropy(_Primitive):
 
     __slots__ = ()
     name = "cross_entropy"
+    formula = "∂z = ∂y · (softmax(z) - onehot(t)) / N (N = 1 for a sum)"
     private_saved = (0,)
 
     @staticmethod
@@ -936,6 +972,7 @@ class CrossEntropy(_Primitive):
 class NLLLoss(_Primitive):
     __slots__ = ()
     name = "nll_loss"
+    formula = "∂z = -∂y · onehot(t) / N (N = 1 for a sum)"
 
     @staticmethod
     def forward(ctx, log_probs, target, reduction):
@@ -958,6 +995,7 @@ _LOG_FLOOR = np.exp(-100.0)
 class BinaryCrossEntropy(_Primitive):
     __slots__ = ()
     name = "binary_cross_entropy"
+    formula = "∂p = ∂y · (p - t) / (p(1 - p)) / N (N = 1 for a sum)"
 
     @staticmethod
     def forward(ctx, probs, target, reduction):
@@ -976,6 +1014,7 @@ class BinaryCrossEntropy(_Primitive):
 class BinaryCrossEntropyWithLogits(_Primitive):
     __slots__ = ()
     name = "binary_cross_entropy_with_logits"
+    formula = "∂z = ∂y · (sigmoid(z) - t) / N (N = 1 for a sum)"
 
     @staticmethod
     def forward(ctx, logits, target, reduction):

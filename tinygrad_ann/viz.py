@@ -3,7 +3,9 @@
 :func:`draw_graph` returns a :class:`graphviz.Digraph` (shown inline by Jupyter);
 :func:`save` renders it to SVG, PNG or PDF with Graphviz's ``dot`` program, or
 writes the DOT source. Building the Digraph needs only the ``graphviz`` Python
-package; rendering needs ``dot`` (``apt-get install graphviz``).
+package; rendering needs ``dot`` (``apt-get install graphviz``). :func:`explain`
+runs backward and shows it step by step on that drawing, as a web page or a
+table (:mod:`tinygrad_ann.explain`).
 
 What the picture shows:
 
@@ -48,7 +50,14 @@ from .autograd import Function
 from .files import write_atomically
 from .tensor import Tensor
 
-__all__ = ["INSTALL_HINT", "GraphvizMissingWarning", "dot_available", "draw_graph", "save"]
+__all__ = [
+    "INSTALL_HINT",
+    "GraphvizMissingWarning",
+    "dot_available",
+    "draw_graph",
+    "explain",
+    "save",
+]
 
 INSTALL_HINT = (
     "install Graphviz's `dot` to render: apt-get install graphviz | brew install graphviz | "
@@ -212,6 +221,32 @@ def draw_graph(
     Drawing reads the graph and never changes it; it works before and after
     ``backward()``.
     """
+    return _draw(
+        output,
+        params,
+        show_shapes=show_shapes,
+        show_values=show_values,
+        show_grads=show_grads,
+        rankdir=rankdir,
+        max_nodes=max_nodes,
+    )[0]
+
+
+def _draw(
+    output: Tensor | Sequence[Tensor],
+    params: Any = None,
+    *,
+    show_shapes: bool = True,
+    show_values: bool = False,
+    show_grads: bool = False,
+    rankdir: str = "TB",
+    max_nodes: int | None = None,
+) -> tuple[graphviz.Digraph, dict[int, str]]:
+    """:func:`draw_graph`, and the node id it gave each op, leaf and output.
+
+    The ids are keyed by ``id()`` of the op's ``Function`` instance, or of the
+    leaf or output Tensor; :mod:`tinygrad_ann.explain` finds them in the SVG.
+    """
     given: list[object] = list(output) if isinstance(output, list | tuple) else [output]
     outputs: list[Tensor] = []
     for position, tensor in enumerate(given):
@@ -289,6 +324,10 @@ def draw_graph(
         if id(tensor._ctx) in op_ids:
             edges.append((op_ids[id(tensor._ctx)], node_id, ""))
 
+    node_ids = dict(op_ids)
+    node_ids.update((id(leaf), node_id) for leaf, node_id, _ in leaves.values())
+    for position, tensor in enumerate(outputs):
+        node_ids.setdefault(id(tensor), f"out{position}")
     tree.emit(graph, module_names, itertools.count())
     for tail, head, label in edges:
         graph.edge(tail, head, label=label)
@@ -302,7 +341,7 @@ def draw_graph(
             cut = (p for p in ctx.parents if p is not None and p._ctx is not None)
             if any(id(parent._ctx) not in op_ids for parent in cut):
                 graph.edge("truncated", op_ids[id(ctx)], style="dashed")
-    return graph
+    return graph, node_ids
 
 
 def save(output: Tensor | Sequence[Tensor], path: str | os.PathLike[str], **options: Any) -> Path:
@@ -336,3 +375,7 @@ def save(output: Tensor | Sequence[Tensor], path: str | os.PathLike[str], **opti
         return fallback
     write_atomically(path, graph.pipe(format=suffix))
     return path
+
+
+# Last: explain draws with this module, which must be complete by then.
+from .explain import explain  # noqa: E402
