@@ -61,10 +61,11 @@ def test_demo_without_matplotlib_or_dot_says_what_it_skipped(tmp_path, monkeypat
     assert result.files == {
         "graph": tmp_path / "two_moons_graph.dot",
         "backprop": tmp_path / "backprop_two_layer.html",
+        "cnn_graph": tmp_path / "digits_cnn_graph.dot",
     }
     assert result.files["graph"].read_text().startswith("digraph")
     assert "<svg" not in result.files["backprop"].read_text(encoding="utf-8")
-    assert len(result.skipped) == 3
+    assert len(result.skipped) == 5  # plots, two SVGs, the page's picture, the CNN's filters
 
 
 def test_demo_labels_each_two_moons_block_with_its_hidden_size(quick_demo):
@@ -83,6 +84,21 @@ def test_demo_writes_the_backprop_page_and_prints_its_first_steps(quick_demo):
     assert "4. Backpropagation step by step" in text
     assert "1     mse_loss" in text and "2     sigmoid₂" in text
     assert "more op(s), then the leaves' .grad" in text
+
+
+def test_demo_trains_a_cnn_and_draws_its_filters_and_graph(quick_demo):
+    result, text, out_dir = quick_demo
+    assert "5. Beyond the MLP: a small CNN on the 8x8 digits" in text
+    accuracy = float(text.split("test accuracy ")[1].split("%")[0])
+    assert accuracy > 80  # two quick epochs; examples/digits_cnn.py trains to 99.5%
+    assert result.files["cnn_filters"] == out_dir / "digits_cnn_filters.png"
+    assert result.files["cnn_filters"].read_bytes().startswith(b"\x89PNG")
+    texts = {
+        n.text
+        for n in ET.parse(result.files["cnn_graph"]).getroot().iter()
+        if n.tag.endswith("text")
+    }
+    assert any(t and t.startswith("0: Conv2d") for t in texts), sorted(t for t in texts if t)[:20]
 
 
 def test_full_length_training_reaches_the_articles_results():

@@ -10,6 +10,10 @@
 4. Backpropagation step by step: ``backprop_two_layer.html`` walks through
    every op the engine differentiates for article 003's two-layer net on one
    XOR example (see ``tg.viz.explain``); the first steps are printed as text.
+5. Beyond the MLP: a small CNN (convolution, batch norm, pooling, dropout) on
+   scikit-learn's 8x8 digits, its learned first-layer filters (PNG) and its
+   graph with one cluster per module (SVG). ``examples/digits_cnn.py`` is the
+   full-size version.
 """
 
 from __future__ import annotations
@@ -400,4 +404,89 @@ def run(out_dir: str | Path = "demo-out", quick: bool = False, echo: Echo = prin
         echo(f"  backprop page: no graph picture; {viz.INSTALL_HINT}")
     echo(f"\n  {'backprop':<18} {page}")
     echo("  open it in a browser: ← and → step through the backward pass, #step=N opens step N")
+
+    echo("\n5. Beyond the MLP: a small CNN on the 8x8 digits\n")
+    _digits_cnn(epochs(12), out_dir, result, echo)
     return result
+
+
+def _digits_cnn(epochs: int, out_dir: Path, result: DemoResult, echo: Echo) -> None:
+    """Train a 16-filter CNN briefly; draw its first-layer filters and its graph."""
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        result.skipped.append("the CNN (scikit-learn is not installed: pip install scikit-learn)")
+        echo("  skipped: scikit-learn is not installed (pip install 'tinygrad_ann[examples]')")
+        return
+    digits = load_digits()
+    train_x, test_x, train_y, test_y = train_test_split(
+        digits.data / 16, digits.target, test_size=0.25, random_state=0, stratify=digits.target
+    )
+    manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.3),
+        nn.Linear(128, 10),
+    )
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+    schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    batches = data.DataLoader(
+        data.TensorDataset(train_x.reshape(-1, 1, 8, 8), train_y), batch_size=32, shuffle=True
+    )
+    start = time.perf_counter()
+    for _ in _progress(epochs, "digits CNN", echo):
+        model.train()
+        for images, labels in batches:
+            loss = F.cross_entropy(model(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        schedule.step()
+    model.eval()
+    predicted = model(Tensor(test_x.reshape(-1, 1, 8, 8))).numpy().argmax(axis=1)
+    echo(
+        f"  test accuracy {_accuracy(predicted, test_y):.1%} on {len(test_y)} held-out images "
+        f"after {epochs} epochs ({time.perf_counter() - start:.1f} s)"
+    )
+    model.train()
+    images, labels = next(iter(batches))
+    loss = F.cross_entropy(model(images), labels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", viz.GraphvizMissingWarning)
+        result.files["cnn_graph"] = viz.save(loss, out_dir / "digits_cnn_graph.svg", params=model)
+    if caught:
+        result.skipped.append(f"the CNN graph's SVG ({viz.INSTALL_HINT})")
+    try:
+        import matplotlib
+    except ImportError:
+        result.skipped.append("the CNN filters (matplotlib is not installed)")
+    else:
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        first = model[0]
+        assert isinstance(first, nn.Conv2d)
+        filters = first.weight.numpy()[:, 0]
+        figure, axes = plt.subplots(2, 8, figsize=(9, 2.6))
+        for kernel, axis in zip(filters, axes.flat):
+            limit = np.abs(kernel).max()
+            axis.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        figure.suptitle("the CNN's first-layer 3x3 filters (red +, blue -)")
+        path = out_dir / "digits_cnn_filters.png"
+        figure.savefig(path, dpi=90)
+        plt.close(figure)
+        result.files["cnn_filters"] = path
+    for kind in ("cnn_filters", "cnn_graph"):
+        if kind in result.files:
+            echo(f"  {kind:<18} {result.files[kind]}")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
+from .convolution import avg_pool2d, conv2d, max_pool2d  # noqa: F401 - re-exported as F.*
 from .errors import DTypeError, LabelError, ShapeError
 from .tensor import Tensor
 
@@ -226,3 +227,6 @@ def binary_cross_entropy_with_logits(
     logits = _tensor(logits)
     target = _float_target("binary_cross_entropy_with_logits", logits, target)
     return ops.BinaryCrossEntropyWithLogits.apply(logits, target, reduction=reduction)
+
+
+from .normalization import batch_norm, dropout, layer_norm  # noqa: E402, F401 - re-exported as F.*

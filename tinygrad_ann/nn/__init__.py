@@ -1,6 +1,7 @@
 """Neural-network building blocks: modules, layers, losses and initialisers."""
 
 from . import init
+from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .layers import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -16,15 +17,24 @@ from .layers import (
     Tanh,
 )
 from .module import Module, Parameter, Sequential, StateDictError
+from .normalization import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm
 
 __all__ = [
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
     "CrossEntropyLoss",
+    "Dropout",
+    "Flatten",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "NLLLoss",
     "Parameter",

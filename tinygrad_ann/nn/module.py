@@ -29,7 +29,9 @@ class Module:
 
     Parameters and sub-modules are registered by assigning them as attributes;
     ``parameters()`` and ``named_parameters()`` find them in assignment order,
-    with dotted names (``hidden.weight``). Calling a module calls ``forward``.
+    with dotted names (``hidden.weight``). State that is saved but not trained
+    (a batch norm's running statistics) is registered with :meth:`register_buffer`.
+    Calling a module calls ``forward``.
 
     >>> import tinygrad_ann as tg
     >>> from tinygrad_ann import nn
@@ -48,6 +50,13 @@ class Module:
 
     def __init__(self) -> None:
         self.training = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        buffers = self.__dict__.get("_buffers")
+        if buffers is not None and name in buffers:
+            # Assigning to a buffer keeps it a buffer: it must stay something state_dict can save.
+            value = _as_buffer(type(self).__name__, name, value)
+        object.__setattr__(self, name, value)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -158,6 +167,75 @@ class Module:
         for _, parameter in self.named_parameters():
             yield parameter
 
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Keep ``tensor`` as state of this module that is saved but not trained.
+
+        A buffer is an attribute (``self.name``) holding a Tensor (an array or
+        number is copied into one; None is allowed and skipped). It is not a
+        parameter: ``parameters()`` and optimizers never see it and it gets no
+        gradient. ``state_dict()`` saves it after the module's own parameters
+        (unless ``persistent=False``), ``load_state_dict()`` restores it, and
+        ``to(dtype)`` converts it if it holds floats. Assigning to the attribute
+        later replaces the buffer's value.
+
+        >>> import numpy as np
+        >>> from tinygrad_ann import nn
+        >>> layer = nn.Linear(2, 2)
+        >>> layer.register_buffer("steps", np.array(0))
+        >>> list(layer.state_dict())
+        ['weight', 'bias', 'steps']
+        >>> [name for name, _ in layer.named_parameters()]
+        ['weight', 'bias']
+        """
+        where = type(self).__name__
+        if not isinstance(name, str):
+            raise TypeError(f"{where}.register_buffer: the name must be a str, got {name!r}")
+        if not name or "." in name:
+            raise KeyError(
+                f"{where}.register_buffer: the name must be non-empty and without '.', got {name!r}"
+            )
+        buffers = self.__dict__.setdefault("_buffers", {})
+        if name not in buffers and (name in self.__dict__ or hasattr(type(self), name)):
+            raise KeyError(f"{where}.register_buffer: attribute {name!r} already exists")
+        value = _as_buffer(where, name, tensor)
+        buffers[name] = bool(persistent)
+        object.__setattr__(self, name, value)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """Every buffer once (None ones skipped), named as parameters are (``0.running_mean``)."""
+        seen: set[int] = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, value in module._own_buffers(persistent_only=False):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def buffers(self) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers():
+            yield buffer
+
+    def _own_buffers(self, persistent_only: bool) -> Iterator[tuple[str, Tensor]]:
+        for name, persistent in self.__dict__.get("_buffers", {}).items():
+            value = self.__dict__.get(name)
+            if isinstance(value, Tensor) and (persistent or not persistent_only):
+                yield name, value
+
+    def _named_state(self) -> Iterator[tuple[str, Tensor]]:
+        """What ``state_dict`` holds, in PyTorch's order: for each module (depth first),
+        its own parameters, then its own persistent buffers."""
+        seen: set[int] = set()
+        for module_name, module in self.named_modules():
+            own: list[tuple[str, Tensor]] = [
+                (name, value)
+                for name, value in vars(module).items()
+                if isinstance(value, Parameter)
+            ]
+            own.extend(module._own_buffers(persistent_only=True))
+            for name, value in own:
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
     # ----------------------------------------------------------------- state
     def zero_grad(self) -> None:
         """Drop the gradients of all parameters (they become ``None``)."""
@@ -175,37 +253,42 @@ class Module:
         return self.train(False)
 
     def to(self, dtype: Any) -> Module:
-        """Convert every parameter to the float ``dtype`` in place; returns self."""
+        """Convert every parameter and float buffer to the float ``dtype`` in place; returns self.
+
+        Integer buffers (a batch counter) keep their dtype.
+        """
         resolved = np.dtype(dtype)
         if resolved.kind != "f":
             raise TypeError(f"Module.to: expected a floating dtype, got {resolved}")
         for parameter in self.parameters():
             parameter.data = parameter.data.astype(resolved)
             parameter.grad = None
+        for buffer in self.buffers():
+            if buffer.dtype.kind == "f":
+                buffer.data = buffer.data.astype(resolved)
         return self
 
     def state_dict(self) -> dict[str, Tensor]:
-        """A dict of parameter name to a copy of the parameter, as a Tensor.
+        """A dict of parameter and buffer names to copies of their values, as Tensors.
 
-        The names and shapes are PyTorch's for the same architecture (e.g.
+        The names, order and shapes are PyTorch's for the same architecture (e.g.
         ``0.weight`` of shape (out_features, in_features) for a ``Linear`` first in
-        a ``Sequential``), so ``tg.save(model.state_dict(), path)`` writes a file
-        that ``torch.nn`` models load (docs/interop.md).
+        a ``Sequential``; each module's parameters, then its buffers, such as a
+        batch norm's ``running_mean``), so ``tg.save(model.state_dict(), path)``
+        writes a file that ``torch.nn`` models load (docs/interop.md).
         """
-        return {
-            name: Tensor._wrap(parameter.data.copy()) for name, parameter in self.named_parameters()
-        }
+        return {name: Tensor._wrap(value.data.copy()) for name, value in self._named_state()}
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
-        """Copy arrays into the parameters of the same names.
+        """Copy arrays into the parameters and buffers of the same names.
 
         Everything is checked before anything is written: with ``strict``,
         missing or unexpected keys are an error, and a shape mismatch always
         is; on error the model is unchanged.
         """
-        parameters = dict(self.named_parameters())
-        missing = [name for name in parameters if name not in state_dict]
-        unexpected = [name for name in state_dict if name not in parameters]
+        targets = dict(self._named_state())
+        missing = [name for name in targets if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in targets]
         problems = []
         if strict and missing:
             problems.append(f"missing keys {missing}")
@@ -213,13 +296,20 @@ class Module:
             problems.append(f"unexpected keys {unexpected}")
         arrays = {}
         for name, value in state_dict.items():
-            if name not in parameters:
+            if name not in targets:
                 continue
-            array = _to_array(value, dtype=parameters[name].dtype)
-            if array.shape != parameters[name].shape:
+            target = targets[name]
+            source = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if target.dtype.kind in "biu" and source.dtype.kind not in "biu":
+                # A counter (num_batches_tracked) would be silently truncated.
                 problems.append(
-                    f"{name}: shape {array.shape} in the state dict, {parameters[name].shape} "
-                    "in the model"
+                    f"{name}: dtype {source.dtype} in the state dict, {target.dtype} in the model"
+                )
+                continue
+            array = _to_array(source, dtype=target.dtype)
+            if array.shape != target.shape:
+                problems.append(
+                    f"{name}: shape {array.shape} in the state dict, {target.shape} in the model"
                 )
             arrays[name] = array
         if problems:
@@ -229,7 +319,7 @@ class Module:
                 + " (the model was not changed)"
             )
         for name, array in arrays.items():
-            parameters[name].data = array
+            targets[name].data = array
 
     # ----------------------------------------------------------------- printing
     def extra_repr(self) -> str:
@@ -285,6 +375,31 @@ class Sequential(Module):
             if isinstance(module, Module):
                 x = module(x)
         return x
+
+
+def _as_buffer(module: str, name: str, value: Any) -> Tensor | None:
+    """``value`` as a buffer's Tensor: Tensors as they are, arrays and numbers copied."""
+    if value is None:
+        return None
+    if isinstance(value, Parameter):
+        raise TypeError(
+            f"{module}: buffer {name!r} cannot hold a Parameter; assign a Parameter to an "
+            "attribute that is not a buffer to make it trainable"
+        )
+    if isinstance(value, Tensor):
+        return value
+    if not isinstance(value, np.ndarray | np.generic | int | float | list | tuple):
+        raise TypeError(
+            f"{module}: buffer {name!r} must be a Tensor, an array, a number or None, got "
+            f"{type(value).__name__}"
+        )
+    tensor = Tensor._wrap(_to_array(value))
+    if tensor.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{module}: buffer {name!r} must hold booleans, integers or floats, got dtype "
+            f"{tensor.dtype}"
+        )
+    return tensor
 
 
 def features_error(layer: str, expected: int, x: Tensor) -> ShapeError:
