@@ -475,3 +475,12 @@ def test_functional_conv_checks_weight_and_bias():
         F.conv2d(x, tg.ones(4, 2, 3, 3), groups=2)
     with pytest.raises(TypeError, match=r"kernel_size must be an int or a pair of ints"):
         nn.MaxPool2d((2, 2, 2))
+
+
+def test_average_pooling_keeps_float32_with_padding_excluded_from_the_count():
+    x = tg.tensor(np.ones((1, 1, 4, 4), dtype=np.float32), requires_grad=True)
+    out = F.avg_pool2d(x, 2, stride=1, padding=1, count_include_pad=False)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.numpy(), np.ones((1, 1, 5, 5), dtype=np.float32))
+    out.sum().backward()
+    assert x.grad.dtype == np.float32

@@ -1,18 +1,22 @@
 """ONNX export: the file passes onnx.checker, and onnxruntime computes what we compute."""
 
 import importlib
+import importlib.util
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from onnx import numpy_helper
+from onnx.reference import ReferenceEvaluator
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
-from tinygrad_ann import nn, ops
+from tinygrad_ann import nn, ops, optim
 from tinygrad_ann.onnx import ExportError, export, supported_ops
 
 DTYPES = [np.float32, np.float64]
@@ -21,12 +25,25 @@ TOLERANCE = {
     np.dtype(np.float64): {"rtol": 1e-10, "atol": 1e-10},
 }
 BATCHES = (1, 7)
+# onnxruntime's CPU provider has no float64 kernels for these (see
+# test_onnxruntime_has_no_float64_conv_or_average_pool): onnx's reference evaluator runs them.
+NO_FLOAT64_KERNEL = {"Conv", "AveragePool"}
 
 
 def run_onnx(path, *arrays: np.ndarray) -> list[np.ndarray]:
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    model = onnx.load(path)
+    if any(a.dtype == np.float64 for a in arrays) and NO_FLOAT64_KERNEL & op_types(model.graph):
+        feeds = {spec.name: array for spec, array in zip(model.graph.input, arrays)}
+        return list(ReferenceEvaluator(model).run(None, feeds))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # starting a thread pool costs more than these tiny runs
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     feeds = {spec.name: array for spec, array in zip(session.get_inputs(), arrays)}
     return session.run(None, feeds)
+
+
+def op_types(graph) -> set[str]:
+    return {node.op_type for node in graph.node}
 
 
 def run_ours(fn, *arrays: np.ndarray) -> list[np.ndarray]:
@@ -154,6 +171,71 @@ def _other_float(x):
     return np.float32 if x.dtype == np.float64 else np.float64
 
 
+def images(batch: int, dtype, seed: int) -> np.ndarray:
+    return rows(batch, (4, 7, 6), dtype, seed)  # not square: a swapped height and width shows
+
+
+def negative_images(batch: int, dtype, seed: int) -> np.ndarray:
+    # Below zero everywhere: a max pool that padded with zeros would return the padding.
+    return rows(batch, (4, 7, 6), dtype, seed, low=-3.0, high=-1.0)
+
+
+def sequences(batch: int, dtype, seed: int) -> np.ndarray:
+    return rows(batch, (4, 5), dtype, seed)
+
+
+def _leaf(*shape: int, scale: float = 1.0) -> dict[np.dtype, tg.Tensor]:
+    values = _RANDOM.standard_normal(shape) * scale
+    return {np.dtype(d): tg.tensor(values, requires_grad=True, dtype=d) for d in DTYPES}
+
+
+def _conv_weight(*shape: int) -> dict[np.dtype, tg.Tensor]:
+    # Scaled as nn.Conv2d initialises, so that outputs are of the inputs' size: float32 sums
+    # of larger terms differ by more than 1e-6 between two summation orders.
+    return _leaf(*shape, scale=1 / np.sqrt(np.prod(shape[1:])))
+
+
+_CONV = {
+    "plain": (_conv_weight(5, 4, 3, 3), _leaf(5, scale=0.3)),
+    "grouped": (_conv_weight(6, 2, 3, 2), _leaf(6, scale=0.3)),
+    "depthwise": (_conv_weight(4, 1, 3, 3), None),
+    "pointwise": (_conv_weight(3, 4, 1, 1), None),
+}
+
+
+def conv(x, kind: str, **geometry):
+    weight, bias = _CONV[kind]
+    return F.conv2d(x, weight[x.dtype], None if bias is None else bias[x.dtype], **geometry)
+
+
+def trained_statistics(layer, dtype, variance=None):
+    """``layer`` (a batch norm) in eval mode, its statistics and parameters as training leaves
+    them: away from their initial 0 and 1."""
+    layer.to(dtype)
+    channels = layer.num_features
+    layer.running_mean.data[...] = _RANDOM.normal(0.0, 0.5, channels)
+    layer.running_var.data[...] = (
+        _RANDOM.uniform(0.5, 2.0, channels) if variance is None else variance
+    )
+    if layer.affine:
+        layer.weight.data[...] = _RANDOM.uniform(0.5, 1.5, channels)
+        layer.bias.data[...] = _RANDOM.normal(0.0, 0.5, channels)
+    return layer.eval()
+
+
+_BATCH_NORM_2D = {np.dtype(d): trained_statistics(nn.BatchNorm2d(4), d) for d in DTYPES}
+_BATCH_NORM_1D = {
+    np.dtype(d): trained_statistics(nn.BatchNorm1d(4, affine=False), d) for d in DTYPES
+}
+_STATISTICS = (_RANDOM.normal(0.0, 0.5, 4), _RANDOM.uniform(0.5, 2.0, 4))
+_SCALE, _SHIFT = _leaf(4, scale=0.5), _leaf(4, scale=0.5)
+_LAYER_NORM = {np.dtype(d): nn.LayerNorm((7, 6)).to(d) for d in DTYPES}
+_SCALE_ONLY = {np.dtype(d): nn.LayerNorm(6, bias=False).to(d) for d in DTYPES}
+for _layer in (*_LAYER_NORM.values(), *_SCALE_ONLY.values()):
+    for _parameter in _layer.parameters():
+        _parameter.data[...] = _RANDOM.uniform(0.5, 1.5, _parameter.shape)
+
+
 OP_CASES = [
     OpCase("add", lambda x: x + 1.5),
     OpCase("add", lambda x: 2.0 + x + x),
@@ -219,6 +301,46 @@ OP_CASES = [
     ),
     OpCase("stack", lambda x: tg.stack([x, x * 2], axis=1)),
     OpCase("stack", lambda x: tg.stack([x, -x, x * 3], axis=-1)),
+    OpCase("conv2d", lambda x: conv(x, "plain"), images),
+    OpCase("conv2d", lambda x: conv(x, "plain", stride=2, padding=1), images),
+    OpCase(
+        "conv2d",
+        lambda x: conv(x, "grouped", stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2),
+        images,
+    ),
+    OpCase("conv2d", lambda x: conv(x, "depthwise", padding=2, dilation=2, groups=4), images),
+    OpCase("conv2d", lambda x: conv(x, "pointwise", stride=(1, 2)), images),
+    OpCase("max_pool2d", lambda x: F.max_pool2d(x, 2), images),
+    OpCase("max_pool2d", lambda x: F.max_pool2d(x, 3, stride=2, padding=1), negative_images),
+    OpCase(
+        "max_pool2d",
+        lambda x: F.max_pool2d(x, (3, 2), stride=(1, 2), padding=(1, 1)),
+        negative_images,
+    ),
+    OpCase("avg_pool2d", lambda x: F.avg_pool2d(x, 2), images),
+    OpCase("avg_pool2d", lambda x: F.avg_pool2d(x, 3, stride=2, padding=1), images),
+    OpCase(
+        "avg_pool2d",
+        lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False),
+        images,
+    ),
+    OpCase(
+        "avg_pool2d",
+        lambda x: F.avg_pool2d(x, (2, 3), stride=(1, 2), padding=1, count_include_pad=False),
+        images,
+    ),
+    OpCase("batch_norm_eval", lambda x: _BATCH_NORM_2D[x.dtype](x), images),
+    OpCase("batch_norm_eval", lambda x: _BATCH_NORM_1D[x.dtype](x)),
+    OpCase("batch_norm_eval", lambda x: _BATCH_NORM_1D[x.dtype](x), sequences),
+    OpCase(
+        "batch_norm_eval",
+        lambda x: F.batch_norm(x, *_STATISTICS, _SCALE[x.dtype], _SHIFT[x.dtype]),
+        sequences,
+    ),
+    OpCase("layer_norm", lambda x: F.layer_norm(x, 4, _SCALE[x.dtype], _SHIFT[x.dtype])),
+    OpCase("layer_norm", lambda x: _LAYER_NORM[x.dtype](x), images),
+    OpCase("layer_norm", lambda x: F.layer_norm(x, (7, 6), eps=2.0**-10), images),
+    OpCase("layer_norm", lambda x: _SCALE_ONLY[x.dtype](x), images),
 ]
 
 
@@ -237,10 +359,13 @@ def test_every_supported_op_has_a_case():
     assert {case.op for case in OP_CASES} == set(supported_ops())
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize(
-    "case", OP_CASES, ids=[f"{case.op}-{k}" for k, case in enumerate(OP_CASES)]
-)
+def op_params():
+    for k, case in enumerate(OP_CASES):
+        for dtype in DTYPES:
+            yield pytest.param(case, dtype, id=f"{case.op}-{k}-{np.dtype(dtype).name}")
+
+
+@pytest.mark.parametrize(("case", "dtype"), list(op_params()))
 def test_each_op_matches_onnxruntime(case, dtype, tmp_path):
     example = case.make(3, dtype, seed=0)
     assert case.op in recorded_ops(case.fn, example)
@@ -269,6 +394,194 @@ def test_sum_over_no_axes_is_the_identity(tmp_path):
     fn = lambda t: t.sum(axis=()) * 2  # noqa: E731
     path = exported(fn, rows(3, 4, np.float32), tmp_path / "m.onnx")
     assert_same(fn, path, rows(7, 4, np.float32, seed=1))
+
+
+# ---------------------------------------------------------------------- images and normalization
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def digit_images(batch: int, seed: int = 0) -> np.ndarray:
+    return rows(batch, (1, 8, 8), np.float32, seed, low=0.0, high=1.0)
+
+
+def trained_digits_cnn() -> nn.Sequential:
+    """examples/digits_cnn.py's network in float32, after a few Adam steps on random images
+    (so that its running statistics are far from 0 and 1), in eval mode."""
+    spec = importlib.util.spec_from_file_location("digits_cnn", EXAMPLES / "digits_cnn.py")
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    tg.manual_seed(0)
+    model = example.build_model().to(np.float32)
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+    labels = np.random.default_rng(0).integers(0, 10, size=(3, 16))
+    for step in range(3):
+        loss = F.cross_entropy(model(digit_images(16, seed=10 + step)), labels[step])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def buffer_values(model: nn.Module) -> dict[str, np.ndarray]:
+    return {name: buffer.numpy().copy() for name, buffer in model.named_buffers()}
+
+
+def test_the_digits_cnn_in_eval_mode_matches_onnxruntime(tmp_path):
+    model = trained_digits_cnn()
+    buffers = buffer_values(model)
+    assert np.abs(buffers["5.running_var"] - 1).max() > 0.1
+    path = exported(model, digit_images(3), tmp_path / "cnn.onnx")
+    graph = onnx.load(path).graph
+    block = ["Conv", "BatchNormalization", "Relu", "MaxPool"]
+    # Flatten is a Reshape; dropout in eval mode records nothing.
+    assert [node.op_type for node in graph.node] == [*block, *block, "Reshape", "Gemm"]
+    assert dims(graph.input[0]) == ["batch", 1, 8, 8] and dims(graph.output[0]) == ["batch", 10]
+    stored = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for name, values in buffers.items():
+        if name.endswith(("running_mean", "running_var")):
+            np.testing.assert_array_equal(stored[name], values)
+        else:
+            assert name not in stored  # the batch counters
+    assert {name for name, _ in model.named_parameters()} <= set(stored)
+    for batch in BATCHES:
+        assert_same(model, path, digit_images(batch, seed=batch))
+    assert all(
+        np.array_equal(model_values, buffers[name])
+        for name, model_values in buffer_values(model).items()
+    )
+
+
+def test_batch_norm_and_dropout_in_training_mode_are_errors_before_anything_runs(tmp_path):
+    model = trained_digits_cnn()
+    model.train()
+    buffers = buffer_values(model)
+    with pytest.raises(
+        ExportError, match=r"layer '1' \(BatchNorm2d\) is in training mode.*call model\.eval\(\)"
+    ):
+        export(model, digit_images(3), tmp_path / "cnn.onnx")
+    # Nothing ran: the running statistics and the batch counters are as they were.
+    for name, values in buffer_values(model).items():
+        np.testing.assert_array_equal(values, buffers[name])
+    model.eval()
+    model[9].train()
+    with pytest.raises(
+        ExportError, match=r"layer '9' \(Dropout\) is in training mode.*call model\.eval\(\)"
+    ):
+        export(model, digit_images(3), tmp_path / "cnn.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("fn", "message"),
+    [
+        (
+            lambda x: F.dropout(x, 0.5),
+            r"F\.dropout is in training mode.*training=False to F\.dropout",
+        ),
+        (lambda x: nn.Dropout(0.5)(x), r"Dropout is in training mode.*call model\.eval\(\)"),
+        (
+            lambda x: F.batch_norm(x, None, None, training=True),
+            r"F\.batch_norm is in training mode.*pass training=False and the running statistics",
+        ),
+        (
+            lambda x: nn.BatchNorm1d(4, track_running_stats=False).eval()(x),
+            r"BatchNorm1d has no running statistics \(track_running_stats=False\)",
+        ),
+    ],
+)
+def test_dropout_and_batch_statistics_in_a_function_are_errors(fn, message, tmp_path):
+    with pytest.raises(ExportError, match=message):
+        export(fn, rows(3, 4, np.float32), tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dropout_that_drops_nothing_records_nothing(tmp_path):
+    tg.manual_seed(0)
+    for model in (
+        nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5)).eval(),
+        nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.0)),  # training mode, p = 0
+    ):
+        path = exported(model, rows(3, 4, np.float64), tmp_path / "m.onnx")
+        assert [node.op_type for node in onnx.load(path).graph.node] == ["Gemm"]
+        assert_same(model, path, rows(5, 4, np.float64, seed=1))
+
+
+def test_float64_batch_norm_adds_all_of_eps(tmp_path):
+    # epsilon is a float32 attribute; where the variance is near 0, eps rounded to float32
+    # would change the result by 1e-8 (relative).
+    variance = np.array([0.0, 1e-7, 1.5])
+    layer = trained_statistics(nn.BatchNorm2d(3), np.float64, variance)
+    x = rows(3, (3, 2, 2), np.float64)
+    path = exported(layer, x, tmp_path / "layer.onnx")
+    graph = onnx.load(path).graph
+    assert [node.op_type for node in graph.node] == ["Add", "BatchNormalization"]
+    assert {"running_mean", "running_var"} <= {init.name for init in graph.initializer}
+    statistics = (layer.running_mean.numpy(), variance)
+    fn = lambda t: F.batch_norm(t, *statistics)  # noqa: E731 - copies of the statistics
+    function_path = exported(fn, x, tmp_path / "function.onnx")
+    for batch in BATCHES:
+        assert_same(layer, path, rows(batch, (3, 2, 2), np.float64, seed=batch))
+        assert_same(fn, function_path, rows(batch, (3, 2, 2), np.float64, seed=batch))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "eps", "one_node"),
+    [(np.float32, 1e-5, True), (np.float64, 2.0**-10, True), (np.float64, 1e-5, False)],
+)
+def test_layer_norm_is_one_node_unless_float32_cannot_hold_a_float64_eps(
+    dtype, eps, one_node, tmp_path
+):
+    def fn(x):
+        return F.layer_norm(x, 6, eps=eps)
+
+    def samples(batch: int, seed: int) -> np.ndarray:
+        # In float64, rows of variance ~1e-7, where eps rounded to float32 would show.
+        spread = 1e-3 if dtype == np.float64 else 1.0
+        return (1.0 + spread * rows(batch, 6, np.float64, seed)).astype(dtype)
+
+    path = exported(fn, samples(3, seed=0), tmp_path / "m.onnx")
+    assert ("LayerNormalization" in op_types(onnx.load(path).graph)) == one_node
+    for batch in BATCHES:
+        assert_same(fn, path, samples(batch, seed=batch))
+
+
+@pytest.mark.parametrize(
+    ("layer", "normalize"),
+    [
+        (lambda: trained_statistics(nn.BatchNorm1d(4), np.float64), "BatchNormalization"),
+        (lambda: nn.LayerNorm(4), "LayerNormalization"),
+    ],
+)
+def test_a_float32_input_is_normalized_in_float32_then_meets_float64_parameters(
+    layer, normalize, tmp_path
+):
+    model = layer()  # float64 parameters
+    path = exported(model, rows(3, 4, np.float32), tmp_path / "m.onnx")
+    kinds = [node.op_type for node in onnx.load(path).graph.node]
+    assert kinds[kinds.index(normalize) :] == [normalize, "Cast", "Mul", "Add"]
+    for batch in BATCHES:
+        x = rows(batch, 4, np.float32, seed=batch)
+        (theirs,), (ours,) = run_onnx(path, x), run_ours(model, x)
+        assert theirs.dtype == ours.dtype == np.float64
+        # x̂ is float32 in both, computed in another order: float32's tolerance.
+        np.testing.assert_allclose(theirs, ours, rtol=1e-6, atol=1e-6)
+
+
+def test_a_window_read_from_the_batch_size_is_an_error(tmp_path):
+    def pool(x):
+        return F.max_pool2d(x, 2, stride=1 if len(x) == 3 else 2)
+
+    with pytest.raises(ExportError, match=r"the stride of max_pool2d is a value .* changed value"):
+        export(pool, images(3, np.float32, seed=0), tmp_path / "m.onnx")
+
+
+def test_onnxruntime_has_no_float64_conv_or_average_pool(tmp_path):
+    # Why run_onnx runs such files with onnx's reference evaluator, as docs/onnx.md says.
+    for fn in (lambda x: conv(x, "plain"), lambda x: F.avg_pool2d(x, 2)):
+        path = exported(fn, images(3, np.float64, seed=0), tmp_path / "m.onnx")
+        with pytest.raises(ort.capi.onnxruntime_pybind11_state.NotImplemented):
+            ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
 # ---------------------------------------------------------------------- dynamic batch

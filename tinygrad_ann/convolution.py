@@ -482,7 +482,7 @@ def _avg_divisor(
     """What each window's sum is divided by: kH * kW, or the count of non-padding elements."""
     if count_include_pad or (padding[0] == 0 and padding[1] == 0):
         return kernel[0] * kernel[1]
-    ones = np.ones((1, 1, *shape[2:]))
+    ones = np.ones((1, 1, *shape[2:]), dtype=np.float32)  # exact counts; keeps float32 float32
     counts, _ = _pool_columns(ones, kernel, stride, padding, 0.0)
     out = (_out_size(shape[2], kernel[0], stride[0], padding[0], 1), -1)
     return np.add.reduce(counts, axis=0).reshape(out)

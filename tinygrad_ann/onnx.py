@@ -42,11 +42,13 @@ except ImportError as error:
         'install it with: pip install "tinygrad_ann[onnx]"'
     ) from error
 
-from . import __version__, ops
+from . import __version__, convolution, normalization, ops
 from .autograd import Function, enable_grad
 from .errors import DTypeError
 from .files import write_atomically
 from .nn.module import Module
+from .nn.normalization import Dropout as DropoutLayer
+from .nn.normalization import _BatchNorm
 from .tensor import Tensor
 
 #: The opset written when none is asked for. From 18 on every Reduce* op takes its
@@ -73,12 +75,15 @@ def export(
 
     ``model_or_fn`` is an ``nn.Module`` or any callable taking Tensors and
     returning a Tensor or a tuple of Tensors; it runs as it is (a module in its
-    current train/eval mode). ``example_inputs`` is a Tensor or NumPy array of
+    current train/eval mode). A module with batch norm or dropout layers in
+    training mode is an :class:`ExportError` before anything runs: call
+    ``model.eval()`` first. ``example_inputs`` is a Tensor or NumPy array of
     float32 or float64, or a tuple of them, one per argument. Parameters of a
-    module are stored under their ``named_parameters()`` names; other constants
-    as ``const_<k>``. Inputs are named ``input`` (``input_0``, ``input_1``, ...
-    for several) and outputs ``output`` likewise, unless ``input_names`` and
-    ``output_names`` say otherwise.
+    module are stored under their ``named_parameters()`` names, the running
+    statistics of batch norm under their ``named_buffers()`` names; other
+    constants as ``const_<k>``. Inputs are named ``input`` (``input_0``,
+    ``input_1``, ... for several) and outputs ``output`` likewise, unless
+    ``input_names`` and ``output_names`` say otherwise.
 
     With ``dynamic_batch`` (the default) the first axis of every input and
     output is the symbolic dimension ``"batch"``, so the file runs at any batch
@@ -123,17 +128,21 @@ def export(
         _check_batch_axis(arrays)
 
     parameters: dict[int, str] = {}
+    buffers: dict[int, str] = {}
     scopes: dict[int, str] = {}
     if isinstance(model_or_fn, Module):
+        # Before any run: a run in training mode would already update running statistics.
+        _check_eval_mode(model_or_fn)
         for name, parameter in model_or_fn.named_parameters():
             parameters[id(parameter)] = name
             parameters.setdefault(id(parameter.data), name)
+        buffers = {id(buffer): name for name, buffer in model_or_fn.named_buffers()}
         scopes = {id(module): name for name, module in model_or_fn.named_modules() if name}
 
     first = _trace(model_or_fn, arrays)
     outputs_named = _names("output_names", output_names, len(first.outputs), "output")
-    _check_names(inputs_named, outputs_named, set(parameters.values()))
-    _check_graph(first)
+    _check_names(inputs_named, outputs_named, {*parameters.values(), *buffers.values()})
+    _check_graph(first, scopes)
 
     batch_axes: dict[int, frozenset[int]] = {}
     second_arrays = _second_example(arrays, dynamic_batch)
@@ -144,7 +153,7 @@ def export(
             _check_output_batch_axes(first, second, batch_axes)
 
     exporter = _Exporter(
-        first, inputs_named, outputs_named, parameters, scopes, batch_axes, dynamic_batch
+        first, inputs_named, outputs_named, parameters, buffers, scopes, batch_axes, dynamic_batch
     )
     graph_name = getattr(model_or_fn, "__name__", type(model_or_fn).__name__)
     model = exporter.model(graph_name, opset)
@@ -294,10 +303,75 @@ def _ctx(tensor: Tensor) -> Function:
     return ctx
 
 
-def _check_graph(trace: _Trace) -> None:
+def _options(ctx: Function) -> dict[str, Any]:
+    """The keyword options the op's forward received (its geometry, eps, statistics)."""
+    options: dict[str, Any] = ctx.__dict__.get("options", {})
+    return options
+
+
+def _check_eval_mode(model: Module) -> None:
+    """No layer of ``model`` would draw random numbers or use a batch's statistics."""
+    for name, module in model.named_modules():
+        if not module.training:
+            continue
+        if isinstance(module, _BatchNorm):
+            raise _batch_norm_error(_layer_label(name, module), module)
+        if isinstance(module, DropoutLayer) and module.p > 0:
+            raise _dropout_error(_layer_label(name, module), module)
+
+
+def _layer_label(name: str, module: Module) -> str:
+    kind = type(module).__name__
+    return f"layer {name!r} ({kind})" if name else kind
+
+
+def _dropout_error(label: str, layer: Module | None) -> ExportError:
+    fix = (
+        "call model.eval() before exporting"
+        if layer is not None
+        else "pass training=False to F.dropout"
+    )
+    return ExportError(
+        f"export: {label} is in training mode, where dropout zeroes random elements at every "
+        f"call, which an exported model cannot reproduce: {fix} (dropout then passes its "
+        "input through and records nothing). Nothing was written"
+    )
+
+
+def _batch_norm_error(label: str, layer: Module | None) -> ExportError:
+    if layer is not None and not layer.training:
+        return ExportError(
+            f"export: {label} has no running statistics (track_running_stats=False), so even "
+            "in eval mode it normalizes by the statistics of each batch, which does not "
+            "export: build it with track_running_stats=True, train it, then call model.eval(). "
+            "Nothing was written"
+        )
+    fix = (
+        "call model.eval() before exporting, so that it uses its running statistics"
+        if layer is not None
+        else "pass training=False and the running statistics to F.batch_norm"
+    )
+    return ExportError(
+        f"export: {label} is in training mode, where batch norm normalizes by the statistics "
+        f"of each batch (and updates its running statistics): {fix}. Nothing was written"
+    )
+
+
+def _check_graph(trace: _Trace, scopes: dict[int, str]) -> None:
     """Every op has a mapping and every output is computed from the inputs."""
     for tensor in trace.nodes:
-        cls = type(_ctx(tensor))
+        ctx = _ctx(tensor)
+        cls = type(ctx)
+        if cls is normalization.Dropout or cls is normalization.BatchNorm:
+            scope = ctx.scope[-1] if ctx.scope else None
+            layer = scope if isinstance(scope, DropoutLayer | _BatchNorm) else None
+            if layer is None:
+                label = "F.dropout" if cls is normalization.Dropout else "F.batch_norm"
+            else:
+                label = _layer_label(scopes.get(id(layer), ""), layer)
+            if cls is normalization.Dropout:
+                raise _dropout_error(label, layer)
+            raise _batch_norm_error(label, layer)
         if cls not in _EMITTERS:
             raise ExportError(
                 f"export: the op {cls.op_name()!r} has no ONNX mapping, so the model cannot be "
@@ -414,6 +488,10 @@ def _compare(
             label = f"the {option} of {name}"
             value_one, value_two = ctx_one.saved[position], ctx_two.saved[position]
             _check_same_constant(label, value_one, value_two, what, dynamic_batch)
+        for option, key in _KEYWORD_OPTIONS.get(type(ctx_one), {}).items():
+            label = f"the {option} of {name}"
+            value_one, value_two = _options(ctx_one)[key], _options(ctx_two)[key]
+            _check_same_constant(label, value_one, value_two, what, dynamic_batch)
         batch_axes[id(one)] = frozenset(
             axis for axis, (a, b) in enumerate(zip(one.shape, two.shape)) if a != b
         )
@@ -487,6 +565,7 @@ class _Exporter:
         input_names: list[str],
         output_names: list[str],
         parameters: dict[int, str],
+        buffers: dict[int, str],
         scopes: dict[int, str],
         batch_axes: dict[int, frozenset[int]],
         dynamic_batch: bool,
@@ -495,12 +574,13 @@ class _Exporter:
         self.input_names = input_names
         self.output_names = output_names
         self.parameters = parameters
+        self.buffers = buffers  # id(buffer Tensor) -> its named_buffers() name
         self.scopes = scopes
         self.batch = batch_axes
         self.dynamic_batch = dynamic_batch
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
-        self.taken = {*input_names, *output_names, *parameters.values()}
+        self.taken = {*input_names, *output_names, *parameters.values(), *buffers.values()}
         self.counters: dict[str, int] = {}
         self.names = {id(tensor): name for tensor, name in zip(trace.inputs, input_names)}
         self.stored: dict[int, str] = {}  # id(array) -> initializer holding it as it is
@@ -559,6 +639,13 @@ class _Exporter:
             name = self.store(tensor.data, preferred)
             self.names[id(tensor)] = name
         return name
+
+    def buffer(self, tensor: Tensor, kind: str, dtype: np.dtype) -> str:
+        """A module's buffer as an initializer under its ``named_buffers()`` name, as ``dtype``."""
+        name = self.stored.get(id(tensor.data))
+        if name is None:
+            name = self.store(tensor.data, self.buffers.get(id(tensor)) or self.fresh(kind))
+        return self.cast(name, tensor.dtype, dtype)
 
     def cast(self, name: str, source: np.dtype, dtype: np.dtype) -> str:
         if source == dtype:
@@ -802,6 +889,179 @@ def _emit_where(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
     ex.add("Where", [condition, a, b], target)
 
 
+# ---------------------------------------------------------------------- images, normalization
+def _geometry(options: dict[str, Any], kernel: Sequence[int]) -> dict[str, list[int]]:
+    """The window attributes ONNX's Conv and pooling ops share, from a 2-d op's options."""
+    padding = [int(size) for size in options["padding"]]
+    return {
+        "kernel_shape": [int(size) for size in kernel],
+        "strides": [int(step) for step in options["stride"]],
+        "pads": padding + padding,  # ONNX lists the start of every axis, then every end
+    }
+
+
+def _emit_conv2d(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    options = _options(ctx)
+    operands = [ex.operand(ctx, 0, out.dtype), ex.operand(ctx, 1, out.dtype)]
+    if ctx.inputs[2] is not None:
+        operands.append(ex.operand(ctx, 2, out.dtype))
+    ex.add(
+        "Conv",
+        operands,
+        target,
+        dilations=[int(step) for step in options["dilation"]],
+        group=int(options["groups"]),
+        **_geometry(options, np.shape(ctx.inputs[1])[2:]),
+    )
+
+
+def _emit_max_pool2d(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    # MaxPool leaves the padding out of every window: the same maximum as padding with -inf.
+    options = _options(ctx)
+    x = ex.operand(ctx, 0, out.dtype)
+    ex.add("MaxPool", [x], target, **_geometry(options, options["kernel_size"]))
+
+
+def _emit_avg_pool2d(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    options = _options(ctx)
+    ex.add(
+        "AveragePool",
+        [ex.operand(ctx, 0, out.dtype)],
+        target,
+        count_include_pad=int(bool(options["count_include_pad"])),
+        **_geometry(options, options["kernel_size"]),
+    )
+
+
+def _float32_epsilon(eps: float, dtype: np.dtype) -> tuple[float, float]:
+    """An ``epsilon`` attribute (a float32) for ``eps``, and what a float64 graph must add.
+
+    A float32 model added ``eps`` rounded to float32, as the attribute holds it. A
+    float64 one added all of it: the rest (exact, as the two are close) is added
+    by the exported graph itself.
+    """
+    epsilon = float(np.float32(eps))
+    return epsilon, (float(eps) - epsilon if dtype == np.float64 else 0.0)
+
+
+def _parameter_or(
+    ex: _Exporter, ctx: Any, position: int, fill: float, shape: Any, dtype: Any
+) -> str:
+    """The op's weight (``position`` 1) or bias (2) as ``dtype``, or ``fill`` if it has none."""
+    if ctx.inputs[position] is None:
+        return ex.constant(np.full(shape, fill), dtype)
+    return ex.operand(ctx, position, dtype)
+
+
+def _scale_and_shift(
+    ex: _Exporter, ctx: Any, normalized: str, dtype: np.dtype, out: Tensor, target: str
+) -> None:
+    """``x̂ · weight + bias`` (one of them may be None) into ``target``, in the result's dtype.
+
+    NumPy normalized in x̂'s ``dtype`` and applied the weight and bias after, in the
+    result's, so x̂ is cast between the two when they differ.
+    """
+    normalized = ex.cast(normalized, dtype, out.dtype)
+    has_bias = ctx.inputs[2] is not None
+    if ctx.inputs[1] is not None:
+        weight = ex.operand(ctx, 1, out.dtype)
+        normalized = ex.add("Mul", [normalized, weight], None if has_bias else target)
+    if has_bias:
+        ex.add("Add", [normalized, ex.operand(ctx, 2, out.dtype)], target)
+
+
+def _emit_batch_norm_eval(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    options = _options(ctx)
+    eps = float(options["eps"])
+    recorded_mean, inv_std = options["running"]
+    dtype = np.result_type(ctx.inputs[0], recorded_mean, inv_std)  # x̂'s
+    apart = dtype != out.dtype
+    epsilon, rest = _float32_epsilon(eps, dtype)
+    channels = out.shape[1]
+    if apart:  # the weight and bias come after x̂, as in NumPy
+        scale, shift = ex.constant(np.ones(channels), dtype), ex.constant(np.zeros(channels), dtype)
+    else:
+        scale = _parameter_or(ex, ctx, 1, 1.0, channels, dtype)
+        shift = _parameter_or(ex, ctx, 2, 0.0, channels, dtype)
+    layer = ctx.scope[-1] if ctx.scope else None
+    buffers = _running_buffers(layer, ctx, eps)
+    if buffers is not None:
+        mean = ex.buffer(buffers[0], "running_mean", dtype)
+        variance = ex.buffer(buffers[1], "running_var", dtype)
+        if rest:
+            variance = ex.add("Add", [variance, ex.constant(rest, dtype)])
+    else:
+        # Statistics given as arrays to F.batch_norm, which copied them: the variance comes
+        # back from 1/sqrt(var + eps), with the float64 rest of eps already in it.
+        mean = ex.constant(np.reshape(recorded_mean, -1), dtype)
+        rebuilt = 1.0 / np.square(np.reshape(inv_std, -1).astype(np.float64)) - epsilon
+        variance = ex.constant(rebuilt, dtype)
+    operands = [ex.operand(ctx, 0, dtype), scale, shift, mean, variance]
+    normalized = ex.add("BatchNormalization", operands, None if apart else target, epsilon=epsilon)
+    if apart:
+        _scale_and_shift(ex, ctx, normalized, dtype, out, target)
+
+
+def _running_buffers(layer: Any, ctx: Any, eps: float) -> tuple[Tensor, Tensor] | None:
+    """The running mean and variance of ``layer`` if the op normalized by them as they are."""
+    if not isinstance(layer, _BatchNorm):
+        return None
+    running_mean, running_var = layer.running_mean, layer.running_var
+    if running_mean is None or running_var is None:
+        return None
+    recorded_mean, inv_std = _options(ctx)["running"]
+    dtype = np.asarray(ctx.inputs[0]).dtype
+    mean = np.array(running_mean.data, dtype=dtype).reshape(np.shape(recorded_mean))
+    variance = np.array(running_var.data, dtype=dtype).reshape(np.shape(inv_std))
+    with np.errstate(all="ignore"):
+        # The same arithmetic as batch norm's forward, so equal means the same statistics.
+        rebuilt = 1 / np.sqrt(variance + eps)
+    if _same_values(mean, np.asarray(recorded_mean)) and _same_values(rebuilt, inv_std):
+        return running_mean, running_var
+    return None
+
+
+def _emit_layer_norm(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    options = _options(ctx)
+    axes = sorted(int(axis) % out.ndim for axis in options["axes"])
+    eps = options["eps"]
+    dtype = np.result_type(ctx.inputs[0], eps)  # x̂'s
+    apart = dtype != out.dtype
+    plain = ctx.inputs[1] is None and ctx.inputs[2] is None
+    epsilon, rest = _float32_epsilon(float(eps), dtype)
+    x = ex.operand(ctx, 0, dtype)
+    if rest:
+        # LayerNormalization computes the variance inside, where the rest of a float64 eps
+        # cannot be added: then the forward's own arithmetic, op by op.
+        reduced = ex.constant(axes, np.int64)
+        centered = ex.add("Sub", [x, ex.add("ReduceMean", [x, reduced], keepdims=1)])
+        squares = ex.add("Mul", [centered, centered])
+        variance = ex.add("ReduceMean", [squares, reduced], keepdims=1)
+        shifted = ex.add("Add", [variance, ex.constant(eps, dtype)])
+        inverse = ex.add("Reciprocal", [ex.add("Sqrt", [shifted])])
+        normalized = ex.add("Mul", [centered, inverse], target if plain else None)
+        if not plain:
+            _scale_and_shift(ex, ctx, normalized, dtype, out, target)
+        return
+    shape = out.shape[axes[0] :]
+    if apart:  # the weight and bias come after x̂, as in NumPy
+        operands = [x, ex.constant(np.ones(shape), dtype)]
+    else:
+        operands = [x, _parameter_or(ex, ctx, 1, 1.0, shape, dtype)]
+        if ctx.inputs[2] is not None:
+            operands.append(ex.operand(ctx, 2, dtype))
+    normalized = ex.add(
+        "LayerNormalization",
+        operands,
+        None if apart else target,
+        axis=axes[0],
+        epsilon=epsilon,
+        stash_type=_onnx_dtype(dtype),  # the mean and variance in x̂'s dtype
+    )
+    if apart:
+        _scale_and_shift(ex, ctx, normalized, dtype, out, target)
+
+
 # Where each op's forward saved its keyword options, by name: positions in ``ctx.saved``.
 _SAVED_OPTIONS: dict[type[Function], dict[str, int]] = {
     ops.Clip: {"lower bound": 1, "upper bound": 2},
@@ -815,6 +1075,25 @@ _SAVED_OPTIONS: dict[type[Function], dict[str, int]] = {
     ops.Transpose: {"axes": 0},
     ops.Concatenate: {"axis": 1},
     ops.Stack: {"axis": 1},
+}
+
+# The keyword options of each op that the exported nodes depend on, by name: their keys.
+_KEYWORD_OPTIONS: dict[type[Function], dict[str, str]] = {
+    convolution.Conv2d: {
+        "stride": "stride",
+        "padding": "padding",
+        "dilation": "dilation",
+        "groups": "groups",
+    },
+    convolution.MaxPool2d: {"kernel size": "kernel_size", "stride": "stride", "padding": "padding"},
+    convolution.AvgPool2d: {
+        "kernel size": "kernel_size",
+        "stride": "stride",
+        "padding": "padding",
+        "count_include_pad option": "count_include_pad",
+    },
+    normalization.BatchNormEval: {"axes": "axes", "eps": "eps", "running statistics": "running"},
+    normalization.LayerNorm: {"axes": "axes", "eps": "eps"},
 }
 
 _EMITTERS: dict[type[Function], _Emitter] = {
@@ -850,6 +1129,11 @@ _EMITTERS: dict[type[Function], _Emitter] = {
     ops.BroadcastTo: _emit_broadcast_to,
     ops.Concatenate: _emit_concatenate,
     ops.Stack: _emit_stack,
+    convolution.Conv2d: _emit_conv2d,
+    convolution.MaxPool2d: _emit_max_pool2d,
+    convolution.AvgPool2d: _emit_avg_pool2d,
+    normalization.BatchNormEval: _emit_batch_norm_eval,
+    normalization.LayerNorm: _emit_layer_norm,
 }
 
 
