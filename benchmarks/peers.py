@@ -4,16 +4,19 @@ Each function does what its NumPy twin in ``workloads.py`` does: the same data,
 the same initial weights, the same math and step count, so the final losses
 agree. Each is written the way a user of that library would write it:
 
-- PyTorch eager: ``torch.nn.Linear`` layers, ``torch.optim.SGD``, ``loss.backward()``;
-  float64 tensors, except W3 in float32. ``torch-1t`` and ``torch-2t`` run the same
-  code with ``torch.set_num_threads(1)`` and ``(2)``.
+- PyTorch eager: ``torch.nn`` layers, ``torch.optim.SGD`` (W7: ``Adam``),
+  ``loss.backward()``; float64 tensors, except W3 in float32. ``torch-1t`` and
+  ``torch-2t`` run the same code with ``torch.set_num_threads(1)`` and ``(2)``.
 - MyGrad: ``mygrad`` tensors, ``loss.backward()``, SGD updates on ``.data``
-  (its memory guard left on, as installed).
+  (its memory guard left on, as installed). MyGrad has no optimizers: W7's Adam
+  is written out on the arrays, the same update as ``torch.optim.Adam``.
 - HIPS autograd: a loss function of the parameters written in ``autograd.numpy``,
   differentiated by ``autograd.value_and_grad``; updates on plain arrays.
 
 W1..W4 exist for all three; W5 (``cost_curve.py``'s training step) and W6 (a
-gradient and a Hessian-vector product by double backward) for PyTorch only.
+gradient and a Hessian-vector product by double backward) for PyTorch only;
+W7 (an epoch of the digits CNN) for PyTorch and MyGrad, whose ``mygrad.nnet``
+has convolution, max pooling and batch norm (HIPS autograd has none of them).
 
 All three libraries are optional: each is imported only in the process that
 runs it (``workloads.py SYSTEM WORKLOAD``). Run this file to see which are
@@ -27,11 +30,14 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import json
+import math
 from collections.abc import Callable
 
 import numpy as np
 from workloads import (
     CHAIN_REPEATS,
+    W7_EPS,
+    W7_LR,
     batches,
     time_blocks,
     w1_setup,
@@ -39,6 +45,7 @@ from workloads import (
     w3_setup,
     w5_setup,
     w6_setup,
+    w7_setup,
 )
 
 # system name -> (library to import, torch threads)
@@ -168,6 +175,45 @@ def w6_torch(calls: int) -> dict:
     return result
 
 
+def w7_torch(batches: int) -> dict:
+    """The digits CNN for one epoch, as ``workloads.w7_tinygrad``: the same layers and masks."""
+    import torch
+    import torch.nn.functional as TF
+
+    data = w7_setup()
+    nn, float64 = torch.nn, torch.float64
+
+    def loaded(layer, name):
+        with torch.no_grad():
+            layer.weight.copy_(torch.tensor(data.weights[f"{name}.weight"]))
+            layer.bias.copy_(torch.tensor(data.weights[f"{name}.bias"]))
+        return layer
+
+    features = nn.Sequential(
+        loaded(nn.Conv2d(1, 32, 3, padding=1, dtype=float64), "conv1"),
+        loaded(nn.BatchNorm2d(32, eps=W7_EPS, dtype=float64), "bn1"),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        loaded(nn.Conv2d(32, 64, 3, padding=1, dtype=float64), "conv2"),
+        loaded(nn.BatchNorm2d(64, eps=W7_EPS, dtype=float64), "bn2"),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+    )
+    head = loaded(nn.Linear(256, 10, dtype=float64), "fc")
+    optimizer = torch.optim.Adam([*features.parameters(), *head.parameters()], lr=W7_LR)
+    for indices, mask in zip(data.batches[:batches], data.masks):
+        images = torch.from_numpy(data.images[indices])
+        logits = head(features(images) * torch.from_numpy(mask))
+        loss = TF.cross_entropy(logits, torch.from_numpy(data.labels[indices]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    norms = (features[1], features[5])
+    statistics = sum((n.running_mean.sum() + n.running_var.sum()).item() for n in norms)
+    return {"loss": loss.item(), "running_stats": statistics}
+
+
 # ---------------------------------------------------------------- MyGrad
 def w1_mygrad(epochs: int) -> float:
     import mygrad as mg
@@ -226,6 +272,66 @@ def w4_mygrad(repeats: int) -> float:
         total = x.sum()
         total.backward()
     return total.item() + float(leaf.grad.sum())
+
+
+def w7_mygrad(batches: int) -> dict:
+    """The digits CNN for one epoch with ``mygrad.nnet``'s layers and Adam written out.
+
+    ``batchnorm`` has no running statistics: they are updated from the batch
+    outside the graph, as PyTorch does (unbiased variance, momentum 0.1).
+    """
+    import mygrad as mg
+    from mygrad.nnet import batchnorm, conv_nd, max_pool, relu, softmax_crossentropy
+
+    data = w7_setup()
+    parameters = {name: mg.tensor(array) for name, array in data.weights.items()}
+    running = {
+        norm: [np.zeros(channels), np.ones(channels)]
+        for norm, channels in (("bn1", 32), ("bn2", 64))
+    }
+
+    def block(x, conv: str, norm: str):
+        bias = parameters[f"{conv}.bias"].reshape(1, -1, 1, 1)
+        z = conv_nd(x, parameters[f"{conv}.weight"], stride=1, padding=1) + bias
+        statistics = running[norm]
+        statistics[0] = 0.9 * statistics[0] + 0.1 * z.data.mean(axis=(0, 2, 3))
+        statistics[1] = 0.9 * statistics[1] + 0.1 * z.data.var(axis=(0, 2, 3), ddof=1)
+        gamma, beta = parameters[f"{norm}.weight"], parameters[f"{norm}.bias"]
+        z = batchnorm(z, gamma=gamma, beta=beta, eps=W7_EPS)
+        return max_pool(relu(z), (2, 2), 2)
+
+    adam = _Adam(list(parameters.values()), lr=W7_LR)
+    for indices, mask in zip(data.batches[:batches], data.masks):
+        x = block(block(data.images[indices], "conv1", "bn1"), "conv2", "bn2")
+        features = x.reshape(len(indices), -1) * mask
+        logits = mg.matmul(features, parameters["fc.weight"].T) + parameters["fc.bias"]
+        loss = softmax_crossentropy(logits, data.labels[indices])
+        loss.backward()
+        adam.step()
+    statistics = sum(float(mean.sum() + var.sum()) for mean, var in running.values())
+    return {"loss": loss.item(), "running_stats": statistics}
+
+
+class _Adam:
+    """``torch.optim.Adam``'s update (no weight decay) of tensors' ``.data`` by their ``.grad``."""
+
+    def __init__(self, parameters: list, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.parameters, self.lr, self.betas, self.eps = parameters, lr, betas, eps
+        self.moments = [(np.zeros_like(p.data), np.zeros_like(p.data)) for p in parameters]
+        self.steps = 0
+
+    def step(self) -> None:
+        beta1, beta2 = self.betas
+        self.steps += 1
+        step_size = self.lr / (1 - beta1**self.steps)
+        correction = math.sqrt(1 - beta2**self.steps)
+        for parameter, (exp_avg, exp_avg_sq) in zip(self.parameters, self.moments):
+            grad = parameter.grad
+            exp_avg *= beta1
+            exp_avg += (1 - beta1) * grad
+            exp_avg_sq *= beta2
+            exp_avg_sq += (1 - beta2) * grad * grad
+            parameter.data -= step_size * exp_avg / (np.sqrt(exp_avg_sq) / correction + self.eps)
 
 
 # ---------------------------------------------------------------- HIPS autograd
@@ -315,6 +421,7 @@ WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
     "W4": {"torch": w4_torch, "mygrad": w4_mygrad, "autograd": w4_autograd},
     "W5": {"torch": w5_torch},
     "W6": {"torch": w6_torch},
+    "W7": {"torch": w7_torch, "mygrad": w7_mygrad},
 }
 
 

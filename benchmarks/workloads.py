@@ -7,26 +7,31 @@ same workloads for PyTorch, MyGrad and HIPS autograd. Run one in this process:
     python benchmarks/workloads.py SYSTEM WORKLOAD [--quick] [--memory] [--width N]
 
 SYSTEM is ``numpy``, ``tinygrad`` or a peer (``torch-1t``, ``torch-2t``, ``mygrad``,
-``autograd``); WORKLOAD is W1..W6:
+``autograd``); WORKLOAD is W1..W7:
 
 - W1..W4: the training workloads of ``bench.py``;
 - W5: one training step of a 16-WIDTH-10 tanh MLP (needs ``--width``), for ``cost_curve.py``;
 - W6: one gradient and one Hessian-vector product of W2's loss, for ``cost_curve.py``
-  (no NumPy version: the ratio of interest is the product's time to the gradient's).
+  (no NumPy version: the ratio of interest is the product's time to the gradient's);
+- W7: one epoch of ``examples/digits_cnn.py``'s CNN on the digits, for ``bench.py``
+  (no NumPy version: the peers are compared with tinygrad_ann; needs scikit-learn).
 
-Prints one JSON line: seconds, final loss (W6: v·Hv), and (with ``--memory``)
-the tracemalloc peak in bytes. W5 and W6 time their own calls in blocks and
-add the median seconds per call (``step_seconds``; ``grad_seconds``, ``hvp_seconds``).
+Prints one JSON line: seconds, final loss (W6: v·Hv; W7 adds the sum of the batch
+norms' running statistics), and (with ``--memory``) the tracemalloc peak in bytes.
+W5 and W6 time their own calls in blocks and add the median seconds per call
+(``step_seconds``; ``grad_seconds``, ``hvp_seconds``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import time
 import tracemalloc
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,8 +40,11 @@ import tinygrad_ann.functional as F
 from tinygrad_ann import nn, optim
 
 # Full sizes from the workload definitions; --quick divides the loop counts.
-EPOCHS = {"W1": 20_000, "W2": 2_000, "W3": 200, "W4": 20, "W6": 50}
+# W7 counts batches: one epoch of 1,347 images in batches of 32 is 43 of them.
+EPOCHS = {"W1": 20_000, "W2": 2_000, "W3": 200, "W4": 20, "W6": 50, "W7": 43}
 QUICK_DIVISOR = 100
+# A hundredth of W7's epoch would be a single batch: too little to exercise the optimizer's state.
+QUICK_ITERATIONS = {"W7": 3}
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -336,6 +344,104 @@ def w6_tinygrad(calls: int) -> dict:
     return result
 
 
+# ---------------------------------------------------------------- W7
+W7_BATCH_SIZE, W7_DROPOUT, W7_SEED = 32, 0.3, 0
+W7_LR, W7_EPS = 0.01, 1e-5  # Adam's learning rate; the batch norms' eps (PyTorch's default)
+
+
+class CnnSetup(NamedTuple):
+    """Everything W7's systems share: data, batch order, dropout masks, initial weights."""
+
+    images: np.ndarray  # (1347, 1, 8, 8) in [0, 1]
+    labels: np.ndarray
+    batches: list[np.ndarray]  # indices into images, one array per batch, in training order
+    masks: list[np.ndarray]  # (batch, 256): 0 where dropped, 1 / (1 - p) where kept
+    weights: dict[str, np.ndarray]  # conv1, bn1, conv2, bn2, fc: .weight and .bias
+
+
+@functools.cache  # the digits are read once per process, before the timed run
+def w7_setup() -> CnnSetup:
+    """``digits_cnn.py``'s training split and network, with its randomness fixed in NumPy.
+
+    The batch order is ``default_rng(W7_SEED).permutation``, which is also the
+    order ``tg.data.DataLoader(..., shuffle=True, seed=W7_SEED)`` gives on its
+    first pass. Dropout is a product with these masks in every system, since
+    each library draws its own random masks differently. The weights are drawn
+    as PyTorch initialises the layers, U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+    batch norm starts at weight 1, bias 0. Callers copy the weights, never write them.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    train_x, _, train_y, _ = train_test_split(
+        digits.data, digits.target, test_size=0.25, random_state=0, stratify=digits.target
+    )
+    images = train_x.reshape(-1, 1, 8, 8) / 16
+    rng = np.random.default_rng(W7_SEED)
+    order = rng.permutation(len(images))
+    starts = range(0, len(order), W7_BATCH_SIZE)
+    batches = [order[start : start + W7_BATCH_SIZE] for start in starts]
+    scale = 1.0 / (1.0 - W7_DROPOUT)
+    masks = [(rng.random((len(batch), 256)) >= W7_DROPOUT) * scale for batch in batches]
+    weights = {}
+    for name, shape in (("conv1", (32, 1, 3, 3)), ("conv2", (64, 32, 3, 3)), ("fc", (10, 256))):
+        bound = 1 / np.sqrt(np.prod(shape[1:]))
+        weights[f"{name}.weight"] = rng.uniform(-bound, bound, shape)
+        weights[f"{name}.bias"] = rng.uniform(-bound, bound, shape[0])
+    for name, channels in (("bn1", 32), ("bn2", 64)):
+        weights[f"{name}.weight"] = np.ones(channels)
+        weights[f"{name}.bias"] = np.zeros(channels)
+    return CnnSetup(images, train_y.astype(np.int64), batches, masks, weights)
+
+
+def _conv_from(weight: np.ndarray, bias: np.ndarray) -> nn.Conv2d:
+    layer = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1, dtype=weight.dtype)
+    layer.weight.data[...] = weight
+    layer.bias.data[...] = bias
+    return layer
+
+
+def _batch_norm_from(weight: np.ndarray, bias: np.ndarray) -> nn.BatchNorm2d:
+    layer = nn.BatchNorm2d(len(weight), eps=W7_EPS, dtype=weight.dtype)
+    layer.weight.data[...] = weight
+    layer.bias.data[...] = bias
+    return layer
+
+
+def w7_tinygrad(batches: int) -> dict:
+    """One epoch (``batches`` batches) of the digits CNN: conv-BN-ReLU-pool twice, then linear.
+
+    The network of ``digits_cnn.py`` with its ``Dropout`` replaced by the shared
+    masks (a product between ``features`` and ``head``), trained with Adam.
+    Returns the last batch's loss and the sum of the running statistics.
+    """
+    data = w7_setup()
+    w = data.weights
+    features = nn.Sequential(
+        _conv_from(w["conv1.weight"], w["conv1.bias"]),
+        _batch_norm_from(w["bn1.weight"], w["bn1.bias"]),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        _conv_from(w["conv2.weight"], w["conv2.bias"]),
+        _batch_norm_from(w["bn2.weight"], w["bn2.bias"]),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+    )
+    head = _linear_from(w["fc.weight"], w["fc.bias"])
+    optimizer = optim.Adam([*features.parameters(), *head.parameters()], lr=W7_LR)
+    for indices, mask in zip(data.batches[:batches], data.masks):
+        images = tg.from_numpy(data.images[indices])
+        loss = F.cross_entropy(head(features(images) * mask), data.labels[indices])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    norms = (features[1], features[5])
+    statistics = sum(float(n.running_mean.data.sum() + n.running_var.data.sum()) for n in norms)
+    return {"loss": loss.item(), "running_stats": statistics}
+
+
 WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
     "W1": {"numpy": w1_numpy, "tinygrad": w1_tinygrad},
     "W2": {"numpy": w2_numpy, "tinygrad": w2_tinygrad},
@@ -343,6 +449,7 @@ WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
     "W4": {"numpy": w4_numpy, "tinygrad": w4_tinygrad},
     "W5": {"numpy": w5_numpy, "tinygrad": w5_tinygrad},
     "W6": {"tinygrad": w6_tinygrad},
+    "W7": {"tinygrad": w7_tinygrad},
 }
 SYSTEMS = ("numpy", "tinygrad")
 
@@ -368,7 +475,8 @@ def run(
     """
     function = workload_function(system, workload)
     iterations = w5_steps(width) if workload == "W5" else EPOCHS[workload]
-    iterations = iterations // (QUICK_DIVISOR if quick else 1) or 1
+    if quick:
+        iterations = QUICK_ITERATIONS.get(workload, iterations // QUICK_DIVISOR or 1)
     extra = (width,) if workload == "W5" else ()
     function(1, *extra)  # untimed warm-up: lazy imports and first-call set-up
     if memory:

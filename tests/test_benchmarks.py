@@ -1,7 +1,8 @@
 """The benchmark workloads compute the same thing in every system (no timing here).
 
 NumPy and tinygrad_ann always run; the peers (PyTorch, MyGrad, HIPS autograd)
-are optional extras, so their tests skip when the library does not import.
+are optional extras, so their tests skip when the library does not import. W7
+(the digits CNN) reads scikit-learn's digits and skips without it.
 """
 
 import functools
@@ -35,7 +36,7 @@ def peer_cases():
     for system in ("torch-1t", "mygrad", "autograd"):
         library = peers.SYSTEMS[system][0]
         for workload, functions in peers.WORKLOADS.items():
-            if library in functions and workload != "W6":
+            if library in functions and workload not in ("W6", "W7"):  # no NumPy versions
                 yield pytest.param(system, workload, id=f"{system}-{workload}")
 
 
@@ -62,6 +63,86 @@ def test_peer_versions_agree_with_numpy(system, workload):
     np.testing.assert_allclose(
         result["loss"], numpy_loss(workload, width), rtol=bench.tolerance(workload)
     )
+
+
+@functools.cache
+def tinygrad_cnn_epoch() -> dict:
+    return workloads.run("tinygrad", "W7", quick=True)
+
+
+@pytest.mark.parametrize("system", ["torch-1t", "mygrad"])
+def test_cnn_epoch_agrees_with_peer(system):
+    """Same loss and batch-norm running statistics after W7's quick batches as tinygrad_ann."""
+    pytest.importorskip("sklearn", reason="W7 reads scikit-learn's digits")
+    pytest.importorskip(peers.SYSTEMS[system][0], reason="an optional benchmark peer")
+    ours, theirs = tinygrad_cnn_epoch(), workloads.run(system, "W7", quick=True)
+    assert ours["iterations"] == theirs["iterations"] == workloads.QUICK_ITERATIONS["W7"]
+    assert np.isfinite(ours["loss"]) and ours["loss"] > 0
+    for key in ("loss", "running_stats"):
+        np.testing.assert_allclose(theirs[key], ours[key], rtol=bench.tolerance("W7"))
+
+
+def test_cnn_epoch_batches_are_the_data_loaders_and_masks_are_dropouts():
+    pytest.importorskip("sklearn", reason="W7 reads scikit-learn's digits")
+    data = workloads.w7_setup()
+    assert data.images.shape == (1347, 1, 8, 8) and data.images.max() == 1.0
+    assert len(data.batches) == workloads.EPOCHS["W7"]
+    assert sorted(np.concatenate(data.batches).tolist()) == list(range(1347))
+    loader = tg.data.DataLoader(
+        tg.data.TensorDataset(data.images, data.labels),
+        batch_size=workloads.W7_BATCH_SIZE,
+        shuffle=True,
+        seed=workloads.W7_SEED,
+    )
+    for (images, labels), indices in zip(loader, data.batches, strict=True):
+        np.testing.assert_array_equal(images.numpy(), data.images[indices])
+        np.testing.assert_array_equal(labels.numpy(), data.labels[indices])
+    masks = np.concatenate(data.masks)
+    assert masks.shape == (1347, 256)
+    assert set(np.unique(masks)) == {0.0, 1 / (1 - workloads.W7_DROPOUT)}
+    assert abs((masks == 0).mean() - workloads.W7_DROPOUT) < 0.01
+
+
+def test_bench_times_the_cnn_epoch_against_tinygrad(capsys):
+    pytest.importorskip("sklearn", reason="W7 reads scikit-learn's digits")
+    summary = bench.main(["--quick", "--repeats", "1", "--only", "W7", "--peers"])
+    result = summary["workloads"]["W7"]
+    assert result["reference"] == "tinygrad" and "numpy" not in result["median_seconds"]
+    assert result["disagreeing"] == [] and result["iterations"] == 3
+    assert set(result["targets"]) == {"mygrad", "torch-2t"}
+    out = capsys.readouterr().out
+    assert "W7: time / tinygrad's time" in out
+    assert "W7 digits CNN, float64, Adam, batch size 32; 3 batches: tinygrad " in out
+    assert "W7 target, ahead of MyGrad" in out
+    assert "W7 target, within 3x of PyTorch eager on 2 threads" in out
+
+
+def test_report_states_the_cnn_targets_against_peers():
+    def cnn(ratios: dict[str, float], disagreeing=()) -> dict:
+        names = ["tinygrad", *ratios, *disagreeing]
+        return {
+            "reference": "tinygrad",
+            "iterations": 43,
+            "median_seconds": dict.fromkeys(names, 1.0),
+            "ratios": ratios,
+            "losses": {name: 1.0 + (name in disagreeing) for name in names},
+            "disagreeing": list(disagreeing),
+        }
+
+    systems = ["numpy", "tinygrad", "torch-1t", "torch-2t", "mygrad", "autograd"]
+    met = bench.report({"W7": cnn({"torch-1t": 0.5, "torch-2t": 0.4, "mygrad": 1.5})}, systems)
+    assert "time / NumPy's time" not in met  # no NumPy version: no NumPy table
+    assert "W7 target, ahead of MyGrad (MyGrad's time / ours > 1): 1.50x, met" in met
+    assert "(our time / torch-2t's <= 3): 2.50x, met" in met
+    assert "mygrad 1.50x" in met and "(no W7 version: autograd)" in met
+    missed = bench.report({"W7": cnn({"torch-2t": 0.25, "mygrad": 0.8})}, systems)
+    assert "(MyGrad's time / ours > 1): 0.80x, MISSED" in missed
+    assert "(our time / torch-2t's <= 3): 4.00x, MISSED" in missed
+    differs = bench.report({"W7": cnn({"torch-2t": 0.5}, disagreeing=["mygrad"])}, systems)
+    assert "ahead of MyGrad (MyGrad's time / ours > 1): not measured (mygrad loss differs)" in (
+        differs
+    )
+    assert "W7 mygrad: final loss 2.0 differs from tinygrad's 1.0" in differs
 
 
 def test_memory_mode_reports_a_peak():
