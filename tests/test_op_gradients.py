@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from op_specs import SPECS, OpSpec
+from layer_specs import LAYER_SPECS
+from op_specs import SPECS as CORE_SPECS
+from op_specs import OpSpec
 
 import tinygrad_ann as tg
 from tinygrad_ann.testing import assert_gradients_match, broadcastable_shapes, shapes, tensors
+
+SPECS = CORE_SPECS + LAYER_SPECS
 
 
 @st.composite
