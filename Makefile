@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean mutation
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,18 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy tinygrad_ann
+
+# Mutation testing (tests/MUTATION.md): too slow for `make test`. MODULE=ops runs one module.
+# mutmut works on a copy under build/ so the mutated tree never meets ruff, mypy or pytest.
+MUTATION_DIR := build/mutation
+mutation: $(BIN)/.installed
+	rm -rf $(MUTATION_DIR) && mkdir -p $(MUTATION_DIR)
+	cp -R pyproject.toml tinygrad_ann tests scripts/mutation_pytest_plugin.py $(MUTATION_DIR)/
+	find $(MUTATION_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	cd $(MUTATION_DIR) && ../../$(BIN)/mutmut run --max-children 2 \
+		$(if $(MODULE),"tinygrad_ann.$(MODULE).*") > mutmut.log 2>&1 \
+		|| { tail -n 40 mutmut.log; exit 1; }
+	$(BIN)/python scripts/mutation_report.py --workdir $(MUTATION_DIR) $(if $(MODULE),--module $(MODULE))
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench.py

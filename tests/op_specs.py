@@ -18,6 +18,18 @@ import tinygrad_ann as tg
 import tinygrad_ann.functional as F
 from tinygrad_ann.testing import well_conditioned
 
+# The tolerance the op table's gradients must meet against finite differences, per entry:
+# |analytic - numeric| <= atol + rtol * |numeric|. Central differences in float64 with
+# eps = 1e-6 on these well-conditioned inputs (|x| <= 3, kinks and poles 0.05 away) agree
+# with the exact derivative to about 6e-8 relative and 3e-7 absolute at worst (truncation
+# eps^2 f'''/6, rounding ulp(f)/eps), so rtol = 1e-6 leaves a margin of over 10. A VJP off
+# by a relative 1e-4 then fails at every entry with |gradient| > 1e-3, which each drawn
+# case has (test_op_gradients_exact.py checks both). assert_gradients_match's defaults
+# (atol 1e-5, rtol 1e-3) are for users' composite functions; they let a 1e-4 error pass.
+GRADIENT_TOLERANCE = {"eps": 1e-6, "atol": 1e-7, "rtol": 1e-6}
+# The relative error in a VJP that GRADIENT_TOLERANCE must catch.
+CAUGHT_RELATIVE_ERROR = 1e-4
+
 ANY = well_conditioned()
 POSITIVE = well_conditioned(0.2, 3.0)
 AWAY_FROM_ZERO = well_conditioned(avoid=(0.0,), margin=0.05)
@@ -101,6 +113,14 @@ def _cross_entropy_reference(logits, target, reduction="mean"):
 
 def _bce_reference(probs, target):
     return np.mean(-(target * np.log(probs) + (1 - target) * np.log(1 - probs)))
+
+
+def _class_index(shape: tuple[int, ...]) -> st.SearchStrategy[int]:
+    return st.integers(0, shape[0] - 1)
+
+
+def _bce_losses(probs, target):
+    return -(target * np.log(probs) + (1 - target) * np.log(1 - probs))
 
 
 INDEX = np.array([0, 2, 0, 1, 0])  # repeated entries: their gradients must add up
@@ -291,6 +311,139 @@ SPECS: list[OpSpec] = [
         "binary_cross_entropy_with_logits",
         F.binary_cross_entropy_with_logits,
         lambda x, t: _bce_reference(_sigmoid(x), t),
+        elements=LOGITS,
+        targets=_binary_targets,
+    ),
+    # modes and shapes the rows above do not draw
+    OpSpec(
+        "clip_lower_only",
+        lambda a: tg.clip(a, -1.0, None),
+        lambda a: np.maximum(a, -1.0),
+        elements=well_conditioned(avoid=(-1.0,)),
+    ),
+    OpSpec(
+        "clip_upper_only",
+        lambda a: tg.clip(a, None, 1.5),
+        lambda a: np.minimum(a, 1.5),
+        elements=well_conditioned(avoid=(1.5,)),
+    ),
+    OpSpec(
+        "leaky_relu_default",
+        F.leaky_relu,
+        lambda a: np.where(a > 0, a, 0.01 * a),
+        elements=AWAY_FROM_ZERO,
+    ),
+    OpSpec(
+        "softmax_middle_axis",
+        lambda a: tg.softmax(a, axis=1),
+        lambda a: _softmax(a, 1),
+        shapes=((2, 3, 4),),
+    ),
+    OpSpec(
+        "log_softmax_middle_axis",
+        lambda a: tg.log_softmax(a, axis=1),
+        lambda a: _log_softmax(a, 1),
+        shapes=((2, 3, 4),),
+    ),
+    OpSpec(
+        "sum_negative_axes",
+        lambda a: a.sum(axis=(-1, 0)),
+        lambda a: a.sum(axis=(-1, 0)),
+        min_dims=2,
+    ),
+    OpSpec("mean_last", lambda a: a.mean(axis=-1), lambda a: a.mean(axis=-1), min_dims=1),
+    OpSpec(
+        "mean_tuple_keepdims",
+        lambda a: a.mean(axis=(0, -1), keepdims=True),
+        lambda a: a.mean(axis=(0, -1), keepdims=True),
+        min_dims=2,
+    ),
+    OpSpec(
+        "max_tuple",
+        lambda a: a.max(axis=(0, 1)),
+        lambda a: a.max(axis=(0, 1)),
+        min_dims=2,
+        unique=True,
+    ),
+    OpSpec(
+        "min_last_keepdims",
+        lambda a: a.min(axis=-1, keepdims=True),
+        lambda a: a.min(axis=-1, keepdims=True),
+        min_dims=1,
+        unique=True,
+    ),
+    OpSpec(
+        "matmul_batched_both",
+        tg.matmul,
+        np.matmul,
+        2,
+        shapes=((2, 3, 4), (2, 4, 2)),
+    ),
+    OpSpec("matmul_vec_batched", tg.matmul, np.matmul, 2, shapes=((4,), (2, 4, 3))),
+    OpSpec("matmul_batched_vec", tg.matmul, np.matmul, 2, shapes=((2, 3, 4), (4,))),
+    OpSpec("linear_no_bias", F.linear, lambda x, w: x @ w.T, 2, shapes=((5, 3), (2, 3))),
+    OpSpec(
+        "linear_batched",
+        F.linear,
+        lambda x, w, b: x @ w.T + b,
+        3,
+        shapes=((2, 4, 3), (2, 3), (2,)),
+    ),
+    OpSpec(
+        "concatenate_last",
+        lambda a, b: tg.concatenate([a, b], axis=-1),
+        lambda a, b: np.concatenate([a, b], axis=-1),
+        2,
+        shapes=((2, 3), (2, 1)),
+    ),
+    OpSpec(
+        "stack_last",
+        lambda a, b: tg.stack([a, b], axis=-1),
+        lambda a, b: np.stack([a, b], axis=-1),
+        2,
+        shapes=((3, 2), (3, 2)),
+    ),
+    OpSpec(
+        "cross_entropy_single_sample",
+        lambda x, t: F.cross_entropy(x, t, reduction="none"),
+        lambda x, t: _cross_entropy_reference(x[None], np.array([t]), "none")[0],
+        elements=LOGITS,
+        shapes=((3,),),
+        targets=_class_index,
+    ),
+    OpSpec(
+        "cross_entropy_probabilities_none",
+        lambda x, t: F.cross_entropy(x, t, reduction="none"),
+        lambda x, t: _cross_entropy_reference(x, t, "none"),
+        elements=LOGITS,
+        shapes=((4, 3),),
+        targets=_distributions,
+    ),
+    OpSpec(
+        "nll_loss_sum",
+        lambda x, t: F.nll_loss(x, t, reduction="sum"),
+        lambda x, t: -np.sum(x[np.arange(len(t)), t]),
+        shapes=((4, 3),),
+        targets=_class_indices,
+    ),
+    OpSpec(
+        "nll_loss_none",
+        lambda x, t: F.nll_loss(x, t, reduction="none"),
+        lambda x, t: -x[np.arange(len(t)), t],
+        shapes=((4, 3),),
+        targets=_class_indices,
+    ),
+    OpSpec(
+        "binary_cross_entropy_none",
+        lambda p, t: F.binary_cross_entropy(p, t, reduction="none"),
+        _bce_losses,
+        elements=PROBABILITIES,
+        targets=_binary_targets,
+    ),
+    OpSpec(
+        "binary_cross_entropy_with_logits_sum",
+        lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="sum"),
+        lambda x, t: _bce_losses(_sigmoid(x), t).sum(),
         elements=LOGITS,
         targets=_binary_targets,
     ),

@@ -733,8 +733,10 @@ class Transpose(_Primitive):
 
     @staticmethod
     def forward(ctx, a, axes):
-        ctx.saved = (axes,)
-        return np.transpose(a, axes)
+        out = np.transpose(a, axes)  # first: it checks the axes
+        # Non-negative axes, so that argsort in backward inverts the permutation.
+        ctx.saved = (None if axes is None else tuple(axis % a.ndim for axis in axes),)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -989,7 +991,7 @@ class NLLLoss(_Primitive):
 
 
 # log(p) is floored at -100, as PyTorch does, so p = 0 or 1 gives a finite loss.
-_LOG_FLOOR = np.exp(-100.0)
+_LOG_FLOOR = float(np.exp(-100.0))  # a Python float: a NumPy float64 would promote float32
 
 
 class BinaryCrossEntropy(_Primitive):

@@ -1,0 +1,275 @@
+"""The engine's own arithmetic: gradients summed back over broadcast axes, accumulated into
+``.grad``, cast to each leaf's dtype, and the errors a wrong custom backward gets.
+"""
+
+import numpy as np
+import pytest
+
+import tinygrad_ann as tg
+from tinygrad_ann import ShapeError
+from tinygrad_ann.autograd import column_sums
+
+
+def leaf(values, dtype=np.float64):
+    return tg.tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+@pytest.mark.parametrize(
+    ("shape", "other"),
+    [
+        ((3,), (4, 3)),  # one leading axis of a 2-D gradient
+        ((3,), (2, 4, 3)),  # two leading axes
+        ((1, 3), (4, 3)),  # a size-1 axis kept
+        ((4, 1), (4, 3)),  # a trailing size-1 axis
+        ((2, 1, 3), (5, 2, 4, 3)),  # both: a leading axis and a size-1 axis
+        ((), (2, 3)),  # a scalar
+        ((300,), (2, 300)),  # large enough for column_sums' BLAS path
+    ],
+)
+def test_broadcast_gradients_are_summed_back_to_each_input(shape, other):
+    rng = np.random.default_rng(0)
+    a, b = leaf(rng.normal(size=shape)), leaf(rng.normal(size=other))
+    upstream = rng.normal(size=np.broadcast_shapes(shape, other))
+    (a * b).backward(upstream)
+    full = upstream * np.broadcast_to(b.numpy(), upstream.shape)
+    leading = full.ndim - len(shape)
+    expected = full.sum(axis=tuple(range(leading)))
+    expected = expected.sum(axis=tuple(i for i, s in enumerate(shape) if s == 1), keepdims=True)
+    assert a.grad.shape == shape
+    np.testing.assert_allclose(a.grad.numpy(), expected.reshape(shape), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+@pytest.mark.parametrize("rows", [2, 300])
+def test_column_sums_is_the_sum_over_rows(dtype, rows):
+    values = np.arange(rows * 3).reshape(rows, 3).astype(dtype)
+    result = column_sums(values)
+    assert result.dtype == dtype
+    np.testing.assert_array_equal(result, values.sum(axis=0))
+
+
+def test_gradients_accumulate_over_backward_calls_and_uses():
+    x = leaf([1.0, 2.0])
+    (x * x).sum().backward()
+    (3 * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0 + 3.0, 4.0 + 3.0])
+    y = leaf([1.0, -1.0])
+    (y * 2 + y * 5).backward(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(y.grad.numpy(), [7.0, 70.0])
+
+
+def test_each_leaf_gets_its_own_gradient_buffer_in_its_own_dtype():
+    a, b = leaf([1.0, 2.0], np.float32), leaf([1.0, 2.0])
+    (a + b).sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    s = leaf(3.0)
+    (s * s).backward()
+    assert type(s.grad.numpy()) is np.ndarray and s.grad.shape == ()
+    assert s.grad.item() == 6.0
+
+
+def test_accumulating_onto_a_gradient_a_live_graph_holds():
+    # .grad of more than SavedArrays.copy_limit elements, saved by a graph, is read-only:
+    # accumulation must then make a new array rather than fail or write into the graph.
+    x = leaf(np.ones(2048))
+    x.sum().backward()
+    held = x.grad * 1.0  # records nothing: x.grad does not require grad
+    saved = tg.tensor(x.grad.numpy(), requires_grad=False)
+    y = leaf(np.ones(2048))
+    graph = (y * x.grad).sum()
+    x.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(2048, 2.0))
+    graph.backward()
+    np.testing.assert_array_equal(y.grad.numpy(), saved.numpy())
+    np.testing.assert_array_equal(held.numpy(), np.ones(2048))
+
+
+def test_create_graph_gradients_accumulate_as_recorded_tensors():
+    x = leaf([1.0, 2.0])
+    (x**3).sum().backward(create_graph=True)
+    (x**2).sum().backward(create_graph=True)
+    assert x.grad.requires_grad
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0 + 2.0, 12.0 + 4.0])
+    (second,) = tg.grad(x.grad.sum(), [x])
+    np.testing.assert_array_equal(second.numpy(), [6.0 + 2.0, 12.0 + 2.0])
+    x.grad = None
+    (x**3).sum().backward(create_graph=True)
+    (x * 1.0).sum().backward()  # a plain gradient onto a recorded one leaves it intact
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 13.0])
+
+
+class WrongShape(tg.Function):
+    name = "wrong_shape"
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.ones(3)
+
+
+class ArraysOnly(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 2
+
+
+def test_a_backward_of_the_wrong_shape_is_named():
+    x = leaf([1.0, 2.0])
+    message = (
+        r"^wrong_shape\.backward returned a gradient of shape \(3,\) for an input of shape "
+        r"\(2,\); it must have the input's shape or broadcast to it$"
+    )
+    with pytest.raises(ShapeError, match=message):
+        WrongShape.apply(x).sum().backward()
+    # A scalar input takes any gradient: a scalar broadcasts to every shape.
+    scalar = leaf(1.0)
+    WrongShape.apply(scalar).backward()
+    assert scalar.grad.item() == 3.0
+
+
+def test_create_graph_through_a_first_order_only_op_is_refused():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(
+        RuntimeError, match=r"^create_graph=True: the backward of ArraysOnly works on NumPy"
+    ):
+        tg.grad(ArraysOnly.apply(x).sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(tg.grad(ArraysOnly.apply(x).sum(), [x])[0].numpy(), [2, 2])
+
+
+def test_a_create_graph_gradient_of_a_float32_leaf_is_float32():
+    x = leaf([1.0, 2.0], np.float32)
+    (x * tg.tensor([3.0, 4.0])).sum().backward(create_graph=True)
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+
+
+def test_create_graph_accepts_saved_inputs_holding_nan():
+    # Saved inputs are compared with the live tensors before a recorded backward; NaN
+    # must equal NaN there, or every graph over a NaN would look tampered with.
+    x = leaf([np.nan, 1.0])
+    (g,) = tg.grad((x * x).sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), [np.nan, 2.0])
+
+
+def test_create_graph_after_the_output_changed_names_the_output():
+    x = leaf([1.0, 2.0])
+    y = x.exp()
+    y.data[...] = 0.5  # in place: the graph saved a copy of the small output
+    message = (
+        r"^create_graph=True: the output of exp \(shape \(2,\)\) has changed since the forward "
+        r"pass \(written in place or given a new array, e\.g\. by an optimizer step\), so a "
+        r"recorded backward would mix old and new values; compute the forward again$"
+    )
+    with pytest.raises(RuntimeError, match=message):
+        tg.grad(y.sum(), [x], create_graph=True)
+
+
+class Reshaper(tg.Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        return x.reshape(y.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def test_a_custom_ops_value_error_names_the_op_and_the_input_shapes():
+    message = r"^Reshaper: invalid input shapes \(2, 3\), \(4,\): cannot reshape array"
+    with pytest.raises(ShapeError, match=message):
+        Reshaper.apply(leaf(np.zeros((2, 3))), tg.tensor(np.zeros(4)))
+
+
+def test_a_function_made_by_hand_has_nothing_saved():
+    assert tg.Function().saved == ()
+
+
+@pytest.mark.parametrize(
+    ("fn", "values", "produced"),
+    [
+        (tg.log, [1.0, 0.0], "-inf"),
+        (tg.exp, [1.0, 1000.0], "inf"),
+        (lambda t: t / t, [1.0, 0.0], "nan"),
+    ],
+)
+def test_anomaly_names_the_op_and_what_forward_produced(fn, values, produced):
+    shapes = r"\(2,\), \(2,\)" if produced == "nan" else r"\(2,\)"
+    with (
+        tg.detect_anomaly(),
+        pytest.raises(
+            tg.AnomalyError,
+            match=rf"forward produced {produced} from finite inputs of shape {shapes}, called at",
+        ),
+    ):
+        fn(leaf(values))
+    with np.errstate(all="ignore"):
+        assert fn(leaf(values)).shape == (2,)  # outside detect_anomaly: no check
+
+
+def test_anomaly_names_the_op_input_and_what_backward_produced():
+    x = leaf([1.0, 0.0])
+    with tg.detect_anomaly():
+        y = tg.sqrt(x)
+        with pytest.raises(
+            tg.AnomalyError,
+            match=r"^sqrt: backward produced inf in the gradient of input 0 from a finite",
+        ):
+            y.sum().backward()
+
+
+def test_a_hook_may_replace_the_gradient_and_it_is_cast_to_the_tensors_dtype():
+    x = leaf([1.0, 2.0], np.float32)
+    x.register_hook(lambda g: np.array([10.0, 20.0]))
+    (x * 1.0).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [10.0, 20.0])
+    y = leaf([1.0, 2.0])
+    seen = []
+    y.register_hook(lambda g: seen.append(type(g)))
+    (y * y).sum().backward()
+    assert seen == [tg.Tensor]
+    z = leaf([1.0, 2.0])
+    z.register_hook(lambda g: np.zeros(3))
+    message = (
+        r"^a gradient hook of a tensor of shape \(2,\) returned a gradient of shape \(3,\); "
+        r"return one of the tensor's shape, or None to keep the gradient$"
+    )
+    with pytest.raises(ShapeError, match=message):
+        (z * 1.0).sum().backward()
+
+
+def test_anomaly_in_backward_says_whether_the_op_was_recorded_under_detect_anomaly():
+    outside = tg.sqrt(leaf([1.0, 0.0]))
+    with tg.detect_anomaly(), pytest.raises(tg.AnomalyError) as error:
+        outside.sum().backward()
+    assert str(error.value).endswith("the op was recorded at <recorded outside detect_anomaly>")
+    with tg.detect_anomaly(), pytest.raises(tg.AnomalyError) as error:
+        tg.sqrt(leaf([1.0, 0.0])).sum().backward()
+    assert "the op was recorded at " in str(error.value)
+    assert "<recorded outside detect_anomaly>" not in str(error.value)
+
+
+def test_a_hook_under_create_graph_sees_and_returns_recorded_tensors():
+    x = leaf([1.0, 2.0])
+    x.register_hook(lambda g: g * 2)
+    (g,) = tg.grad((x * x).sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), [4.0, 8.0])
+    assert g.requires_grad
+
+
+def test_a_read_only_array_of_the_caller_stays_read_only_after_the_graph():
+    constant = np.ones(2048)
+    constant.setflags(write=False)
+    w = leaf(np.ones(2048))
+    loss = (w * tg.tensor(constant)).sum()
+    loss.backward()
+    del loss
+    assert not constant.flags.writeable
