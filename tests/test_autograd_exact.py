@@ -273,3 +273,23 @@ def test_a_read_only_array_of_the_caller_stays_read_only_after_the_graph():
     loss.backward()
     del loss
     assert not constant.flags.writeable
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda x: x.reshape(6).sum(),  # backward hands the leaf a view of the upstream gradient
+        lambda x: x.transpose().sum(),
+        lambda x: (x * 2.0).sum(),
+    ],
+    ids=["reshape", "transpose", "scale"],
+)
+def test_a_fresh_grad_owns_a_writable_buffer(loss):
+    x = leaf(np.ones((2, 3)))
+    loss(x).backward()
+    expected = x.grad.numpy().copy()
+    x.grad.data *= 0.5  # in-place clipping or scaling, as an optimizer step may do
+    np.testing.assert_array_equal(x.grad.numpy(), expected * 0.5)
+    x.grad.data[...] = 0.0
+    loss(x).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
