@@ -2,12 +2,14 @@
 ``.grad``, cast to each leaf's dtype, and the errors a wrong custom backward gets.
 """
 
+import re
+
 import numpy as np
 import pytest
 
 import tinygrad_ann as tg
 from tinygrad_ann import ShapeError
-from tinygrad_ann.autograd import column_sums
+from tinygrad_ann.autograd import SavedArrays, column_sums, run_backward
 
 
 def leaf(values, dtype=np.float64):
@@ -137,9 +139,13 @@ def test_a_backward_of_the_wrong_shape_is_named():
 
 def test_create_graph_through_a_first_order_only_op_is_refused():
     x = leaf([1.0, 2.0])
-    with pytest.raises(
-        RuntimeError, match=r"^create_graph=True: the backward of ArraysOnly works on NumPy"
-    ):
+    message = (
+        r"^create_graph=True: the backward of ArraysOnly works on NumPy arrays only, so it "
+        r"cannot be differentiated again \(its second derivative would silently be zero\)\. "
+        r"Write its backward with operators and tinygrad_ann\.vjp_math functions and set "
+        r"differentiable_backward = True on the class \(docs/custom_ops\.md\)$"
+    )
+    with pytest.raises(RuntimeError, match=message):
         tg.grad(ArraysOnly.apply(x).sum(), [x], create_graph=True)
     np.testing.assert_array_equal(tg.grad(ArraysOnly.apply(x).sum(), [x])[0].numpy(), [2, 2])
 
@@ -293,3 +299,303 @@ def test_a_fresh_grad_owns_a_writable_buffer(loss):
     x.grad.data[...] = 0.0
     loss(x).backward()
     np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+class SavesAnIntermediate(tg.Function):
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        doubled = x * 2.0
+        ctx.save_for_backward(doubled)
+        return doubled * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (doubled,) = ctx.saved
+        return grad * doubled * 2.0
+
+
+def test_create_graph_refuses_a_saved_float_array_that_is_neither_input_nor_output():
+    x = leaf([1.0, 2.0])
+    message = (
+        r"^create_graph=True: SavesAnIntermediate saved a floating-point array of shape "
+        r"\(2,\) that is neither an input of its forward nor its output \(or the output got a "
+        r"new array since\), so its dependence on the inputs cannot be recorded\. Save the "
+        r"inputs \(or the output\) and recompute the value in backward, or override "
+        r"lift_saved to build it from Tensors$"
+    )
+    with pytest.raises(RuntimeError, match=message):
+        tg.grad(SavesAnIntermediate.apply(x).sum(), [x], create_graph=True)
+    # First order needs no Tensors: the saved array serves as it is.
+    np.testing.assert_array_equal(
+        tg.grad(SavesAnIntermediate.apply(x).sum(), [x])[0].numpy(), [4, 8]
+    )
+
+
+def test_create_graph_after_an_input_changed_names_which_input():
+    w, x = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    y = w * x
+    x.data[...] = 0.5  # in place: the graph saved a copy of the small input
+    message = (
+        r"^create_graph=True: the input 1 of mul \(shape \(2,\)\) has changed since the forward "
+        r"pass \(written in place or given a new array, e\.g\. by an optimizer step\)"
+    )
+    with pytest.raises(RuntimeError, match=message):
+        tg.grad(y.sum(), [w], create_graph=True)
+
+
+class DifferentiatesInside(tg.Function):
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        (slope,) = tg.grad((x * x).sum(), [x], create_graph=True)  # a recorded backward inside
+        return grad * slope * np.asarray(x)  # still inside the outer one: refused
+
+
+def test_a_recorded_backward_refuses_numpy_conversions_even_after_a_nested_one():
+    x = leaf([1.0, 2.0])
+    message = (
+        r"^create_graph=True: the backward of DifferentiatesInside failed on Tensors \(a Tensor "
+        r"that requires grad was converted to a NumPy array inside a backward run with "
+        r"create_graph=True, which would make it a constant\); it must compute with operators "
+        r"and tinygrad_ann\.vjp_math functions, not NumPy functions \(docs/custom_ops\.md\)$"
+    )
+    with pytest.raises(RuntimeError, match=message):
+        tg.grad(DifferentiatesInside.apply(x).sum(), [x], create_graph=True)
+
+
+def test_after_a_create_graph_backward_tensors_convert_and_anomalies_are_caught_again():
+    x = leaf([1.0, 2.0])
+    tg.grad((x * x).sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(np.asarray(x), [1.0, 2.0])
+    with tg.detect_anomaly(), pytest.raises(tg.AnomalyError, match=r"^mul: forward produced"):
+        x * 1e308
+
+
+class TwoGradients(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+def _backward_twice(x):
+    y = x * x
+    y.sum().backward()
+    y.sum().backward()
+
+
+ENGINE_ERRORS = {
+    "backward twice": (
+        _backward_twice,
+        RuntimeError,
+        "backward through the graph a second time (mul was already backpropagated and its "
+        "saved arrays freed); pass retain_graph=True to the first backward() if you need to "
+        "call it twice",
+    ),
+    "too many gradients": (
+        lambda x: TwoGradients.apply(x).sum().backward(),
+        TypeError,
+        "TwoGradients.backward returned 2 gradient(s) but its forward took 1 input(s); return "
+        "one per input (None for an input that needs none)",
+    ),
+    "backward of a vector": (
+        lambda x: (x * x).backward(),
+        RuntimeError,
+        "backward(): the output has shape (2,); a gradient can be implied only for a "
+        "single-element output. Reduce it first (e.g. y.sum()) or pass gradient= with the "
+        "output's shape",
+    ),
+    "grad of a vector": (
+        lambda x: tg.grad([x.sum(), x * x], [x]),
+        RuntimeError,
+        "grad: the output 1 has shape (2,); a gradient can be implied only for a single-element "
+        "output. Reduce it first (e.g. y.sum()) or pass grad_outputs= with the output's shape",
+    ),
+    "backward gradient of another shape": (
+        lambda x: (x * x).backward(np.ones(3)),
+        ShapeError,
+        "backward(): the gradient for the output has shape (3,) but the output has shape (2,); "
+        "they must be equal",
+    ),
+    "grad gradient of another shape": (
+        lambda x: tg.grad([x.sum(), x * x], [x], grad_outputs=[np.ones(()), np.ones(3)]),
+        ShapeError,
+        "grad: the gradient for the output 1 has shape (3,) but the output 1 has shape (2,); "
+        "they must be equal",
+    ),
+    "grad_outputs count": (
+        lambda x: tg.grad((x * x).sum(), [x], grad_outputs=[None, None]),
+        ValueError,
+        "grad: got 2 grad_outputs for 1 outputs; give one each",
+    ),
+    "input not a Tensor": (
+        lambda x: tg.grad((x * x).sum(), [x, np.ones(2)]),
+        TypeError,
+        "grad: input 1 is a ndarray, not a Tensor",
+    ),
+    "input without requires_grad": (
+        lambda x: tg.grad((x * x).sum(), [x, tg.tensor([1.0])]),
+        RuntimeError,
+        "grad: input 1 does not require grad",
+    ),
+    "output without requires_grad": (
+        lambda x: tg.grad([x.sum(), tg.tensor([1.0, 2.0]).sum()], [x]),
+        RuntimeError,
+        "grad: output 1 does not require grad (no input it depends on does; if it is itself a "
+        "gradient, it is constant and its derivative is zero)",
+    ),
+    "unused input": (
+        lambda x: tg.grad((x * x).sum(), [x, leaf([1.0])]),
+        RuntimeError,
+        "grad: input 1 (shape (1,)) is not used to compute the outputs; pass allow_unused=True "
+        "to get None for it",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ENGINE_ERRORS))
+def test_engine_errors_say_what_is_wrong_and_what_to_do(case):
+    call, error, message = ENGINE_ERRORS[case]
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        call(leaf([1.0, 2.0]))
+
+
+def test_under_create_graph_a_hook_may_return_an_array_a_constant_gradient():
+    x = leaf([1.0, 2.0])
+    y = x * x
+    y.register_hook(lambda g: np.array([5.0, 5.0]))
+    (g,) = tg.grad(y.sum(), [x], create_graph=True)
+    assert isinstance(g, tg.Tensor)
+    np.testing.assert_array_equal(g.numpy(), [10.0, 20.0])  # 5 * 2x, still recorded
+    np.testing.assert_array_equal(tg.grad(g.sum(), [x])[0].numpy(), [10.0, 10.0])
+    z = leaf([1.0, 2.0])
+    z.register_hook(lambda g: np.array([5.0, 6.0]))
+    (g,) = tg.grad((z * z).sum(), [z], create_graph=True)
+    assert isinstance(g, tg.Tensor) and not g.requires_grad  # a constant: derivative zero
+    np.testing.assert_array_equal(g.numpy(), [5.0, 6.0])
+
+
+def test_grad_mode_is_reported_as_a_bool():
+    assert tg.is_grad_enabled() is True
+    with tg.no_grad():
+        assert tg.is_grad_enabled() is False
+        with tg.enable_grad():
+            assert tg.is_grad_enabled() is True
+        assert tg.is_grad_enabled() is False
+    assert tg.is_grad_enabled() is True
+
+
+class SavesItsInput(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        return 2.0 * x * grad
+
+
+@pytest.mark.parametrize("size", [1023, 1024])
+def test_saved_arrays_up_to_the_copy_limit_are_copied_and_stay_writable(size):
+    assert SavedArrays.copy_limit == 1024
+    x, y = leaf(np.full(size, 2.0)), leaf(np.full(size, 3.0))
+    z = x * y  # saves both inputs
+    x.data[...] = 0.0  # allowed: the graph kept copies
+    z.sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), np.full(size, 2.0))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(size, 3.0))
+    w = leaf(np.full(size, 2.0))
+    squared = SavesItsInput.apply(w)  # saves one array
+    w.data[...] = 0.0
+    squared.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(size, 4.0))
+
+
+def test_a_saved_array_over_the_copy_limit_is_read_only_until_backward():
+    w = leaf(np.full(1025, 2.0))
+    squared = SavesItsInput.apply(w)
+    with pytest.raises(ValueError, match="read-only"):
+        w.data[...] = 0.0
+    squared.sum().backward()
+    w.data[...] = 0.0  # unlocked once the graph is freed
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(1025, 4.0))
+
+
+def test_run_backward_frees_the_graph_unless_asked_to_retain_it():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    run_backward([y], [np.ones(())], retain_graph=True)
+    run_backward([y], [np.ones(())])
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 8.0])
+    assert not x.grad.requires_grad  # nothing recorded unless create_graph=True
+    with pytest.raises(RuntimeError, match=r"^backward through the graph a second time"):
+        run_backward([y], [np.ones(())])
+
+
+def test_grad_with_respect_to_an_intermediate_result():
+    x = leaf([1.0, 2.0])
+    h = x * 3.0
+    (gh,) = tg.grad((h * h).sum(), [h])
+    np.testing.assert_array_equal(gh.numpy(), [6.0, 12.0])
+    assert x.grad is None and h.grad is None
+
+
+def test_an_output_may_be_a_leaf_itself():
+    x = leaf([1.0, 2.0])
+    (g,) = tg.grad([x, (x * x).sum()], [x], grad_outputs=[np.array([10.0, 20.0]), None])
+    np.testing.assert_array_equal(g.numpy(), [10.0 + 2.0, 20.0 + 4.0])
+    s = leaf(3.0)
+    s.backward()
+    assert s.grad.item() == 1.0
+
+
+def test_the_same_output_given_twice_counts_twice():
+    x = leaf([1.0, 2.0])
+    y = x * x
+    seeds = [np.array([1.0, 10.0]), np.array([100.0, 1000.0])]
+    (g,) = tg.grad([y, y], [x], grad_outputs=seeds)
+    np.testing.assert_array_equal(g.numpy(), [2.0 * 101.0, 4.0 * 1010.0])
+
+
+def test_anomaly_mode_records_second_order_and_runs_first_order_only_ops():
+    x = leaf([1.0, 2.0])
+    with tg.detect_anomaly():
+        (slope,) = tg.grad((x * x * x).sum(), [x], create_graph=True)
+        (curvature,) = tg.grad(slope.sum(), [x])
+        np.testing.assert_array_equal(curvature.numpy(), [6.0, 12.0])
+        (slope,) = tg.grad(x.exp().sum(), [x], create_graph=True)  # exp saves its output
+        np.testing.assert_allclose(tg.grad(slope.sum(), [x])[0].numpy(), np.exp([1.0, 2.0]))
+        np.testing.assert_array_equal(tg.grad(ArraysOnly.apply(x).sum(), [x])[0].numpy(), [2, 2])
+
+
+def test_the_implied_gradient_of_a_one_element_output_has_its_shape_and_dtype():
+    x = leaf([[3.0]], np.float32)
+    y = x * x
+    seen = []
+    y.register_hook(lambda g: seen.append((g.shape, g.dtype)))
+    y.backward()
+    assert seen == [((1, 1), np.float32)]
+    np.testing.assert_array_equal(x.grad.numpy(), [[6.0]])
+
+
+def test_a_tensor_given_as_gradient_is_not_shared_with_grad():
+    x = leaf([1.0, 2.0])
+    upstream = tg.tensor([10.0, 20.0])
+    x.backward(upstream)
+    upstream.data[...] = 0.0
+    np.testing.assert_array_equal(x.grad.numpy(), [10.0, 20.0])
+    assert not x.grad.requires_grad
