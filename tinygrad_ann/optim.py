@@ -114,9 +114,12 @@ class Optimizer:
             raise StateDictError(
                 f"{name}.load_state_dict: {error} (the optimizer was not changed)"
             ) from None
-        for key, value in hyperparameters.items():
-            setattr(self, key, value)
+        self._set_hyperparameters(hyperparameters)
         self.state = state
+
+    def _set_hyperparameters(self, values: Mapping[str, Any]) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
 
     def _checked_state_dict(
         self, state_dict: Mapping[str, Any]
@@ -205,8 +208,11 @@ class SGD(Optimizer):
         self, params: Iterable[Tensor], lr: float, momentum: float = 0.0, weight_decay: float = 0.0
     ) -> None:
         super().__init__(params, lr)
-        self.momentum = _check_hyperparameter("SGD", "momentum", momentum)
-        self.weight_decay = _check_hyperparameter("SGD", "weight_decay", weight_decay)
+        checked = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay}
+        self._set_hyperparameters(self._checked_hyperparameters(checked))
+
+    momentum: float
+    weight_decay: float
 
     state_arrays = ("momentum_buffer",)
 
@@ -251,12 +257,12 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        self.betas = (
-            _check_hyperparameter("Adam", "betas[0]", betas[0], upper=1.0),
-            _check_hyperparameter("Adam", "betas[1]", betas[1], upper=1.0),
-        )
-        self.eps = _check_hyperparameter("Adam", "eps", eps)
-        self.weight_decay = _check_hyperparameter("Adam", "weight_decay", weight_decay)
+        checked = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        self._set_hyperparameters(self._checked_hyperparameters(checked))
+
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float
 
     state_arrays = ("exp_avg", "exp_avg_sq")
     state_counters = ("step",)
