@@ -627,16 +627,13 @@ def _run_tensor_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
         replaced = hook(shown)
         if replaced is None:
             continue
-        value = replaced if create_graph else _data(replaced)
-        if not create_graph:
-            value = np.asarray(value)
-        if np.shape(_data(value)) != tensor.shape:
+        grad = _as_gradient(replaced if create_graph else _data(replaced), create_graph)
+        if grad.shape != tensor.shape:
             raise ShapeError(
                 f"a gradient hook of a tensor of shape {tensor.shape} returned a gradient of "
-                f"shape {np.shape(_data(value))}; return one of the tensor's shape, or None "
-                "to keep the gradient"
+                f"shape {grad.shape}; return one of the tensor's shape, or None to keep the "
+                "gradient"
             )
-        grad = _as_gradient(value, create_graph)
         if grad.dtype != tensor.dtype:
             grad = grad.astype(tensor.dtype)
     return grad
