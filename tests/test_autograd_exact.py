@@ -22,6 +22,7 @@ def leaf(values, dtype=np.float64):
         ((3,), (4, 3)),  # one leading axis of a 2-D gradient
         ((3,), (2, 4, 3)),  # two leading axes
         ((1, 3), (4, 3)),  # a size-1 axis kept
+        ((1, 3), (2, 3)),  # a size-1 axis against two rows
         ((4, 1), (4, 3)),  # a trailing size-1 axis
         ((2, 1, 3), (5, 2, 4, 3)),  # both: a leading axis and a size-1 axis
         ((), (2, 3)),  # a scalar
@@ -599,3 +600,119 @@ def test_a_tensor_given_as_gradient_is_not_shared_with_grad():
     upstream.data[...] = 0.0
     np.testing.assert_array_equal(x.grad.numpy(), [10.0, 20.0])
     assert not x.grad.requires_grad
+
+
+def test_the_backward_observer_sees_every_op_in_order_with_its_gradients():
+    from tinygrad_ann.autograd import observe_backward
+
+    x = leaf([1.0, 2.0])
+    doubled = x * 2.0
+    total = doubled.sum()
+    calls = []
+
+    def observer(ctx, output, grad_output, input_grads):
+        calls.append((ctx.op_name(), output, np.array(grad_output), input_grads))
+
+    with observe_backward(observer):
+        total.backward()
+    assert [(name, output) for name, output, _, _ in calls] == [("sum", total), ("mul", doubled)]
+    np.testing.assert_array_equal(calls[0][2], 1.0)
+    np.testing.assert_array_equal(calls[1][2], [1.0, 1.0])
+    np.testing.assert_array_equal(calls[1][3][0], [2.0, 2.0])
+    assert len(calls[1][3]) == 2  # one per input of mul, the constant's included
+    with observe_backward(observer):
+        pass
+    calls.clear()
+    (x * 3.0).sum().backward()
+    assert calls == []  # the observer left with its block
+
+
+def test_a_hook_on_a_retained_intermediate_runs_once_per_pass():
+    x = leaf([1.0, 2.0])
+    hidden = x * 3.0
+    hidden.retain_grad()
+    seen = []
+    hidden.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 2.0)
+    hidden.sum().backward()
+    assert len(seen) == 1
+    np.testing.assert_array_equal(hidden.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
+
+
+class ProductOfAll(tg.Function):
+    """Forward returns a NumPy scalar (not an array) and saves it for backward."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.prod(x)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, out = ctx.saved
+        return grad_output * out / x
+
+
+def test_a_forward_returning_a_numpy_scalar_gives_a_0d_array_that_backward_can_lift():
+    x = leaf([2.0, 3.0, 5.0])
+    y = ProductOfAll.apply(x)
+    assert type(y.data) is np.ndarray and y.shape == ()
+    (slope,) = tg.grad(y, x, create_graph=True)
+    np.testing.assert_allclose(slope.numpy(), [15.0, 10.0, 6.0], rtol=1e-15)
+    # d/dx_j of prod/x_i is prod/(x_i x_j) off the diagonal and 0 on it (grad * out / x).
+    (curvature,) = tg.grad(slope.sum(), x)
+    np.testing.assert_allclose(curvature.numpy(), [5.0 + 3.0, 5.0 + 2.0, 3.0 + 2.0], rtol=1e-15)
+
+
+class ListGradient(tg.Function):
+    """A backward that returns a plain list: the engine turns it into an array."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 3.0
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return [3.0 * g for g in grad_output]
+
+
+def test_a_backward_may_return_a_list_or_a_python_number():
+    x = leaf([1.0, 2.0])
+    ListGradient.apply(x).backward(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 30.0])
+    assert x.grad.data.dtype == np.float64
+
+
+def test_an_op_on_constants_does_not_require_grad():
+    y = tg.tensor([1.0, 2.0]).exp()
+    assert y.requires_grad is False and y.grad_fn is None
+    with tg.no_grad():
+        z = leaf([1.0]) * 2.0
+    assert z.requires_grad is False
+
+
+def test_a_gradient_given_for_a_leaf_output_is_cast_to_the_leafs_dtype():
+    x = leaf([1.0, 2.0], np.float32)
+    x.backward(np.array([0.1, 0.2]))  # float64
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), np.array([0.1, 0.2], np.float32))
+    # Through an op too: the upstream gradient is cast before the op's VJP, which then
+    # computes in float32 (in float64 and rounded after, this would be 0.11 exactly).
+    z = leaf([2.0], np.float32)
+    (z * 1.1).backward(np.array([0.1]))
+    assert z.grad.numpy()[0] == np.float32(0.1) * np.float32(1.1) != np.float32(0.11)
+    (direct,) = tg.grad(x, x, grad_outputs=tg.tensor([0.1, 0.2]), create_graph=True)
+    assert direct.dtype == np.float32
+    np.testing.assert_array_equal(direct.numpy(), np.array([0.1, 0.2], np.float32))
+    (same,) = tg.grad(x, x, grad_outputs=tg.tensor(np.float32([0.5, 1.5])), create_graph=True)
+    np.testing.assert_array_equal(same.numpy(), [0.5, 1.5])
+
+
+def test_create_graph_accepts_a_list_as_the_upstream_gradient():
+    x = leaf([1.0, 2.0])
+    (x * x).backward([1.0, 10.0], create_graph=True)
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 40.0])
+    assert x.grad.requires_grad

@@ -484,3 +484,23 @@ def test_average_pooling_keeps_float32_with_padding_excluded_from_the_count():
     np.testing.assert_array_equal(out.numpy(), np.ones((1, 1, 5, 5), dtype=np.float32))
     out.sum().backward()
     assert x.grad.dtype == np.float32
+
+
+def test_gradients_under_detect_anomaly_equal_the_plain_ones():
+    # The convolution's backward reads the options its forward was called with; anomaly
+    # mode runs forward through another path and must keep them too.
+    rng = np.random.default_rng(3)
+    x_values, w_values = rng.normal(size=(2, 2, 6, 6)), rng.normal(size=(3, 2, 3, 3))
+
+    def gradients():
+        x = tg.tensor(x_values, requires_grad=True)
+        weight = tg.tensor(w_values, requires_grad=True)
+        out = F.conv2d(x, weight, stride=2, padding=1, dilation=1)
+        F.max_pool2d(out, 2, stride=1).sum().backward()
+        return x.grad.numpy(), weight.grad.numpy()
+
+    plain = gradients()
+    with tg.detect_anomaly():
+        checked = gradients()
+    for expected, actual in zip(plain, checked, strict=True):
+        np.testing.assert_array_equal(actual, expected)

@@ -144,14 +144,20 @@ def _recorded_ops(output: Tensor) -> list[Function]:
     return sorted(found.values(), key=lambda ctx: ctx.sequence)
 
 
+#: What _op_mismatch returns for an op whose output is not float64 even on float64 inputs
+#: (a cast to float32, say): differences of float32 values at a step of 1e-6 are noise.
+_UNCHECKED = "unchecked"
+
+
 def _op_mismatch(
     ctx: Function, eps: float, atol: float, rtol: float, rng: np.random.Generator
 ) -> str | None:
     """How ``ctx``'s VJP disagrees with finite differences of the op alone, or None.
 
-    The op is run again on the inputs it recorded; with a random upstream
-    gradient ``u``, each input's VJP is compared, element by element, with the
-    central difference of ``sum(u * op(...))``.
+    The op is run again on the inputs it recorded, as float64; with a random
+    upstream gradient ``u``, each input's VJP is compared, element by element,
+    with the central difference of ``sum(u * op(...))``. Returns ``_UNCHECKED``
+    when the op's output is not float64 even then.
     """
     op = type(ctx)
     options = ctx.__dict__.get("options", {})
@@ -173,6 +179,8 @@ def _op_mismatch(
             i: Tensor(np.array(recorded[i], dtype=np.float64), requires_grad=True) for i in checked
         }
         output = run(leaves)
+        if output.dtype != np.float64:
+            return _UNCHECKED
         upstream = rng.normal(size=output.shape)
         analytic = grad(output, list(leaves.values()), upstream, allow_unused=True)
     for i, vjp in zip(checked, analytic):
@@ -229,14 +237,23 @@ def localize_mismatch(
         _Anomaly.record_origin = previous
     rng = np.random.default_rng(seed)
     ops = _recorded_ops(output)
+    unchecked = []
     for ctx in ops:
         problem = _op_mismatch(ctx, eps, atol, rtol, rng)
-        if problem is not None:
+        if problem is _UNCHECKED:
+            unchecked.append(ctx.op_name())
+        elif problem is not None:
             where = ctx.__dict__.get("origin", "an unknown line")
             return (
                 f"the first op whose gradient is wrong is {ctx.op_name()} (called at {where}): "
                 f"{problem}"
             )
+    if unchecked:
+        return (
+            f"each of the {len(ops) - len(unchecked)} recorded ops that could be checked "
+            "computes its own gradient correctly; not checked, as their output is not float64 "
+            f"even for float64 inputs: {', '.join(unchecked)}"
+        )
     return (
         f"each of the {len(ops)} recorded ops computes its own gradient correctly, so the "
         "mismatch comes from a point where fn is not differentiable (a kink or a tie that "
