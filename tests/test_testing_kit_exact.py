@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import pytest
+from broken_ops import scaled_exp
 from hypothesis import find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
@@ -132,24 +133,6 @@ def test_unique_tensors_with_given_elements_keep_min_gap(size):
 
 
 # ---------------------------------------------------------------- assert_gradients_match
-def scaled_exp(factor, wrong=slice(None)):
-    class ScaledExp(tg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            out = np.exp(x)
-            ctx.save_for_backward(out)
-            return out
-
-        @staticmethod
-        def backward(ctx, grad):
-            (out,) = ctx.saved
-            vjp = grad * out
-            vjp[wrong] *= factor
-            return vjp
-
-    return ScaledExp
-
-
 def leaf(values):
     return tg.tensor(np.array(values, dtype=np.float64), requires_grad=True)
 
@@ -172,7 +155,9 @@ def test_the_report_lists_the_three_worst_entries_per_input_and_counts_them():
 
 def test_one_mismatching_entry_is_singular_and_output_elements_are_named_when_several():
     with pytest.raises(GradcheckError) as failure:
-        assert_gradients_match(lambda t: scaled_exp(2.0, wrong=1).apply(t), leaf([0.1, 0.2, 0.3]))
+        assert_gradients_match(
+            lambda t: scaled_exp(2.0, wrong_at=1).apply(t), leaf([0.1, 0.2, 0.3])
+        )
     message = str(failure.value)
     assert "  input 0 (shape (3,)): 1 mismatching entry, worst:\n" in message
     assert "    input 0, output element 1, element (1,): analytic " in message
