@@ -116,3 +116,128 @@ def test_loss_modules_pass_their_reduction_on(reduction):
     ]
     for module_loss, function_loss in pairs:
         np.testing.assert_array_equal(module_loss.numpy(), function_loss.numpy())
+
+
+# ---------------------------------------------------------------- convolution and pooling
+def test_conv2d_initialisation_follows_pytorch_with_groups():
+    tg.manual_seed(5)
+    conv = nn.Conv2d(4, 6, kernel_size=(3, 2), groups=2)
+    tg.manual_seed(5)
+    weight_bound = math.sqrt(2.0 / 6.0) * math.sqrt(3.0 / (2 * 3 * 2))  # a = sqrt(5), fan_in 12
+    weight = tg.factories.generator().uniform(-weight_bound, weight_bound, (6, 2, 3, 2))
+    bias_bound = 1.0 / math.sqrt(2 * 3 * 2)
+    bias = tg.factories.generator().uniform(-bias_bound, bias_bound, 6)
+    np.testing.assert_array_equal(conv.weight.numpy(), weight)
+    np.testing.assert_array_equal(conv.bias.numpy(), bias)
+    assert conv.weight.dtype == np.float64
+    small = nn.Conv2d(1, 2, 3, dtype=np.float32, bias=False)
+    assert small.weight.dtype == np.float32 and small.bias is None
+
+
+@pytest.mark.parametrize(
+    ("layer", "text"),
+    [
+        (
+            lambda: nn.Conv2d(2, 4, 3, padding=(1, 0), dilation=2, groups=2, bias=False),
+            "Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 0), dilation=(2, 2), "
+            "groups=2, bias=False)",
+        ),
+        (
+            lambda: nn.Conv2d(2, 4, 3, padding=(0, 1)),
+            "Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1), padding=(0, 1))",
+        ),
+        (lambda: nn.Conv2d(2, 4, 3, dilation=(1, 2)), "dilation=(1, 2))"),
+        (lambda: nn.Conv2d(2, 4, 3, groups=2), "stride=(1, 1), groups=2)"),
+        (
+            lambda: nn.AvgPool2d(2, 1, 1, count_include_pad=False),
+            "AvgPool2d(kernel_size=(2, 2), stride=(1, 1), padding=(1, 1), count_include_pad=False)",
+        ),
+        (lambda: nn.AvgPool2d(2), "AvgPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"),
+        (lambda: nn.MaxPool2d(3), "MaxPool2d(kernel_size=(3, 3), stride=(3, 3), padding=(0, 0))"),
+    ],
+)
+def test_layer_reprs_show_what_differs_from_the_defaults(layer, text):
+    assert repr(layer()).endswith(text)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: nn.Conv2d(3, 4, 3, stride=0),
+            "Conv2d(3, 4, kernel_size=3): stride must be positive, got 0",
+        ),
+        (
+            lambda: nn.Conv2d(3, 4, (2, 0)),
+            "Conv2d(3, 4, kernel_size=(2, 0)): kernel_size must be positive",
+        ),
+        (
+            lambda: nn.Conv2d(3, 4, 3, padding=-1),
+            "Conv2d(3, 4, kernel_size=3): padding must be non-negative",
+        ),
+        (
+            lambda: nn.Conv2d(3, 4, 3, dilation=0),
+            "Conv2d(3, 4, kernel_size=3): dilation must be positive",
+        ),
+        (
+            lambda: nn.Conv2d(True, 4, 3),
+            "Conv2d(True, 4, kernel_size=3): in_channels must be a positive int, got True",
+        ),
+        (
+            lambda: nn.Conv2d(3, 2.0, 3),
+            "Conv2d(3, 2.0, kernel_size=3): out_channels must be a positive int, got 2.0",
+        ),
+        (
+            lambda: nn.Conv2d(3, 4, 3, groups=0),
+            "Conv2d(3, 4, kernel_size=3): groups must be a positive int, got 0",
+        ),
+        (
+            lambda: nn.Conv2d(4, 4, 3, groups=3),
+            "Conv2d(4, 4, kernel_size=3): in_channels=4 is not divisible by groups=3",
+        ),
+        (
+            lambda: nn.Conv2d(3, 4, 3, groups=3),
+            "Conv2d(3, 4, kernel_size=3): out_channels=4 is not divisible by groups=3",
+        ),
+        (lambda: nn.MaxPool2d(0), "MaxPool2d: kernel_size must be positive, got 0"),
+        (lambda: nn.MaxPool2d(2, stride=0), "MaxPool2d: stride must be positive, got 0"),
+        (lambda: nn.AvgPool2d(2, padding=-1), "AvgPool2d: padding must be non-negative, got -1"),
+        (lambda: nn.AvgPool2d(2, padding=2), "AvgPool2d: padding (2, 2) must be at most half"),
+    ],
+)
+def test_layer_argument_errors_name_the_layer_and_the_argument(make, message):
+    with pytest.raises(ValueError) as error:
+        make()
+    assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize("pool", [nn.MaxPool2d, nn.AvgPool2d])
+def test_pooling_layers_use_their_stride_and_default_to_the_kernel(pool):
+    x = tg.tensor(np.random.default_rng(0).normal(size=(1, 2, 6, 6)))
+    function = F.max_pool2d if pool is nn.MaxPool2d else F.avg_pool2d
+    np.testing.assert_array_equal(pool(3)(x).numpy(), function(x, 3, stride=3).numpy())
+    np.testing.assert_array_equal(pool(3, 1)(x).numpy(), function(x, 3, stride=1).numpy())
+    np.testing.assert_array_equal(
+        pool(3, 2, 1)(x).numpy(), function(x, 3, stride=2, padding=1).numpy()
+    )
+
+
+def test_avg_pool_layer_counts_padding_unless_told_not_to():
+    x = tg.ones(1, 1, 2, 2)
+    np.testing.assert_array_equal(nn.AvgPool2d(2, 1, 1)(x).numpy()[0, 0, 0, 0], 0.25)
+    excluded = nn.AvgPool2d(2, 1, 1, count_include_pad=False)(x)
+    np.testing.assert_array_equal(excluded.numpy(), np.ones((1, 1, 3, 3)))
+
+
+def test_flatten_ranges_and_errors():
+    x = np.arange(24.0).reshape(2, 3, 4)
+    assert nn.Flatten()(x).shape == (2, 12)  # an array is accepted
+    assert nn.Flatten(0, 0)(x).shape == (2, 3, 4)  # start == end: nothing merged
+    assert nn.Flatten(-3, -2)(tg.tensor(x)).shape == (6, 4)
+    with pytest.raises(tg.ShapeError, match=r"^Flatten\(start_dim=3, end_dim=-1\): start_dim=3 is"):
+        nn.Flatten(3)(x)
+    with pytest.raises(tg.ShapeError, match=r"end_dim=-4 is out of range for an input of shape"):
+        nn.Flatten(0, -4)(x)
+    message = r"^Flatten\(start_dim=2, end_dim=1\): start_dim comes after end_dim for an input of"
+    with pytest.raises(tg.ShapeError, match=message):
+        nn.Flatten(2, 1)(x)
