@@ -3,6 +3,7 @@ layer defaults and the modules the other tests only reach through functional cal
 """
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -241,3 +242,103 @@ def test_flatten_ranges_and_errors():
     message = r"^Flatten\(start_dim=2, end_dim=1\): start_dim comes after end_dim for an input of"
     with pytest.raises(tg.ShapeError, match=message):
         nn.Flatten(2, 1)(x)
+
+
+# ---------------------------------------------------------------- Linear
+def test_linear_initialisation_dtype_and_errors():
+    tg.manual_seed(9)
+    layer = nn.Linear(1, 3, dtype=np.float32)  # one input feature is allowed
+    tg.manual_seed(9)
+    bound = math.sqrt(2.0 / 6.0) * math.sqrt(3.0 / 1)  # kaiming, a = sqrt(5), fan_in 1
+    weight = tg.factories.generator().uniform(-bound, bound, (3, 1))
+    bias = tg.factories.generator().uniform(-1.0, 1.0, 3)  # 1 / sqrt(fan_in)
+    np.testing.assert_array_equal(layer.weight.numpy(), weight.astype(np.float32))
+    np.testing.assert_array_equal(layer.bias.numpy(), bias.astype(np.float32))
+    assert layer.weight.dtype == layer.bias.dtype == np.float32
+    assert nn.Linear(2, 2).bias.dtype == np.float64
+    for features in [(0, 3), (3, 0)]:
+        message = f"^Linear: in_features and out_features must be positive, got {features[0]} and"
+        with pytest.raises(ValueError, match=message):
+            nn.Linear(*features)
+    layer = nn.Linear(3, 2)
+    np.testing.assert_array_equal(layer(np.ones((1, 3))).numpy(), layer(tg.ones(1, 3)).numpy())
+    with pytest.raises(tg.ShapeError, match=r"Linear\(in_features=3, out_features=2, bias=True\)"):
+        layer(tg.ones(2, 4))
+    with pytest.raises(tg.ShapeError, match="3"):
+        layer(tg.ones(2, 4))
+
+
+# ---------------------------------------------------------------- normalization layers
+def test_batch_norm_defaults_buffers_and_reset():
+    layer = nn.BatchNorm1d(3)
+    assert (layer.eps, layer.momentum, layer.affine, layer.track_running_stats) == (
+        1e-5,
+        0.1,
+        True,
+        True,
+    )
+    np.testing.assert_array_equal(layer.weight.numpy(), np.ones(3))
+    np.testing.assert_array_equal(layer.bias.numpy(), np.zeros(3))
+    x = tg.tensor(np.random.default_rng(0).normal(size=(5, 3)))
+    layer(x)
+    layer(x)
+    assert layer.num_batches_tracked.item() == 2
+    layer.reset_running_stats()
+    np.testing.assert_array_equal(layer.running_mean.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(layer.running_var.numpy(), np.ones(3))
+    assert layer.num_batches_tracked.item() == 0
+    assert layer.num_batches_tracked.dtype == np.int64
+    plain = nn.BatchNorm1d(3, affine=False, track_running_stats=False)
+    assert plain.weight is None and plain.bias is None and plain.running_mean is None
+    plain.reset_running_stats()  # nothing to reset
+    np.testing.assert_allclose(plain.eval()(x).numpy(), layer.train()(x).numpy(), rtol=1e-15)
+    assert repr(nn.BatchNorm2d(4, momentum=None)) == (
+        "BatchNorm2d(4, eps=1e-05, momentum=None, affine=True, track_running_stats=True)"
+    )
+    assert nn.BatchNorm2d(2, dtype=np.float32).running_var.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: nn.BatchNorm1d(True), TypeError, "BatchNorm1d: num_features must be an int"),
+        (lambda: nn.BatchNorm2d(2.0), TypeError, "BatchNorm2d: num_features must be an int"),
+        (
+            lambda: nn.BatchNorm1d(0),
+            ValueError,
+            "BatchNorm1d: num_features must be positive, got 0",
+        ),
+    ],
+)
+def test_batch_norm_argument_errors(make, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}"):
+        make()
+
+
+def test_batch_norm_input_errors_name_the_layer_and_the_shapes():
+    with pytest.raises(tg.ShapeError) as error:
+        nn.BatchNorm1d(3)(tg.ones(2, 3, 4, 5))
+    assert str(error.value) == (
+        "BatchNorm1d(3): expected a 2-d (N, C) or 3-d (N, C, L) input, got shape (2, 3, 4, 5)"
+    )
+    with pytest.raises(tg.ShapeError) as error:
+        nn.BatchNorm2d(3)(np.ones((2, 4, 5, 5)))
+    assert str(error.value) == (
+        "BatchNorm2d(3): input of shape (2, 4, 5, 5) has 4 channels (axis 1), but the layer "
+        "has num_features=3"
+    )
+
+
+def test_layer_norm_defaults_and_options():
+    layer = nn.LayerNorm((2, 3))
+    assert layer.normalized_shape == (2, 3) and layer.eps == 1e-5
+    np.testing.assert_array_equal(layer.weight.numpy(), np.ones((2, 3)))
+    np.testing.assert_array_equal(layer.bias.numpy(), np.zeros((2, 3)))
+    assert nn.LayerNorm(3, bias=False).bias is None
+    bare = nn.LayerNorm(3, eps=0.5, elementwise_affine=False, dtype=np.float32)
+    assert bare.weight is None and bare.bias is None
+    assert repr(bare) == "LayerNorm((3,), eps=0.5, elementwise_affine=False)"
+    x = np.array([[1.0, 2.0, 4.0]], dtype=np.float32)
+    expected = (x - x.mean()) / np.sqrt(x.var() + 0.5)
+    np.testing.assert_allclose(bare(tg.tensor(x)).numpy(), expected, rtol=1e-6)
+    assert nn.LayerNorm(3, dtype=np.float32).weight.dtype == np.float32
