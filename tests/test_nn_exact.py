@@ -342,3 +342,150 @@ def test_layer_norm_defaults_and_options():
     expected = (x - x.mean()) / np.sqrt(x.var() + 0.5)
     np.testing.assert_allclose(bare(tg.tensor(x)).numpy(), expected, rtol=1e-6)
     assert nn.LayerNorm(3, dtype=np.float32).weight.dtype == np.float32
+
+
+# ---------------------------------------------------------------- Module
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = nn.Linear(2, 2)
+        self.scale = nn.Parameter(np.ones(1))
+        self.register_buffer("count", np.array(0))
+        self.register_buffer("scratch", np.zeros(2), persistent=False)
+
+    def forward(self, x):
+        return self.inner(x) * self.scale
+
+
+def test_names_take_a_prefix_and_shared_parts_appear_once():
+    block = Block()
+    model = nn.Sequential(block, nn.Tanh(), block)
+    assert [name for name, _ in model.named_modules()] == ["", "0", "0.inner", "1"]
+    assert [name for name, _ in model.named_modules("net")] == [
+        "net",
+        "net.0",
+        "net.0.inner",
+        "net.1",
+    ]
+    assert [name for name, _ in block.named_parameters("b")] == [
+        "b.scale",
+        "b.inner.weight",
+        "b.inner.bias",
+    ]
+    assert [name for name, _ in model.named_buffers()] == ["0.count", "0.scratch"]
+    assert [name for name, _ in block.named_buffers("b")] == ["b.count", "b.scratch"]
+    assert list(block.state_dict()) == ["scale", "count", "inner.weight", "inner.bias"]
+    assert len(model) == 3 and model[1].short_repr() == "Tanh()" and list(model)[2] is block
+
+
+def test_nested_repr():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU()))
+    assert repr(model) == (
+        "Sequential(\n"
+        "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
+        "  (1): Sequential(\n"
+        "    (0): ReLU()\n"
+        "  )\n"
+        ")"
+    )
+    # The one-line label of a graph drawing's cluster.
+    assert nn.Linear(2, 3).short_repr() == "Linear(2 -> 3)"
+    assert nn.Linear(2, 3, bias=False).short_repr() == "Linear(2 -> 3, no bias)"
+    assert repr(nn.Parameter(np.array([1.0, 2.0]))) == "Parameter([1., 2.], requires_grad=True)"
+
+
+def test_load_state_dict_names_every_problem_and_changes_nothing():
+    model = Block()
+    before = {name: value.numpy().copy() for name, value in model.state_dict().items()}
+    state = model.state_dict()
+    state["inner.weight"] = np.zeros((3, 2))
+    state["count"] = np.array(1.5)
+    del state["scale"]
+    state["extra"] = np.zeros(1)
+    with pytest.raises(nn.StateDictError) as error:
+        model.load_state_dict(state)
+    assert str(error.value) == (
+        "load_state_dict into Block: missing keys ['scale']; unexpected keys ['extra']; "
+        "count: dtype float64 in the state dict, int64 in the model; inner.weight: shape "
+        "(3, 2) in the state dict, (2, 2) in the model (the model was not changed)"
+    )
+    with pytest.raises(nn.StateDictError) as error:
+        model.load_state_dict(state, strict=False)
+    assert "missing" not in str(error.value) and "unexpected" not in str(error.value)
+    assert "count: dtype float64" in str(error.value)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), before[name])
+    partial = {"scale": tg.tensor([3.0]), "count": np.array(4)}
+    model.load_state_dict(partial, strict=False)
+    assert model.scale.numpy().tolist() == [3.0] and model.count.item() == 4
+
+
+def test_buffer_registration_errors():
+    block = Block()
+    with pytest.raises(TypeError, match=r"^Block.register_buffer: the name must be a str, got 3$"):
+        block.register_buffer(3, np.zeros(1))
+    for name in ["", "a.b"]:
+        message = "Block.register_buffer: the name must be non-empty and without '.'"
+        with pytest.raises(KeyError, match=re.escape(message)):
+            block.register_buffer(name, np.zeros(1))
+    with pytest.raises(KeyError, match="attribute 'scale' already exists"):
+        block.register_buffer("scale", np.zeros(1))
+    with pytest.raises(TypeError, match="buffer 'p' cannot hold a Parameter"):
+        block.register_buffer("p", nn.Parameter(np.zeros(1)))
+    with pytest.raises(
+        TypeError, match="buffer 's' must be a Tensor, an array, a number or None, got str"
+    ):
+        block.register_buffer("s", "text")
+    with pytest.raises(TypeError, match="buffer 'c' must hold booleans, integers or floats"):
+        block.register_buffer("c", np.array([1j]))
+    block.register_buffer("listed", [1.0, 2.0])
+    assert block.listed.numpy().tolist() == [1.0, 2.0]
+    block.register_buffer("count", None)  # re-registering replaces; None is allowed
+    assert "count" not in block.state_dict()
+
+
+def test_to_converts_parameters_and_float_buffers_only():
+    block = Block()
+    block.scale.grad = tg.ones(1)
+    assert block.to(np.float32) is block
+    assert {p.dtype for p in block.parameters()} == {np.dtype(np.float32)}
+    assert block.scale.grad is None
+    assert block.scratch.dtype == np.float32 and block.count.dtype == np.int64
+    with pytest.raises(TypeError, match=r"^Module.to: expected a floating dtype, got int32$"):
+        block.to(np.int32)
+
+
+def test_train_and_eval_set_every_module_and_return_it():
+    model = nn.Sequential(Block(), nn.Dropout(0.5))
+    assert model.eval() is model
+    assert not any(module.training for module in model.modules())
+    assert model.train() is model
+    assert all(module.training for module in model.modules())
+
+
+def test_module_misuse_is_named():
+    with pytest.raises(NotImplementedError, match=r"^Module must define forward"):
+        nn.Module()(1.0)
+    with pytest.raises(TypeError, match=r"^expected a function as the hook, got int$"):
+        nn.Linear(2, 2).register_forward_hook(3)
+    with pytest.raises(TypeError, match=r"^Sequential: argument 1 is a int, not a Module$"):
+        nn.Sequential(nn.ReLU(), 3)
+    message = (
+        "Linear(in_features=3, out_features=2, bias=True): input of shape () has no features in "
+        "its last axis, but the layer has in_features=3; pass inputs of shape (batch, 3)"
+    )
+    with pytest.raises(tg.ShapeError, match=f"^{re.escape(message)}$"):
+        nn.Linear(3, 2)(tg.tensor(1.0))
+
+
+def test_forward_hooks_may_replace_inputs_with_one_value_or_a_tuple():
+    layer = nn.Linear(2, 2)
+    x, doubled = tg.ones(1, 2), tg.ones(1, 2) * 2.0
+    with layer.register_forward_pre_hook(lambda module, inputs: doubled):
+        np.testing.assert_array_equal(layer(x).numpy(), layer.forward(doubled).numpy())
+    with layer.register_forward_pre_hook(lambda module, inputs: (doubled,)):
+        np.testing.assert_array_equal(layer(x).numpy(), layer.forward(doubled).numpy())
+    seen = []
+    with layer.register_forward_hook(lambda module, inputs, out: seen.append(inputs) or out * 0.0):
+        assert not layer(x).numpy().any()
+    assert seen == [(x,)]
