@@ -273,6 +273,8 @@ def test_localize_checks_float32_intermediates_in_float64():
         "each of the 3 recorded ops that could be checked computes its own gradient "
         "correctly; not checked, as their output is not float64 even for float64 inputs: cast"
     )
+    twice = lambda t: (t.astype(np.float32) * 3.0).astype(np.float16).sum()  # noqa: E731
+    assert localize_mismatch(twice, [leaf(X)]).endswith("for float64 inputs: cast, cast")
     broken = lambda t: scaled_exp(1.5).apply(t.astype(np.float32)).sum()  # noqa: E731
     assert "is ScaledExp" in localize_mismatch(broken, [leaf(X)])
 
