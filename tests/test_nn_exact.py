@@ -489,3 +489,140 @@ def test_forward_hooks_may_replace_inputs_with_one_value_or_a_tuple():
     with layer.register_forward_hook(lambda module, inputs, out: seen.append(inputs) or out * 0.0):
         assert not layer(x).numpy().any()
     assert seen == [(x,)]
+
+
+# ---------------------------------------------------------------- dtypes, kwargs, sharing
+@pytest.fixture
+def float32_default():
+    tg.set_default_dtype(np.float32)
+    yield
+    tg.set_default_dtype(np.float64)
+
+
+def test_layers_follow_the_default_dtype(float32_default):
+    layers = [nn.Conv2d(1, 2, 3), nn.BatchNorm1d(2), nn.LayerNorm(2), nn.Linear(2, 2)]
+    for layer in layers:
+        for name, value in [*layer.named_parameters(), *layer.named_buffers()]:
+            if name != "num_batches_tracked":
+                assert value.dtype == np.float32, (layer, name)
+
+
+def test_normalization_layers_take_a_dtype_for_every_parameter_and_buffer():
+    for layer in [nn.BatchNorm2d(3, dtype=np.float32), nn.LayerNorm((2, 3), dtype=np.float32)]:
+        state = layer.state_dict()
+        assert {name: value.dtype for name, value in state.items()} == {
+            name: np.dtype(np.int64 if name == "num_batches_tracked" else np.float32)
+            for name in state
+        }
+    assert nn.Parameter(np.zeros(2), dtype=np.float32).dtype == np.float32
+
+
+def test_one_feature_is_enough_for_batch_norm_and_p_defaults_to_one_half():
+    layer = nn.BatchNorm1d(1)
+    assert layer(tg.tensor([[1.0], [3.0]])).numpy().ravel().tolist() == pytest.approx(
+        [-1, 1], rel=1e-4
+    )
+    assert nn.Dropout().p == 0.5
+
+
+def test_layer_norm_applies_its_weight_and_bias_and_names_itself_in_errors():
+    layer = nn.LayerNorm(3)
+    layer.weight.data[...] = [1.0, 2.0, 3.0]
+    layer.bias.data[...] = [0.5, 0.0, -0.5]
+    x = np.array([[1.0, 2.0, 4.0]])
+    normalized = (x - x.mean()) / np.sqrt(x.var() + 1e-5)
+    np.testing.assert_allclose(layer(tg.tensor(x)).numpy(), normalized * [1, 2, 3] + [0.5, 0, -0.5])
+    message = "LayerNorm: normalized_shape must be a positive int or a non-empty sequence of"
+    with pytest.raises(ValueError, match=f"^{message}"):
+        nn.LayerNorm((0,))
+
+
+def test_batch_norm_passes_the_gradient_to_its_input():
+    x = tg.tensor(np.random.default_rng(2).normal(size=(4, 3)), requires_grad=True)
+    (nn.BatchNorm1d(3)(x) * tg.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert x.grad is not None and x.grad.shape == (4, 3)
+    np.testing.assert_allclose(x.grad.numpy().sum(axis=0), 0.0, atol=1e-12)  # shift-invariant
+
+
+def test_linear_checks_the_last_axis_of_any_batch_shape():
+    layer = nn.Linear(4, 2)
+    assert layer(tg.ones(2, 3, 4)).shape == (2, 3, 2)
+    message = (
+        "Linear(in_features=4, out_features=2, bias=True): input of shape (2, 4, 3) has 3 "
+        "features in its last axis, but the layer has in_features=4; pass inputs of shape "
+        "(batch, 4)"
+    )
+    with pytest.raises(tg.ShapeError, match=f"^{re.escape(message)}$"):
+        layer(tg.ones(2, 4, 3))
+
+
+class Scaled(nn.Module):
+    def forward(self, x, scale=1.0):
+        return x * scale
+
+
+def test_keyword_arguments_reach_forward_with_and_without_hooks():
+    module, x = Scaled(), tg.ones(2)
+    assert module(x, scale=3.0).numpy().tolist() == [3.0, 3.0]
+    seen = []
+    first = module.register_forward_pre_hook(lambda m, inputs: seen.append(("pre", m)))
+    module.register_forward_hook(lambda m, inputs, out: seen.append(("post", m)))
+    assert module(x, scale=5.0).numpy().tolist() == [5.0, 5.0]
+    assert seen == [("pre", module), ("post", module)]  # both hooks run: each has its own key
+    first.remove()
+    module(x)
+    assert seen[-1] == ("post", module) and len(seen) == 3
+
+
+def test_a_parameter_or_buffer_shared_by_two_modules_is_listed_once():
+    shared_weight, shared_steps = nn.Parameter(np.ones(2)), tg.tensor([0])
+    first, second = nn.Module(), nn.Module()
+    first.weight, second.weight = shared_weight, shared_weight
+    first.register_buffer("steps", shared_steps)
+    second.register_buffer("steps", shared_steps)
+    model = nn.Sequential(first, second)
+    assert [name for name, _ in model.named_parameters()] == ["0.weight"]
+    assert [name for name, _ in model.named_buffers()] == ["0.steps"]
+    assert [name for name, _ in first.named_buffers()] == ["steps"]
+
+
+def test_modules_after_a_shared_one_are_still_visited():
+    block = Block()
+    model = nn.Sequential(block, block, nn.ReLU())
+    assert [name for name, _ in model.named_modules()] == ["", "0", "0.inner", "2"]
+
+
+def test_load_state_dict_converts_to_the_models_dtype_and_skips_unknown_keys():
+    layer = nn.Linear(2, 1)
+    state = {
+        "extra": np.zeros(1),
+        "weight": np.array([[1.0, 2.0]], dtype=np.float32),
+        "bias": [0.5],
+    }
+    layer.load_state_dict(state, strict=False)
+    assert layer.weight.dtype == np.float64 and layer.weight.numpy().tolist() == [[1.0, 2.0]]
+    assert layer.bias.numpy().tolist() == [0.5]
+
+
+def test_eval_sets_training_to_false_itself():
+    model = nn.Sequential(nn.Linear(1, 1)).eval()
+    assert all(module.training is False for module in model.modules())
+
+
+def test_a_parameter_as_buffer_error_says_what_to_do():
+    message = (
+        "Block: buffer 'p' cannot hold a Parameter; assign a Parameter to an attribute that is "
+        "not a buffer to make it trainable"
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        Block().register_buffer("p", nn.Parameter(np.zeros(1)))
+
+
+def test_init_of_a_locked_parameter_gives_it_new_values_in_its_dtype():
+    weight = nn.Parameter(np.zeros((40, 30), dtype=np.float32))  # over the copy limit
+    loss = (weight * weight).sum()  # the graph holds weight's array read-only
+    assert not weight.data.flags.writeable
+    nn.init.ones_(weight)
+    assert weight.dtype == np.float32 and np.all(weight.numpy() == 1.0)
+    loss.backward()
+    assert not weight.grad.numpy().any()  # backward saw the old zeros
