@@ -163,3 +163,15 @@ def test_the_table_is_reproducible_and_seeded_by_default_with_zero():
         return [row.max_abs_diff for row in articles.check_derivations(**seed)]
 
     assert diffs() == diffs() == diffs(seed=0) != diffs(seed=1)
+
+
+def test_the_and_gate_rows_start_from_the_articles_weights():
+    # The article starts the AND gate at W = (0.4, 0.2), b = 1.
+    x, y, W, b = and_gate_case([[0.4], [0.2]], [[1.0]])
+    truth = articles.and_gate_autograd(x, y, W, b)
+    rows = [row for row in articles.check_derivations() if row.article == "001 AND gate"]
+    expected = [
+        articles._max_diff(articles.and_gate_closed_form(x, y, W, b), truth),
+        articles._max_diff(articles.and_gate_perceptron_rule(x, y, W, b), truth),
+    ]
+    assert [row.max_abs_diff for row in rows] == expected

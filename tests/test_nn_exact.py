@@ -626,3 +626,23 @@ def test_init_of_a_locked_parameter_gives_it_new_values_in_its_dtype():
     assert weight.dtype == np.float32 and np.all(weight.numpy() == 1.0)
     loss.backward()
     assert not weight.grad.numpy().any()  # backward saw the old zeros
+
+
+def test_two_hooks_of_the_same_kind_both_run_in_order():
+    module, calls = Scaled(), []
+    module.register_forward_hook(lambda m, inputs, out: calls.append(1))
+    module.register_forward_hook(lambda m, inputs, out: calls.append(2))
+    module.register_forward_pre_hook(lambda m, inputs: calls.append(-1))
+    module.register_forward_pre_hook(lambda m, inputs: calls.append(-2))
+    module(tg.ones(1))
+    assert calls == [-1, -2, 1, 2]
+
+
+def test_batch_norm_told_to_stop_tracking_leaves_its_running_statistics_alone():
+    # PyTorch's rule: in training, running statistics are updated only while tracked.
+    layer = nn.BatchNorm1d(2)
+    layer.track_running_stats = False
+    layer(tg.tensor([[1.0, 5.0], [3.0, 9.0]]))
+    np.testing.assert_array_equal(layer.running_mean.numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(layer.running_var.numpy(), [1.0, 1.0])
+    assert layer.num_batches_tracked.item() == 0
