@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from custom_ops import Cube
 
 import tinygrad_ann as tg
 from tinygrad_ann import autograd, explain, nn, ops, viz
@@ -211,17 +212,6 @@ def test_text_format_prints_and_returns_the_table_and_writes_nothing(tmp_path, c
 
 
 def test_custom_function_is_shown_by_name_as_a_custom_op(tmp_path):
-    class Cube(tg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x**3
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            (x,) = ctx.saved
-            return 3 * x**2 * grad_output
-
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     page = viz.explain(Cube.apply(x).sum(), tmp_path / "cube.html").read_text(encoding="utf-8")
     cube = sections(page)[1]

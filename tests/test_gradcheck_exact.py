@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from broken_ops import scaled_exp
+from custom_ops import Square, scaled_exp
 
 import tinygrad_ann as tg
 from tinygrad_ann import GradcheckError
@@ -162,15 +162,8 @@ def test_gradgradcheck_eps_is_the_finite_difference_step():
         gradgradcheck(fn, [leaf([0.1, 0.2])], eps=1e-2)
 
 
-class ConstantUpstream(tg.Function):
+class ConstantUpstream(Square):
     """x² whose recorded backward takes the upstream gradient as a constant (a bug)."""
-
-    differentiable_backward = True
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
 
     @staticmethod
     def backward(ctx, grad):
@@ -203,15 +196,8 @@ def test_a_second_order_mismatch_names_which_first_derivative_and_element():
     )
 
 
-class ConstantInput(tg.Function):
+class ConstantInput(Square):
     """x² whose recorded backward takes x as a constant: its curvature is lost (a bug)."""
-
-    differentiable_backward = True
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
 
     @staticmethod
     def backward(ctx, grad):

@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from custom_ops import Cube
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
@@ -276,18 +277,8 @@ def test_gradient_independent_of_one_input_is_unused_for_it():
 # ---------------------------------------------------------------- custom Functions
 
 
-class CubeArraysOnly(tg.Function):
+class CubeArraysOnly(Cube):
     """Right first derivative, but no differentiable_backward flag."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x**3
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (x,) = ctx.saved
-        return 3 * x**2 * grad_output
 
 
 def test_function_without_the_flag_refuses_create_graph_and_says_what_to_do():

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 import pytest
-from broken_ops import scaled_exp
+from custom_ops import scaled_exp
 from hypothesis import find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample

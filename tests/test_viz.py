@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 import graphviz
 import numpy as np
 import pytest
+from custom_ops import Cube
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
@@ -124,17 +125,6 @@ def test_parameter_used_outside_its_module_still_sits_in_its_module_cluster():
 
 
 def test_custom_function_is_drawn_under_its_class_name():
-    class Cube(tg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x**3
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            (x,) = ctx.saved
-            return 3 * x**2 * grad_output
-
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     assert "Cube" in node_labels(viz.draw_graph(Cube.apply(x).sum())).values()
 
