@@ -129,7 +129,10 @@ def test_a_backward_of_the_wrong_shape_is_named():
     x = leaf([1.0, 2.0])
     message = (
         r"^wrong_shape\.backward returned a gradient of shape \(3,\) for an input of shape "
-        r"\(2,\); it must have the input's shape or broadcast to it$"
+        r"\(2,\): its axis 0 has size 3 where the input's axis 0 has size 2, and only axes of "
+        r"size 1 can have grown\. A gradient must have the input's shape, or a shape the input "
+        r"broadcasts to \(extra leading axes, or size-1 axes grown\), which the engine sums "
+        r"back to the input's shape$"
     )
     with pytest.raises(ShapeError, match=message):
         WrongShape.apply(x).sum().backward()
@@ -402,8 +405,10 @@ ENGINE_ERRORS = {
     "too many gradients": (
         lambda x: TwoGradients.apply(x).sum().backward(),
         TypeError,
-        "TwoGradients.backward returned 2 gradient(s) but its forward took 1 input(s); return "
-        "one per input (None for an input that needs none)",
+        "TwoGradients.backward returned 2 gradient(s) but its forward took 1 positional "
+        "input(s) (0: array of shape (2,)); return one per positional input, or one per Tensor "
+        "or array input (1) leaving out plain values such as numbers; None stands for an input "
+        "that needs no gradient",
     ),
     "backward of a vector": (
         lambda x: (x * x).backward(),

@@ -288,7 +288,7 @@ def _guard_each(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, 
     locked = []
     for position, value in enumerate(saved):
         if type(value) is _ndarray and position not in private:
-            if value.size <= _COPY_LIMIT:
+            if value.size <= _COPY_LIMIT or not _can_unlock(value):
                 value = value.copy()
             else:
                 base = value.base
@@ -302,6 +302,24 @@ def _guard_each(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, 
     result = _GuardedSaved(guarded)
     result.locked = locked
     return result
+
+
+def _can_unlock(array: np.ndarray) -> bool:
+    """False when NumPy could not make ``array`` writable again once locked.
+
+    An array backed by memory that is read-only underneath (the bytes an
+    unpickled array was read from, say) keeps its lock forever, so it is
+    copied instead.
+    """
+    base = array.base
+    while isinstance(base, np.ndarray):
+        array, base = base, base.base
+    if base is None:
+        return True
+    try:
+        return not memoryview(base).readonly
+    except TypeError:  # no buffer to ask: take the safe way
+        return False
 
 
 def _lock(array: np.ndarray, counts: dict[int, int]) -> bool:
@@ -402,6 +420,8 @@ class Function:
     origin: str
     #: The keyword options forward received, when it received any (kept in ``__dict__``).
     options: dict[str, Any]
+    #: Who ran the backward that freed ``saved``, when not ``backward()`` itself (``__dict__``).
+    released_by: str
     #: Shown in errors and graph drawings; a subclass without one shows its class name.
     name: str | None = None
     #: The local derivative in the articles' notation, shown by ``viz.explain`` (None: custom).
@@ -477,7 +497,7 @@ class Function:
             out = _as_output_array(ctx, out)
         result = _new_object(Tensor)  # Tensor._wrap, inlined: once per op
         result.data = out
-        result.grad = None
+        result._grad = None
         result._retains_grad = False
         if recording:
             ctx.sequence = next(_sequence)
@@ -567,6 +587,39 @@ _new_object = object.__new__
 # below that of every op it consumes: popping the smallest first from a heap
 # visits every tensor after all the ops that use it, with no graph sort.
 _sequence = itertools.count(0, -1)
+
+
+def may_have_been_used(output: Tensor, value: Any) -> bool:
+    """Whether an op recorded since ``output`` was made may have used it.
+
+    ``value`` is what an in-place change of ``output`` is about to combine with
+    it, computed (and so recorded) after ``output``. False only when every op
+    recorded since is part of ``value``'s graph and none of them used ``output``.
+    """
+    ctx = output._ctx
+    assert ctx is not None  # only op results are asked about
+    # ``repr`` is the one way to read an itertools.count without advancing it.
+    upcoming = int(repr(_sequence)[len("count(") :].split(",")[0])
+    newer = ctx.sequence - upcoming - 1  # ops recorded since ``output`` was made
+    if newer == 0:
+        return False
+    if not isinstance(value, Tensor) or value._ctx is None:
+        return True
+    seen: set[int] = set()
+    stack = [value._ctx]
+    while stack:
+        op = stack.pop()
+        if op.sequence >= ctx.sequence or id(op) in seen:
+            continue  # recorded before ``output``, or visited
+        seen.add(id(op))
+        for parent in op.parents:
+            if parent is output:
+                return True
+            if parent is not None and parent._ctx is not None:
+                stack.append(parent._ctx)
+    return len(seen) != newer
+
+
 # What ``saved`` becomes once backward has used and dropped it.
 _RELEASED = object()
 
@@ -664,13 +717,17 @@ def observe_backward(
 def _unbroadcast(grad: Any, shape: tuple[int, ...], ctx: Function) -> Any:
     """Sum ``grad`` (an array, or a Tensor under create_graph) to an input of ``shape``."""
     extra = grad.ndim - len(shape)
-    if extra < 0 or any(
-        size != 1 and size != grad_size for size, grad_size in zip(shape, grad.shape[extra:])
-    ):
-        raise ShapeError(
-            f"{ctx.op_name()}.backward returned a gradient of shape {grad.shape} for an "
-            f"input of shape {shape}; it must have the input's shape or broadcast to it"
-        )
+    if extra < 0:
+        _raise_gradient_shape(ctx, grad.shape, shape, "it has fewer axes than the input")
+    for axis, (size, grad_size) in enumerate(zip(shape, grad.shape[extra:])):
+        if size != 1 and size != grad_size:
+            _raise_gradient_shape(
+                ctx,
+                grad.shape,
+                shape,
+                f"its axis {axis + extra} has size {grad_size} where the input's axis {axis} "
+                f"has size {size}, and only axes of size 1 can have grown",
+            )
     if extra == 1 and grad.ndim == 2:
         grad = column_sums(grad)
     elif extra:
@@ -679,6 +736,45 @@ def _unbroadcast(grad: Any, shape: tuple[int, ...], ctx: Function) -> Any:
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad
+
+
+def _raise_gradient_shape(
+    ctx: Function, grad_shape: tuple[int, ...], shape: tuple[int, ...], reason: str
+) -> None:
+    raise ShapeError(
+        f"{ctx.op_name()}.backward returned a gradient of shape {grad_shape} for an input of "
+        f"shape {shape}: {reason}. A gradient must have the input's shape, or a shape the "
+        "input broadcasts to (extra leading axes, or size-1 axes grown), which the engine "
+        "sums back to the input's shape"
+    )
+
+
+def _one_per_positional_input(ctx: Function, input_grads: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Spread gradients given only for array inputs over all positional inputs.
+
+    A backward may return one gradient per positional input of forward, or one
+    per Tensor (or array) input, leaving out plain values such as numbers: so
+    ``apply(t, 2.0)`` and ``apply(t, beta=2.0)`` take the same backward.
+    """
+    inputs = ctx.inputs
+    array_positions = [i for i, value in enumerate(inputs) if isinstance(value, np.ndarray)]
+    if len(input_grads) == len(array_positions):
+        spread: list[Any] = [None] * len(inputs)
+        for position, input_grad in zip(array_positions, input_grads):
+            spread[position] = input_grad
+        return tuple(spread)
+    described = ", ".join(
+        f"{i}: array of shape {value.shape}"
+        if isinstance(value, np.ndarray)
+        else f"{i}: {type(value).__name__}"
+        for i, value in enumerate(inputs)
+    )
+    raise TypeError(
+        f"{ctx.op_name()}.backward returned {len(input_grads)} gradient(s) but its forward took "
+        f"{len(inputs)} positional input(s) ({described}); return one per positional input, "
+        f"or one per Tensor or array input ({len(array_positions)}) leaving out plain values "
+        "such as numbers; None stands for an input that needs no gradient"
+    )
 
 
 def column_sums(rows: Any) -> Any:
@@ -701,19 +797,19 @@ def column_sums(rows: Any) -> Any:
 def _accumulate_into_grad(tensor: Tensor, grad: Any) -> None:
     if isinstance(grad, Tensor):  # create_graph keeps .grad differentiable
         # Out of place, and a fresh node on first write, so no two tensors share a .grad.
-        tensor.grad = grad.astype(tensor.dtype) if tensor.grad is None else tensor.grad + grad
-    elif tensor.grad is None:
+        tensor._grad = grad.astype(tensor.dtype) if tensor._grad is None else tensor._grad + grad
+    elif tensor._grad is None:
         # A copy, so no two tensors ever share a gradient buffer (and an array even where
         # adding 0-d gradients gave a NumPy scalar).
-        tensor.grad = Tensor._wrap(np.array(grad, dtype=tensor.data.dtype))
-    elif tensor.grad.requires_grad:
+        tensor._grad = Tensor._wrap(np.array(grad, dtype=tensor.data.dtype))
+    elif tensor._grad.requires_grad:
         # Leave a recorded .grad intact.
-        tensor.grad = Tensor._wrap(np.asarray(tensor.grad.data + grad))
+        tensor._grad = Tensor._wrap(np.asarray(tensor._grad.data + grad))
     else:
         try:
-            tensor.grad.data += grad
+            tensor._grad.data += grad
         except ValueError:  # read-only: a live graph saved this .grad
-            tensor.grad = Tensor._wrap(np.asarray(tensor.grad.data + grad))
+            tensor._grad = Tensor._wrap(np.asarray(tensor._grad.data + grad))
 
 
 def _recorded_backward(ctx: Function, output: Tensor, grad: Tensor) -> Any:
@@ -834,11 +930,7 @@ def _backward_pass(
             found[node] = grad
         saved = ctx.saved
         if saved is _RELEASED:
-            raise RuntimeError(
-                f"backward through the graph a second time ({ctx.op_name()} was already "
-                "backpropagated and its saved arrays freed); pass retain_graph=True to the "
-                "first backward() if you need to call it twice"
-            )
+            raise _second_backward_error(ctx)
         if plain:
             input_grads = ctx.backward(ctx, grad)
         elif anomaly:
@@ -852,11 +944,7 @@ def _backward_pass(
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
         if len(input_grads) != len(parents):
-            raise TypeError(
-                f"{ctx.op_name()}.backward returned {len(input_grads)} gradient(s) but its "
-                f"forward took {len(parents)} input(s); return one per input (None for "
-                "an input that needs none)"
-            )
+            input_grads = _one_per_positional_input(ctx, input_grads)
         if anomaly:
             _check_backward(ctx, grad, input_grads)
         if observers:
@@ -901,6 +989,21 @@ def _backward_pass(
     return found
 
 
+def _second_backward_error(ctx: Function) -> RuntimeError:
+    released_by = ctx.__dict__.get("released_by")
+    if released_by is not None:
+        return RuntimeError(
+            f"backward through the graph a second time: it was already backpropagated by "
+            f"{released_by} ({ctx.op_name()}'s saved arrays are freed), so the gradients are "
+            "in .grad already; pass retain_graph=True to it if you need to call backward again"
+        )
+    return RuntimeError(
+        f"backward through the graph a second time ({ctx.op_name()} was already "
+        "backpropagated and its saved arrays freed); pass retain_graph=True to the "
+        "first backward() if you need to call it twice"
+    )
+
+
 def _write_grads(grads: dict[Tensor, Any]) -> None:
     """Add each gradient into its tensor's ``.grad``.
 
@@ -912,12 +1015,12 @@ def _write_grads(grads: dict[Tensor, Any]) -> None:
     for tensor in grads:
         grad = grads[tensor]
         if (
-            tensor.grad is None
+            tensor._grad is None
             and type(grad) is _ndarray
             and grad.base is None
             and getrefcount(grad) == _ALONE
         ):
-            tensor.grad = Tensor._wrap(grad)
+            tensor._grad = Tensor._wrap(grad)
         else:
             _accumulate_into_grad(tensor, grad)
 

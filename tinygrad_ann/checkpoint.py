@@ -46,6 +46,17 @@ _FORMAT_VERSION = 1
 # NumPy dtypes safetensors stores (bfloat16 has no NumPy dtype).
 _STORABLE_KINDS = {"b", "i", "u", "f"}
 _MARKERS = ("$tensor", "$tuple", "$dict")
+# The dtypes of a safetensors header that load into NumPy arrays; others (bfloat16, the
+# 8-bit floats) are refused by name before the file is read.
+_READABLE_DTYPES = frozenset(
+    {"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "F32", "F64"}
+)
+_DTYPE_NAMES = {
+    "BF16": " (bfloat16)",
+    "C64": " (complex64)",
+    "F8_E4M3": " (float8 e4m3)",
+    "F8_E5M2": " (float8 e5m2)",
+}
 
 
 def _safetensors_numpy() -> Any:
@@ -224,4 +235,13 @@ def _read_metadata(content: bytes, path: Path) -> dict[str, str]:
     metadata = header.get("__metadata__") or {}
     if not isinstance(metadata, dict):
         raise CheckpointError(f"tg.load: {path} has a malformed metadata block")
+    for key, entry in header.items():
+        dtype = entry.get("dtype") if isinstance(entry, dict) else None
+        if isinstance(dtype, str) and dtype not in _READABLE_DTYPES:
+            raise CheckpointError(
+                f"tg.load: {path} is a valid safetensors file, but its tensor {key!r} has dtype "
+                f"{dtype}{_DTYPE_NAMES.get(dtype, '')}, which NumPy and tinygrad_ann do not "
+                "support. Convert it before saving, e.g. in PyTorch "
+                "{name: t.float() for name, t in state_dict.items()}"
+            )
     return metadata

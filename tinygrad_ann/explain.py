@@ -617,7 +617,10 @@ def trace(
     # The tensors whose ids key ``received``: kept alive so that no id is reused meanwhile.
     keep: list[Tensor] = []
 
+    differentiated: list[Function] = []
+
     def observe(ctx: Function, output: Tensor, grad: Any, input_grads: tuple[Any, ...]) -> None:
+        differentiated.append(ctx)
         upstream = np.array(_data(grad))
         parts = tuple(received.pop(id(output), ()))
         hooked = bool(parts) and not np.allclose(
@@ -671,6 +674,9 @@ def trace(
 
     with autograd.observe_backward(observe):
         loss.backward(gradient, retain_graph=retain_graph)
+    if not retain_graph:  # so that a later loss.backward() says who freed the graph
+        for ctx in differentiated:
+            ctx.released_by = "tg.viz.explain, which runs loss.backward() itself"
 
     finals = [
         LeafGradient(

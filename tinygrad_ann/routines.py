@@ -22,11 +22,11 @@ def mean(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 
 def max(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _tensor(x).max(axis, keepdims)
+    return _tensor(x).max(axis=axis, keepdims=keepdims)
 
 
 def min(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _tensor(x).min(axis, keepdims)
+    return _tensor(x).min(axis=axis, keepdims=keepdims)
 
 
 def exp(x: ArrayLike) -> Tensor:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union, overload
 
 import numpy as np
 
-from .errors import DTypeError
+from .errors import DTypeError, ShapeError
 
 if TYPE_CHECKING:
     from .autograd import Function
@@ -40,18 +40,60 @@ def get_default_dtype() -> np.dtype:
     return _DefaultDType.dtype
 
 
+# bool, signed and unsigned integers, floats: what a Tensor holds.
+_NUMERIC_KINDS = frozenset("biuf")
+
+
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Copy ``data`` into a fresh array, applying tinygrad_ann's dtype rules."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        return np.array(data, dtype=dtype)
-    if isinstance(data, np.ndarray | np.generic):
-        return np.array(data)
-    array = np.array(data)
-    if array.dtype.kind == "f":
-        array = array.astype(_DefaultDType.dtype, copy=False)
+    elif isinstance(data, list | tuple):
+        _check_no_graph_in(data)
+    try:
+        if dtype is not None:
+            array = np.array(data, dtype=dtype)
+        elif isinstance(data, np.ndarray | np.generic):
+            array = np.array(data)
+        else:
+            array = np.array(data)
+            if array.dtype.kind == "f":
+                array = array.astype(_DefaultDType.dtype, copy=False)
+    except (ValueError, TypeError) as error:  # ragged lists, text that is not a number
+        raise DTypeError(
+            f"Tensor: cannot make a tensor from {_describe(data)}: {error}; a tensor holds a "
+            "rectangular array of numbers"
+        ) from None
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise DTypeError(
+            f"Tensor: cannot make a tensor from {_describe(data)} (NumPy gives dtype "
+            f"{array.dtype}); a tensor holds numbers: bool, integers or floating point"
+            + (" (complex numbers are not supported)" if array.dtype.kind == "c" else "")
+        )
     return array
+
+
+def _describe(data: Any) -> str:
+    if isinstance(data, np.ndarray):
+        return f"an array of dtype {data.dtype} and shape {data.shape}"
+    text = repr(data)
+    return f"{type(data).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def _check_no_graph_in(data: list[Any] | tuple[Any, ...]) -> None:
+    """Refuse a list holding Tensors that are part of a graph: copying them would cut it."""
+    pending: list[Any] = [data]
+    while pending:
+        for item in pending.pop():
+            if isinstance(item, list | tuple):
+                pending.append(item)
+            elif isinstance(item, Tensor) and item.requires_grad and autograd._GradMode.enabled:
+                raise RuntimeError(
+                    "Tensor: the list holds a Tensor that requires grad; copying its values into "
+                    "a new tensor would silently cut it from the graph. Use tg.stack([...]) (or "
+                    "tg.concatenate) to build the tensor with its gradient, or .detach() the "
+                    "elements if you want the values only"
+                )
 
 
 def _check_can_require_grad(data: np.ndarray, where: str) -> None:
@@ -87,16 +129,13 @@ class Tensor:
             [6., 8.]])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
-
-    # Make NumPy defer to our reflected operators: ``array + tensor`` is a Tensor.
-    __array_ufunc__ = None
+    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data: np.ndarray = _to_array(data, dtype)
         if requires_grad:
             _check_can_require_grad(self.data, "Tensor")
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self.requires_grad: bool = bool(requires_grad)
         self._ctx: Function | None = None
         self._retains_grad = False
@@ -106,13 +145,28 @@ class Tensor:
         """A Tensor around ``data`` with no copy and no checks (for op results)."""
         tensor = cls.__new__(cls)
         tensor.data = data
-        tensor.grad = None
+        tensor._grad = None
         tensor.requires_grad = False
         tensor._ctx = None
         tensor._retains_grad = False
         return tensor
 
     # ----------------------------------------------------------------- properties
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient that ``backward()`` accumulated, or None before any.
+
+        It may be set to None (what ``zero_grad`` does) or to a Tensor of this
+        tensor's shape and dtype; anything else is refused at once.
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            _check_grad_value(self, value)
+        self._grad = value
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
@@ -232,6 +286,26 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor's number, as PyTorch does."""
+        if not spec:
+            return str(self)
+        if self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        raise TypeError(
+            f"format spec {spec!r} applies to a single number, and this tensor has shape "
+            f"{self.shape}: format t.item() (one element), or np.array2string(t.numpy(), ...)"
+        )
+
+    def __setstate__(self, state: Any) -> None:
+        # A pickled array comes back backed by the bytes it was read from, and NumPy cannot
+        # make such an array writable again once the saved-array guard locked it: copy it.
+        slots = state[1] if isinstance(state, tuple) else state
+        for name, value in slots.items():
+            if name == "data" and not isinstance(value.base, np.ndarray | None):
+                value = value.copy()
+            object.__setattr__(self, "_grad" if name == "grad" else name, value)
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
         extras = []
@@ -324,6 +398,93 @@ class Tensor:
     def __pos__(self) -> Tensor:
         return self
 
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy's operators with a Tensor operand: ``array + tensor`` is a recorded Tensor.
+
+        Anything else (``np.exp(tensor)``, ``array += tensor``) raises, saying what to
+        write instead: NumPy's own functions would drop the graph.
+        """
+        if method == "__call__" and not kwargs:
+            operator = _UFUNC_OPERATORS.get(ufunc)
+            if operator is not None:
+                return operator(*inputs)
+        raise _ufunc_error(ufunc, method, kwargs)
+
+    # ----------------------------------------------------------------- in place
+    # Each changes this tensor's values and returns it, as PyTorch's do; see
+    # ``_change_in_place`` for the rules (docs/semantics.md, "Changing a tensor in place").
+    def __iadd__(self, other: ArrayLike) -> Tensor:
+        return _change_in_place(self, "+=", other, np.add, ops.Add.apply)
+
+    def __isub__(self, other: ArrayLike) -> Tensor:
+        return _change_in_place(self, "-=", other, np.subtract, ops.Sub.apply)
+
+    def __imul__(self, other: ArrayLike) -> Tensor:
+        return _change_in_place(self, "*=", other, np.multiply, ops.Mul.apply)
+
+    def __itruediv__(self, other: ArrayLike) -> Tensor:
+        return _change_in_place(self, "/=", other, np.true_divide, ops.Div.apply)
+
+    def __ipow__(self, exponent: ArrayLike) -> Tensor:
+        return _change_in_place(self, "**=", exponent, np.power, ops.Pow.apply)
+
+    def add_(self, other: ArrayLike, *, alpha: float = 1) -> Tensor:
+        """``self += alpha * other`` in place (``p.add_(p.grad, alpha=-lr)``)."""
+        if alpha != 1:
+            other = other * alpha if isinstance(other, Tensor) else np.multiply(other, alpha)
+        return _change_in_place(self, "add_", other, np.add, ops.Add.apply)
+
+    def sub_(self, other: ArrayLike, *, alpha: float = 1) -> Tensor:
+        """``self -= alpha * other`` in place."""
+        if alpha != 1:
+            other = other * alpha if isinstance(other, Tensor) else np.multiply(other, alpha)
+        return _change_in_place(self, "sub_", other, np.subtract, ops.Sub.apply)
+
+    def mul_(self, other: ArrayLike) -> Tensor:
+        """``self *= other`` in place."""
+        return _change_in_place(self, "mul_", other, np.multiply, ops.Mul.apply)
+
+    def div_(self, other: ArrayLike) -> Tensor:
+        """``self /= other`` in place."""
+        return _change_in_place(self, "div_", other, np.true_divide, ops.Div.apply)
+
+    def pow_(self, exponent: ArrayLike) -> Tensor:
+        """``self **= exponent`` in place."""
+        return _change_in_place(self, "pow_", exponent, np.power, ops.Pow.apply)
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0 in place (``p.grad.zero_()``)."""
+        return self.fill_(0)
+
+    def fill_(self, value: float) -> Tensor:
+        """Set every element to ``value`` in place."""
+        return _change_in_place(self, "fill_", value, _copy_into, None)
+
+    def copy_(self, source: ArrayLike) -> Tensor:
+        """Copy ``source``'s values (broadcast to this tensor's shape) in place."""
+        return _change_in_place(self, "copy_", source, _copy_into, None)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Limit the values to ``[min, max]`` in place (PyTorch's argument names)."""
+        if min is None and max is None:
+            raise ValueError("clamp_: give min=, max= or both")
+
+        def clip_into(array: np.ndarray, _: Any) -> None:
+            np.clip(array, min, max, out=array)
+
+        return _change_in_place(
+            self, "clamp_", None, clip_into, lambda previous, _: previous.clip(min, max)
+        )
+
+    def __setitem__(self, index: Any, value: ArrayLike) -> None:
+        """``t[index] = value`` writes into this tensor, as NumPy and PyTorch do."""
+        index = _index(index)
+
+        def set_into(array: np.ndarray, value: Any) -> None:
+            array[index] = value
+
+        _change_in_place(self, "__setitem__", value, set_into, None)
+
     # Comparisons give boolean tensors outside the graph, as in PyTorch.
     def __lt__(self, other: ArrayLike) -> Tensor:
         return Tensor._wrap(np.asarray(self.data < _data(other)))
@@ -388,29 +549,90 @@ class Tensor:
         return ops.LogSoftmax.apply(self, axis=axis)
 
     # ----------------------------------------------------------------- reductions
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (all axes by default)."""
-        return ops.Sum.apply(self, axis=_axis(axis), keepdims=keepdims)
+    def sum(
+        self,
+        axis: int | Sequence[int] | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | Sequence[int] | None = None,
+        keepdim: bool = False,
+    ) -> Tensor:
+        """Sum over ``axis`` (all axes by default); PyTorch's ``dim=``/``keepdim=`` work too."""
+        axis = _axis_or_dim("sum", axis, dim)
+        return ops.Sum.apply(self, axis=_axis(axis), keepdims=keepdims or keepdim)
 
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        """Arithmetic mean over ``axis`` (all axes by default)."""
-        return ops.Mean.apply(self, axis=_axis(axis), keepdims=keepdims)
+    def mean(
+        self,
+        axis: int | Sequence[int] | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | Sequence[int] | None = None,
+        keepdim: bool = False,
+    ) -> Tensor:
+        """Arithmetic mean over ``axis`` (all axes by default); ``dim=``/``keepdim=`` too."""
+        axis = _axis_or_dim("mean", axis, dim)
+        return ops.Mean.apply(self, axis=_axis(axis), keepdims=keepdims or keepdim)
 
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis``; tied maxima share the gradient equally."""
-        return ops.Max.apply(self, axis=_axis(axis), keepdims=keepdims)
+    @overload
+    def max(self, *, dim: int, keepdim: bool = False) -> ValuesIndices: ...
 
-    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        """Minimum over ``axis``; tied minima share the gradient equally."""
-        return ops.Min.apply(self, axis=_axis(axis), keepdims=keepdims)
+    @overload
+    def max(self, *, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor: ...
 
-    def argmax(self, axis: int | None = None) -> Tensor:
-        """Indices of the maxima (not differentiable)."""
-        return Tensor._wrap(np.asarray(np.argmax(self.data, axis=axis)))
+    def max(
+        self,
+        *positional: Any,
+        axis: int | Sequence[int] | None = None,
+        keepdims: bool = False,
+        dim: int | None = None,
+        keepdim: bool = False,
+    ) -> Tensor | ValuesIndices:
+        """The maximum: NumPy's ``max(axis=1)`` gives the values, PyTorch's ``max(dim=1)``
+        the pair ``(values, indices)``. Tied maxima share the gradient equally.
 
-    def argmin(self, axis: int | None = None) -> Tensor:
-        """Indices of the minima (not differentiable)."""
-        return Tensor._wrap(np.asarray(np.argmin(self.data, axis=axis)))
+        An axis given by position (``x.max(1)``) means one thing to NumPy and another
+        to PyTorch, so it is refused: name it.
+
+        >>> import tinygrad_ann as tg
+        >>> scores = tg.tensor([[1.0, 3.0, 2.0], [5.0, 4.0, 6.0]])
+        >>> scores.max(axis=1)
+        Tensor([3., 6.])
+        >>> values, indices = scores.max(dim=1)
+        >>> indices
+        Tensor([1, 2])
+        """
+        return _extreme(self, "max", ops.Max, np.argmax, positional, axis, keepdims, dim, keepdim)
+
+    @overload
+    def min(self, *, dim: int, keepdim: bool = False) -> ValuesIndices: ...
+
+    @overload
+    def min(self, *, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor: ...
+
+    def min(
+        self,
+        *positional: Any,
+        axis: int | Sequence[int] | None = None,
+        keepdims: bool = False,
+        dim: int | None = None,
+        keepdim: bool = False,
+    ) -> Tensor | ValuesIndices:
+        """The minimum, as :meth:`max`: ``min(axis=...)`` values, ``min(dim=...)`` the pair."""
+        return _extreme(self, "min", ops.Min, np.argmin, positional, axis, keepdims, dim, keepdim)
+
+    def argmax(
+        self, axis: int | None = None, *, dim: int | None = None, keepdim: bool = False
+    ) -> Tensor:
+        """Indices of the maxima (not differentiable); ``dim=``/``keepdim=`` as in PyTorch."""
+        axis = _axis_or_dim("argmax", axis, dim)
+        return Tensor._wrap(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdim)))
+
+    def argmin(
+        self, axis: int | None = None, *, dim: int | None = None, keepdim: bool = False
+    ) -> Tensor:
+        """Indices of the minima (not differentiable); ``dim=``/``keepdim=`` as in PyTorch."""
+        axis = _axis_or_dim("argmin", axis, dim)
+        return Tensor._wrap(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdim)))
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape: Any) -> Tensor:
@@ -454,6 +676,52 @@ class Tensor:
         return (self[i] for i in range(len(self.data)))
 
 
+class ValuesIndices(NamedTuple):
+    """What ``max(dim=...)`` and ``min(dim=...)`` return, as PyTorch's ``torch.return_types``."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _axis_or_dim(where: str, axis: Any, dim: Any) -> Any:
+    if dim is None:
+        return axis
+    if axis is not None:
+        raise TypeError(f"{where}: give axis= (NumPy's name) or dim= (PyTorch's), not both")
+    return dim
+
+
+def _extreme(
+    tensor: Tensor,
+    where: str,
+    op: type[Function],
+    arg_function: Callable[..., Any],
+    positional: tuple[Any, ...],
+    axis: Any,
+    keepdims: bool,
+    dim: int | None,
+    keepdim: bool,
+) -> Tensor | ValuesIndices:
+    if positional:
+        raise TypeError(
+            f"{where}({', '.join(map(repr, positional))}): an axis given by position is "
+            f"ambiguous. Write {where}(axis=...) for the values only (NumPy), or "
+            f"{where}(dim=...) for the pair (values, indices) (PyTorch)"
+        )
+    if dim is None:
+        return op.apply(tensor, axis=_axis(axis), keepdims=keepdims)
+    if axis is not None:
+        raise TypeError(f"{where}: give axis= (NumPy's name) or dim= (PyTorch's), not both")
+    if not isinstance(dim, int | np.integer):
+        raise TypeError(
+            f"{where}: dim= takes one axis (an int), got {dim!r}; for several axes use "
+            f"{where}(axis=...), which gives the values only"
+        )
+    values = op.apply(tensor, axis=int(dim), keepdims=keepdim)
+    indices = np.asarray(arg_function(tensor.data, axis=int(dim), keepdims=keepdim))
+    return ValuesIndices(values, Tensor._wrap(indices))
+
+
 def _data(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
 
@@ -471,4 +739,208 @@ def _index(index: Any) -> Any:
     return _data(index)
 
 
+def _check_grad_value(tensor: Tensor, value: Any) -> None:
+    """What ``tensor.grad = value`` accepts: a Tensor of the same shape and dtype."""
+    if not isinstance(value, Tensor):
+        if isinstance(value, np.ndarray):
+            hint = "wrap the array: t.grad = tg.tensor(array)"
+        else:
+            hint = (
+                "to reset a gradient write t.grad = None (or optimizer.zero_grad()); to zero "
+                "it in place, t.grad.zero_()"
+            )
+        raise TypeError(
+            f"grad: a gradient must be None or a Tensor, got {_describe(value)}; {hint}"
+        )
+    if value.shape != tensor.shape:
+        raise ShapeError(
+            f"grad: a gradient of shape {value.shape} cannot be assigned to a tensor of shape "
+            f"{tensor.shape}; the shapes must be equal"
+        )
+    if value.dtype != tensor.dtype:
+        raise DTypeError(
+            f"grad: a gradient of dtype {value.dtype} cannot be assigned to a tensor of dtype "
+            f"{tensor.dtype}; convert it first: value.astype(np.{tensor.dtype})"
+        )
+
+
+# ---------------------------------------------------------------- changes in place
+def _change_in_place(
+    tensor: Tensor,
+    name: str,
+    value: Any,
+    write: Callable[[np.ndarray, Any], Any],
+    recorded: Callable[[Tensor, Any], Tensor] | None,
+) -> Tensor:
+    """Write ``write(tensor's array, value)`` in place, under PyTorch's rules.
+
+    While grad mode is on and a gradient is involved, the change is recorded
+    with ``recorded`` (the same op out of place, whose result the tensor takes
+    over) where that is safe, and refused where it is not:
+
+    - a leaf that requires grad is refused (its change could not be recorded);
+    - an op result that requires grad is recorded only when no op recorded since
+      it was made can have used it (the ops that computed ``value`` aside, when
+      they did not use it): such an op's gradient would flow through the change;
+    - a tensor that needs no gradient, changed by a ``value`` that does, is
+      recorded: no recorded op refers to it.
+
+    Otherwise the array is written in place. An array a live graph saved for
+    backward is read-only (``SavedArrays``): the tensor gets a changed copy, so
+    that graph keeps differentiating the values it was computed with.
+    """
+    if autograd._GradMode.enabled and (
+        tensor.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
+    ):
+        ctx = tensor._ctx
+        if tensor.requires_grad and (
+            ctx is None
+            or autograd.may_have_been_used(tensor, value)
+            or id(tensor) in autograd._TensorHooks.by_id
+        ):
+            raise _in_place_refusal(tensor, name)
+        if recorded is None:
+            raise RuntimeError(
+                f"{name}: this change of a tensor that takes part in a gradient cannot be "
+                "recorded in place; build the result as a new tensor (tg.where, tg.stack, "
+                "tg.concatenate), or write it inside tg.no_grad() if no gradient should flow"
+            )
+        return _record_in_place(tensor, name, value, recorded)
+    operand = value.data if isinstance(value, Tensor) else value
+    array = tensor.data
+    if array.flags.writeable and not _guarded(array):
+        _write(tensor, name, array, operand, write)
+        return tensor
+    if not _guarded(array):
+        raise ValueError(
+            f"{name}: this tensor's array (shape {array.shape}) is read-only, and not because a "
+            "graph saved it: it came that way (e.g. tg.from_numpy of a read-only array, or a "
+            "broadcast view). Give the tensor a writable copy first: t.data = t.data.copy()"
+        )
+    changed = array.copy()  # copy on write: the graph that saved ``array`` keeps it
+    _write(tensor, name, changed, operand, write)
+    tensor.data = changed
+    return tensor
+
+
+def _write(
+    tensor: Tensor, name: str, array: np.ndarray, operand: Any, write: Callable[..., Any]
+) -> None:
+    # NumPy checks shapes and casting before it writes anything, so a refusal changes nothing.
+    try:
+        if isinstance(write, np.ufunc):
+            write(array, operand, out=array)
+        else:
+            write(array, operand)
+    except ValueError as error:
+        raise ShapeError(
+            f"{name}: a value of shape {np.shape(operand)} does not fit a tensor of shape "
+            f"{tensor.shape} in place ({error}); an in-place result keeps the tensor's shape"
+        ) from None
+    except TypeError as error:  # NumPy's casting refusal, e.g. a float result into integers
+        raise DTypeError(
+            f"{name}: {error}; in place, the tensor keeps its dtype {tensor.dtype}. Convert it "
+            "first (t = t.astype(np.float64)) or compute a new tensor"
+        ) from None
+
+
+def _copy_into(array: np.ndarray, value: Any) -> None:
+    np.copyto(array, value, casting="unsafe")  # PyTorch's fill_ and copy_ convert any dtype
+
+
+def _guarded(array: np.ndarray) -> bool:
+    """True while a live graph holds ``array``, or an array it is a view of, read-only."""
+    counts = autograd.SavedArrays.counts
+    if not counts:
+        return False
+    current: Any = array
+    while isinstance(current, np.ndarray):
+        if id(current) in counts:
+            return True
+        current = current.base
+    return False
+
+
+def _record_in_place(
+    tensor: Tensor, name: str, value: Tensor, recorded: Callable[[Tensor, Any], Tensor]
+) -> Tensor:
+    previous = Tensor._wrap(tensor.data)
+    if tensor._ctx is not None:  # an op result no op has used: it hands its place over
+        previous._ctx = tensor._ctx
+        previous.requires_grad = True
+    result = recorded(previous, value)
+    if result.shape != tensor.shape:
+        raise ShapeError(
+            f"{name}: the result has shape {result.shape}, but in place it must keep the "
+            f"tensor's shape {tensor.shape}; compute a new tensor instead"
+        )
+    if result.dtype != tensor.dtype:
+        result = result.astype(tensor.dtype)
+    tensor.data = result.data
+    tensor._ctx = result._ctx
+    tensor.requires_grad = True
+    return tensor
+
+
+def _in_place_refusal(tensor: Tensor, name: str) -> RuntimeError:
+    ctx = tensor._ctx
+    if ctx is None:
+        return RuntimeError(
+            f"{name}: a leaf tensor that requires grad (shape {tensor.shape}) cannot be changed "
+            "in place while grad mode is on (the change would not be recorded). Update it "
+            "inside `with tg.no_grad():`, as an optimizer step does "
+            "(`with tg.no_grad(): w -= lr * w.grad`), or make a new tensor (`w = w + 1`)"
+        )
+    if id(tensor) in autograd._TensorHooks.by_id:
+        reason = "it has gradient hooks, which would see the changed tensor's gradient"
+    else:
+        reason = (
+            "an op recorded since may have used it (and would then get a wrong gradient "
+            "through the change)"
+        )
+    return RuntimeError(
+        f"{name}: this tensor (shape {tensor.shape}) was computed by {ctx.op_name()} in a "
+        f"recorded graph, and {reason}, so it cannot be changed in place. Compute a new "
+        "tensor instead (`y = y + 1`; `y = tg.where(mask, value, y)` for `y[mask] = value`), "
+        "or .detach() it first if no gradient should flow through"
+    )
+
+
+# ---------------------------------------------------------------- NumPy's operators
+def _ufunc_error(ufunc: np.ufunc, method: str, kwargs: dict[str, Any]) -> TypeError:
+    if "out" in kwargs:
+        return TypeError(
+            f"np.{ufunc.__name__} of a NumPy array and a Tensor cannot write into the array "
+            "(e.g. `p.data += -lr * p.grad`, where p.grad is a Tensor). Use arrays on both sides "
+            "(`p.data -= lr * p.grad.data`) or the Tensor's own in-place operator "
+            "(`with tg.no_grad(): p -= lr * p.grad`)"
+        )
+    call = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    return TypeError(
+        f"{call} was called on a Tensor: NumPy's functions do not record gradients. Use the "
+        "Tensor's method or the tg function of the same name (t.exp(), tg.maximum(a, b)), or "
+        "t.numpy() for the plain array"
+    )
+
+
+def _compare(comparison: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Tensor]:
+    return lambda left, right: Tensor._wrap(np.asarray(comparison(_data(left), _data(right))))
+
+
 from . import autograd, ops  # noqa: E402 - both build on Tensor; imported last to break the cycle
+
+# ``array + tensor`` reaches ``Tensor.__array_ufunc__`` as ``np.add(array, tensor)``.
+_UFUNC_OPERATORS: dict[np.ufunc, Callable[[Any, Any], Tensor]] = {
+    np.add: ops.Add.apply,
+    np.subtract: ops.Sub.apply,
+    np.multiply: ops.Mul.apply,
+    np.true_divide: ops.Div.apply,
+    np.power: ops.Pow.apply,
+    np.matmul: ops.MatMul.apply,
+    np.less: _compare(np.less),
+    np.less_equal: _compare(np.less_equal),
+    np.greater: _compare(np.greater),
+    np.greater_equal: _compare(np.greater_equal),
+    np.equal: _compare(np.equal),
+    np.not_equal: _compare(np.not_equal),
+}
