@@ -139,10 +139,8 @@ def test_parameter_list_errors_name_the_optimizer_and_the_parameter():
         optim.Adam(iter([]))
     with pytest.raises(TypeError, match=r"^SGD: parameter 1 is a ndarray, not a Tensor$"):
         optim.SGD([param([1.0]), np.zeros(2)], lr=0.1)
-    with pytest.raises(
-        ValueError, match=r"^Adam: parameter 1 \(shape \(2,\)\) does not require grad$"
-    ):
-        optim.Adam([param([1.0]), tg.tensor([1.0, 2.0])])
+    # A tensor that does not require grad is accepted (and skipped by step), as in PyTorch.
+    assert len(optim.Adam([param([1.0]), tg.tensor([1.0, 2.0])]).params) == 2
     opt = optim.SGD((p for p in [param([1.0]), param([2.0])]), lr=0.1)
     assert len(opt.params) == 2
 

@@ -32,37 +32,68 @@ def _check_hyperparameter(
 
 
 class Optimizer:
-    """Base class: holds the parameters and per-parameter state."""
+    """Base class: holds the parameters and per-parameter state.
+
+    ``params`` is an iterable of leaf Tensors, usually ``model.parameters()``.
+    Each must appear once: a parameter given twice (two models that share a
+    layer, their parameter lists added up) is a ValueError naming both
+    positions, where PyTorch only warns, since ``step()`` would update it
+    twice. Parameters with ``requires_grad=False`` are accepted, as in
+    PyTorch, so a model with frozen layers can pass all of
+    ``model.parameters()``; ``step()`` leaves them alone (even if they have a
+    ``.grad``) and starts updating them once ``requires_grad`` is True again.
+    ``step()`` also skips a parameter whose ``.grad`` is None. A tensor
+    computed by an operation (not a leaf) is refused: backward gives it no
+    ``.grad``, so it could never be updated.
+
+    >>> import tinygrad_ann as tg
+    >>> from tinygrad_ann import nn
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    >>> for parameter in model[0].parameters():
+    ...     parameter.requires_grad = False  # fine-tune only the last layer
+    >>> opt = tg.optim.SGD(model.parameters(), lr=0.1)
+    >>> before = model[0].weight.numpy().copy()
+    >>> model(tg.ones(4, 2)).sum().backward()
+    >>> opt.step()
+    >>> bool((model[0].weight.numpy() == before).all())
+    True
+    """
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{name}: expected an iterable of Tensors such as model.parameters(), got a "
+                f"single {type(params).__name__}; wrap it in a list: {name}([w], ...)"
+            )
+        if not isinstance(params, Iterable):
+            kind = type(params).__name__
+            article = "an" if kind[:1].lower() in "aeiou" else "a"
+            raise TypeError(
+                f"{name}: expected an iterable of Tensors such as model.parameters(), got "
+                f"{article} {kind}"
+            )
         self.params: list[Tensor] = list(params)
         if not self.params:
             raise ValueError(
                 f"{name}: got an empty parameter list; pass model.parameters() of a model "
                 "that has parameters"
             )
+        first_position: dict[int, int] = {}
         for index, param in enumerate(self.params):
-            if not isinstance(param, Tensor):
-                raise TypeError(
-                    f"{name}: parameter {index} is a {type(param).__name__}, not a Tensor"
-                )
-            if not param.requires_grad:
-                raise ValueError(
-                    f"{name}: parameter {index} (shape {param.shape}) does not require grad"
-                )
+            _check_parameter(name, index, param, first_position.setdefault(id(param), index))
         self.lr = _check_hyperparameter(name, "lr", lr)
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
 
     def zero_grad(self) -> None:
-        """Drop the gradients of all parameters (they become ``None``)."""
+        """Drop the gradients of all parameters, frozen ones too (they become ``None``)."""
         for param in self.params:
             param.grad = None
 
     def step(self) -> None:
-        """Update every parameter that has a gradient."""
+        """Update every parameter that requires grad and has a gradient."""
         for param, state in zip(self.params, self.state):
-            if param.grad is not None:
+            if param.requires_grad and param.grad is not None:
                 self._update(param, param.grad.data, state)
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any]) -> None:
@@ -184,6 +215,31 @@ class Optimizer:
                 )
             checked[key] = np.array(array, copy=True)
         return checked
+
+
+def _check_parameter(optimizer: str, index: int, param: Any, first_position: int) -> None:
+    """``param``, at ``index`` of the list, is a leaf Tensor first seen there."""
+    if not isinstance(param, Tensor):
+        if callable(getattr(param, "parameters", None)):
+            raise TypeError(
+                f"{optimizer}: parameter {index} is a module ({type(param).__name__}), not a "
+                "Tensor; pass model.parameters()"
+            )
+        raise TypeError(f"{optimizer}: parameter {index} is a {type(param).__name__}, not a Tensor")
+    if not param.is_leaf:
+        raise ValueError(
+            f"{optimizer}: parameter {index} (shape {param.shape}) is not a leaf tensor: it "
+            "was computed by an operation, so backward leaves its .grad None and step() could "
+            "never change it; pass the tensors it was computed from, or make it a leaf with "
+            "x.detach().requires_grad_()"
+        )
+    if first_position != index:
+        raise ValueError(
+            f"{optimizer}: parameter {index} is the same Tensor as parameter {first_position} "
+            f"(shape {param.shape}); give each parameter once, or step() would update it "
+            "twice. For models that share a layer, collect them in one module, whose "
+            "parameters() lists a shared parameter once: nn.ModuleList([a, b]).parameters()"
+        )
 
 
 def _subtract_from(param: Tensor, step: np.ndarray) -> None:

@@ -1,6 +1,7 @@
-"""Neural-network building blocks: modules, layers, losses and initialisers."""
+"""Neural-network building blocks: modules, containers, layers, losses and initialisers."""
 
 from . import init
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .layers import (
     BCELoss,
@@ -36,8 +37,12 @@ __all__ = [
     "MSELoss",
     "MaxPool2d",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "NLLLoss",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "ReLU",
     "Sequential",
     "Sigmoid",

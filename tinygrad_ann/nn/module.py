@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import ModuleScope, RemovableHandle, _hook_keys
-from ..errors import ShapeError, StateDictError
+from ..errors import DTypeError, ShapeError, StateDictError
 from ..tensor import Tensor, _to_array
 
 
@@ -33,6 +33,21 @@ class Module:
     (a batch norm's running statistics) is registered with :meth:`register_buffer`.
     Calling a module calls ``forward``.
 
+    Assignments follow PyTorch's rules. An attribute that is a parameter takes
+    a Parameter or None, nothing else: ``self.weight = self.weight - step``
+    would swap the trained Parameter for a plain Tensor that no optimizer
+    updates, so it raises and says what to write instead (update in place, or
+    wrap the new value in ``nn.Parameter``); assigning the same Parameter back,
+    as an in-place operator does, is fine. An attribute that is a sub-module
+    takes a Module or None; one that is a buffer takes a Tensor, an array, a
+    number or None. ``del module.name`` forgets what the name was. Modules and
+    Parameters inside a plain list, tuple or dict would not be registered, so
+    assigning one raises a TypeError naming ``nn.ModuleList``,
+    ``nn.ModuleDict``, ``nn.ParameterList`` or ``nn.ParameterDict`` (PyTorch
+    accepts it silently); a plain list filled after it was assigned is refused
+    the same way as soon as the model is walked (``parameters()``,
+    ``state_dict()``, ``train()``, ``to()``).
+
     >>> import tinygrad_ann as tg
     >>> from tinygrad_ann import nn
     >>> class TwoLayer(nn.Module):
@@ -52,11 +67,23 @@ class Module:
         self.training = True
 
     def __setattr__(self, name: str, value: Any) -> None:
-        buffers = self.__dict__.get("_buffers")
-        if buffers is not None and name in buffers:
+        state = self.__dict__
+        if name in state.get("_buffers", ()):
             # Assigning to a buffer keeps it a buffer: it must stay something state_dict can save.
             value = _as_buffer(type(self).__name__, name, value)
+        elif isinstance(value, Parameter):
+            state.setdefault("_parameter_names", set()).add(name)
+        elif isinstance(value, Module):
+            state.get("_parameter_names", set()).discard(name)  # a module may replace a parameter
+        elif value is not None:
+            _check_plain_value(self, name, value)
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        # As in PyTorch, the name is free again: no longer a parameter's or a buffer's.
+        self.__dict__.get("_buffers", {}).pop(name, None)
+        self.__dict__.get("_parameter_names", set()).discard(name)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -135,7 +162,11 @@ class Module:
             yield child
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and every sub-module, depth first, with dotted names."""
+        """This module and every sub-module, depth first, with dotted names.
+
+        Raises TypeError if a module holds Modules or Parameters in a plain list,
+        tuple or dict, which would be left out (see the class docstring).
+        """
         seen: set[int] = set()
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:
@@ -143,6 +174,7 @@ class Module:
             if id(module) in seen:
                 continue
             seen.add(id(module))
+            _check_nothing_hidden(module, name)
             yield name, module
             children = [
                 (f"{name}.{child_name}" if name else child_name, child)
@@ -167,6 +199,32 @@ class Module:
         for _, parameter in self.named_parameters():
             yield parameter
 
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` as the parameter ``name``; None keeps the name a parameter slot.
+
+        Same as assigning ``self.name = param``, except that a name that does not
+        hold a parameter yet can be made one holding None (as PyTorch's layers
+        do for a missing bias): it then takes a Parameter or None only.
+
+        >>> from tinygrad_ann import nn
+        >>> module = nn.Module()
+        >>> module.register_parameter("bias", None)
+        >>> list(module.parameters())
+        []
+        """
+        where = f"{type(self).__name__}.register_parameter"
+        _check_attribute_name(where, name)
+        names = self.__dict__.setdefault("_parameter_names", set())
+        if name not in names and (name in self.__dict__ or hasattr(type(self), name)):
+            raise KeyError(f"{where}: attribute {name!r} already exists")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"{where}: expected a Parameter or None for {name!r}, got {_a_type(param)}; "
+                "wrap it: nn.Parameter(value)"
+            )
+        names.add(name)
+        object.__setattr__(self, name, param)
+
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
         """Keep ``tensor`` as state of this module that is saved but not trained.
 
@@ -188,12 +246,7 @@ class Module:
         ['weight', 'bias']
         """
         where = type(self).__name__
-        if not isinstance(name, str):
-            raise TypeError(f"{where}.register_buffer: the name must be a str, got {name!r}")
-        if not name or "." in name:
-            raise KeyError(
-                f"{where}.register_buffer: the name must be non-empty and without '.', got {name!r}"
-            )
+        _check_attribute_name(f"{where}.register_buffer", name)
         buffers = self.__dict__.setdefault("_buffers", {})
         if name not in buffers and (name in self.__dict__ or hasattr(type(self), name)):
             raise KeyError(f"{where}.register_buffer: attribute {name!r} already exists")
@@ -252,14 +305,21 @@ class Module:
         """Same as ``train(False)``."""
         return self.train(False)
 
-    def to(self, dtype: Any) -> Module:
+    def to(self, dtype: Any = None, *args: Any, device: Any = None, **kwargs: Any) -> Module:
         """Convert every parameter and float buffer to the float ``dtype`` in place; returns self.
 
-        Integer buffers (a batch counter) keep their dtype.
+        Integer buffers (a batch counter) keep their dtype. There are no devices:
+        everything runs on the CPU, in NumPy, so a device (``to("cpu")``,
+        ``to("cuda")``, ``device=...``) raises a TypeError saying so instead of
+        being ignored; ``to`` takes one dtype and nothing else.
+
+        >>> import numpy as np
+        >>> from tinygrad_ann import nn
+        >>> layer = nn.Linear(2, 1).to(np.float32)
+        >>> layer.weight.dtype
+        dtype('float32')
         """
-        resolved = np.dtype(dtype)
-        if resolved.kind != "f":
-            raise TypeError(f"Module.to: expected a floating dtype, got {resolved}")
+        resolved = _dtype_for_to(dtype, args, device, kwargs)
         for parameter in self.parameters():
             parameter.data = parameter.data.astype(resolved)
             parameter.grad = None
@@ -377,6 +437,179 @@ class Sequential(Module):
         return x
 
 
+#: What a Module keeps for itself in its ``__dict__`` (not parameters, buffers or children).
+_BOOKKEEPING = frozenset({"_buffers", "_forward_hooks", "_parameter_names"})
+#: Containers whose Modules and Parameters a Module would not register, and what to look for.
+_PLAIN_CONTAINERS = (list, tuple, dict)
+_SUSPECTS = (Module, Parameter, list, tuple, dict)
+
+_NO_DEVICES = (
+    "tinygrad_ann has no devices (everything runs on the CPU, in NumPy), so there is nothing "
+    "to move; leave the device out and pass a dtype only, e.g. model.to(np.float32)"
+)
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article by its first letter: ``a Tensor``, ``an int``."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _a_type(value: Any) -> str:
+    """What ``value`` is, for an error message: ``a Tensor``, ``an int``, ``None``."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return "a NumPy array"
+    return _a(type(value).__name__)
+
+
+def _check_attribute_name(where: str, name: Any) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: the name must be a str, got {name!r}")
+    if not name or "." in name:
+        raise KeyError(f"{where}: the name must be non-empty and without '.', got {name!r}")
+
+
+def _check_plain_value(module: Module, name: str, value: Any) -> None:
+    """Refuse ``value`` (not a Parameter, Module or None) where it would lose or hide something."""
+    owner = type(module).__name__
+    state = module.__dict__
+    current = state.get(name)
+    if isinstance(current, Parameter) or name in state.get("_parameter_names", ()):
+        raise TypeError(
+            f"{owner}: cannot assign {_a_type(value)} to {name!r}, which is a parameter (a "
+            "Parameter or None expected). To replace the parameter, wrap the value: "
+            f"module.{name} = nn.Parameter(value) (an optimizer made before still holds the "
+            "old one). To change its values, update them in place: with tg.no_grad(): "
+            f"module.{name} -= lr * module.{name}.grad, or module.{name}.data[...] = values"
+        )
+    if isinstance(current, Module):
+        raise TypeError(
+            f"{owner}: cannot assign {_a_type(value)} to {name!r}, which is a sub-module (a "
+            "Module or None expected); assign a Module to replace it, or None to remove it"
+        )
+    if isinstance(value, _PLAIN_CONTAINERS):
+        hidden = _find_hidden(value)
+        if hidden is not None:
+            raise _hidden_error(owner, name, name, value, *hidden)
+
+
+def _check_nothing_hidden(module: Module, module_name: str) -> None:
+    """Refuse a plain list or dict attribute that came to hold Modules or Parameters.
+
+    Tuples are not looked at: assignment checked them, and they cannot change since.
+    """
+    for name, value in vars(module).items():
+        if isinstance(value, list | dict) and name not in _BOOKKEEPING:
+            hidden = _find_hidden(value)
+            if hidden is not None:
+                attribute = f"{module_name}.{name}" if module_name else name
+                raise _hidden_error(type(module).__name__, attribute, name, value, *hidden)
+
+
+def _find_hidden(container: Any) -> tuple[str, int, Module | Parameter] | None:
+    """The first Module or Parameter in nested lists, tuples and dicts: its path
+    (``[1]['a']``), how many containers deep it is, and itself."""
+    entries = container.values() if isinstance(container, dict) else container
+    if not any(isinstance(entry, _SUSPECTS) for entry in entries):
+        return None  # the common case: a tuple of sizes, a list of numbers
+    seen: set[int] = set()
+    stack: list[tuple[str, int, Any]] = [("", 1, container)]
+    while stack:
+        path, depth, current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        entries = current.items() if isinstance(current, dict) else enumerate(current)
+        nested = []
+        for key, entry in entries:
+            if isinstance(entry, Module | Parameter):
+                return f"{path}[{key!r}]", depth, entry
+            if isinstance(entry, _PLAIN_CONTAINERS):
+                nested.append((f"{path}[{key!r}]", depth + 1, entry))
+        stack.extend(reversed(nested))
+    return None
+
+
+def _hidden_error(
+    owner: str,
+    attribute: str,
+    name: str,
+    container: Any,
+    path: str,
+    depth: int,
+    found: Module | Parameter,
+) -> TypeError:
+    is_dict = isinstance(container, dict)
+    if isinstance(found, Module):
+        kind, detail = "Module", _a(type(found).__name__)
+        sees = "parameters(), state_dict(), train()/eval(), to() and optimizers"
+        fix = "ModuleDict" if is_dict else "ModuleList"
+        inner, other = "ModuleDict", ""
+    else:
+        kind, detail = "Parameter", f"of shape {found.shape}"
+        sees = "parameters(), state_dict(), to() and optimizers"
+        fix = "ParameterDict" if is_dict else "ParameterList"
+        inner, other = "ParameterDict", ", or assign each Parameter to an attribute of its own"
+    brackets = "({...})" if is_dict else "([...])"
+    nests = f" (they nest: nn.ModuleList([nn.{inner}({{...}})]))" if depth > 1 else ""
+    return TypeError(
+        f"{owner}: attribute {attribute!r} is {_a(type(container).__name__)} holding a {kind} "
+        f"({detail} at {name}{path}); {kind.lower()}s in a plain list, tuple or dict are not "
+        f"registered, so {sees} would not see them. Use nn.{fix}: self.{name} = "
+        f"nn.{fix}{brackets}{nests}{other}"
+    )
+
+
+def _dtype_for_to(dtype: Any, args: tuple[Any, ...], device: Any, kwargs: dict[str, Any]) -> Any:
+    """The floating dtype ``Module.to`` was given; a device, or anything else, is an error."""
+    for value in (dtype, *args):
+        if _is_device(value):
+            raise TypeError(f"Module.to: {value!r} is not a dtype: {_NO_DEVICES}")
+    if device is not None:
+        raise TypeError(f"Module.to: device={device!r} given: {_NO_DEVICES}")
+    if kwargs:
+        key, value = next(iter(kwargs.items()))
+        raise TypeError(
+            f"Module.to: unexpected argument {key}={value!r}; to takes a dtype only, e.g. "
+            "model.to(np.float32)"
+        )
+    if args:
+        extra = ", ".join(_dtype_name(value) for value in args)
+        raise TypeError(f"Module.to: takes one dtype, got also {extra}")
+    if dtype is None:
+        raise TypeError("Module.to: expected a floating dtype, e.g. model.to(np.float32)")
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"Module.to: expected a floating dtype (np.float32, 'float64', ...), got {dtype!r}"
+        ) from None
+    if resolved.kind != "f":
+        raise TypeError(f"Module.to: expected a floating dtype, got {resolved}")
+    return resolved
+
+
+def _is_device(value: Any) -> bool:
+    """A device name ("cpu", "cuda:0") or object (``torch.device``), rather than a dtype."""
+    if type(value).__name__ == "device":
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        np.dtype(value)
+    except TypeError:
+        return True
+    return False
+
+
+def _dtype_name(value: Any) -> str:
+    try:
+        return str(np.dtype(value))
+    except TypeError:
+        return repr(value)
+
+
 def _as_buffer(module: str, name: str, value: Any) -> Tensor | None:
     """``value`` as a buffer's Tensor: Tensors as they are, arrays and numbers copied."""
     if value is None:
@@ -393,13 +626,12 @@ def _as_buffer(module: str, name: str, value: Any) -> Tensor | None:
             f"{module}: buffer {name!r} must be a Tensor, an array, a number or None, got "
             f"{type(value).__name__}"
         )
-    tensor = Tensor._wrap(_to_array(value))
-    if tensor.dtype.kind not in "biuf":
+    try:
+        return Tensor._wrap(_to_array(value))
+    except DTypeError as error:  # text, complex numbers, ragged lists
         raise TypeError(
-            f"{module}: buffer {name!r} must hold booleans, integers or floats, got dtype "
-            f"{tensor.dtype}"
-        )
-    return tensor
+            f"{module}: buffer {name!r} must hold booleans, integers or floats: {error}"
+        ) from None
 
 
 def features_error(layer: str, expected: int, x: Tensor) -> ShapeError:
