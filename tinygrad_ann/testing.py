@@ -16,6 +16,7 @@ layers over :mod:`hypothesis.extra.numpy`; :func:`assert_gradients_match` is
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,7 +31,13 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from .errors import GradcheckError
-from .gradcheck import compute_jacobians, describe_mismatch, excess_error, localize_mismatch
+from .gradcheck import (
+    check_settings,
+    compute_jacobians,
+    describe_mismatch,
+    excess_error,
+    localize_mismatch,
+)
 from .tensor import Tensor
 
 __all__ = [
@@ -134,8 +141,14 @@ def assert_gradients_match(
     Checks every element of every input that requires grad, in float64. On
     failure raises :class:`tinygrad_ann.GradcheckError` (an ``AssertionError``)
     listing, per failing input, the ``worst`` elements: their index, the
-    analytic and the numeric derivative.
+    analytic and the numeric derivative. A derivative that is nan or infinite
+    always fails, listed first, with a note on which side it is and what to
+    try. ``eps`` must be a finite number > 0, ``atol`` and ``rtol`` finite
+    numbers >= 0, and ``worst`` an integer >= 1 (else ValueError).
     """
+    check_settings("assert_gradients_match", eps, atol, rtol)
+    if isinstance(worst, bool) or not isinstance(worst, numbers.Integral) or worst < 1:
+        raise ValueError(f"assert_gradients_match: worst must be an integer >= 1, got {worst!r}")
     jacobians = compute_jacobians(fn, inputs, eps)
     output_size = jacobians[0].analytic.shape[0]
     failures = []
@@ -153,5 +166,5 @@ def assert_gradients_match(
             f"gradients do not match finite differences (atol={atol}, rtol={rtol}):\n"
             + "\n".join(failures)
             + "\n"
-            + localize_mismatch(fn, inputs, eps, atol, rtol)
+            + localize_mismatch(fn, inputs, eps, atol, rtol, jacobians=jacobians)
         )
