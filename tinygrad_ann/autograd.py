@@ -471,7 +471,7 @@ class Function:
         recording = False
         for value in inputs:
             if isinstance(value, Tensor):
-                arrays.append(value.data)
+                arrays.append(value._data)
                 if value.requires_grad:
                     parents.append(value)
                     recording = True
@@ -496,7 +496,7 @@ class Function:
         if type(out) is not _ndarray:
             out = _as_output_array(ctx, out)
         result = _new_object(Tensor)  # Tensor._wrap, inlined: once per op
-        result.data = out
+        result._data = out
         result._grad = None
         result._retains_grad = False
         if recording:
@@ -953,7 +953,7 @@ def _backward_pass(
         for parent, input_grad in zip(parents, input_grads):
             if parent is None or input_grad is None:
                 continue
-            data = parent.data
+            data = parent._data
             if create_graph or type(input_grad) is not ndarray:
                 input_grad = _as_gradient(input_grad, create_graph)
             if input_grad.shape != data.shape:

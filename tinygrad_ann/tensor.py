@@ -129,12 +129,12 @@ class Tensor:
             [6., 8.]])
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __slots__ = ("_data", "_grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data: np.ndarray = _to_array(data, dtype)
+        self._data: np.ndarray = _to_array(data, dtype)
         if requires_grad:
-            _check_can_require_grad(self.data, "Tensor")
+            _check_can_require_grad(self._data, "Tensor")
         self._grad: Tensor | None = None
         self.requires_grad: bool = bool(requires_grad)
         self._ctx: Function | None = None
@@ -144,7 +144,7 @@ class Tensor:
     def _wrap(cls, data: np.ndarray) -> Tensor:
         """A Tensor around ``data`` with no copy and no checks (for op results)."""
         tensor = cls.__new__(cls)
-        tensor.data = data
+        tensor._data = data
         tensor._grad = None
         tensor.requires_grad = False
         tensor._ctx = None
@@ -152,6 +152,29 @@ class Tensor:
         return tensor
 
     # ----------------------------------------------------------------- properties
+    @property
+    def data(self) -> np.ndarray:
+        """The NumPy array holding the values (shared, not copied).
+
+        Assigning replaces it, as ``p.data = ...`` does in PyTorch: a NumPy array is
+        taken as it is, a Tensor gives its array (not its graph); anything else is
+        refused.
+        """
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        if type(value) is not np.ndarray:
+            value = _as_data(value)
+        if value.dtype.kind not in _NUMERIC_KINDS:
+            raise DTypeError(f"data: a tensor holds numbers, got an array of dtype {value.dtype}")
+        if self.requires_grad and value.dtype.kind != "f":
+            raise DTypeError(
+                f"data: this tensor requires grad, so its array must hold floating-point "
+                f"numbers, got dtype {value.dtype}; convert it: value.astype(np.float64)"
+            )
+        self._data = value
+
     @property
     def grad(self) -> Tensor | None:
         """The gradient that ``backward()`` accumulated, or None before any.
@@ -169,19 +192,19 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - NumPy's name
@@ -201,23 +224,23 @@ class Tensor:
     # ----------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
-        return self.data
+        return self._data
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"item(): only a one-element tensor can be converted to a Python number, "
                 f"this one has shape {self.shape}"
             )
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self._data)
 
     def astype(self, dtype: Any) -> Tensor:
         """A converted copy; differentiable between floating dtypes."""
@@ -226,7 +249,7 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place and return self."""
         if requires_grad:
-            _check_can_require_grad(self.data, "requires_grad_")
+            _check_can_require_grad(self._data, "requires_grad_")
         self.requires_grad = requires_grad
         return self
 
@@ -268,17 +291,17 @@ class Tensor:
                 "a Tensor that requires grad was converted to a NumPy array inside a backward "
                 "run with create_graph=True, which would make it a constant"
             )
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        if dtype is not None and dtype != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -290,8 +313,8 @@ class Tensor:
         """``f"{loss:.4f}"`` formats a 0-d tensor's number, as PyTorch does."""
         if not spec:
             return str(self)
-        if self.data.ndim == 0:
-            return format(self.data.item(), spec)
+        if self._data.ndim == 0:
+            return format(self._data.item(), spec)
         raise TypeError(
             f"format spec {spec!r} applies to a single number, and this tensor has shape "
             f"{self.shape}: format t.item() (one element), or np.array2string(t.numpy(), ...)"
@@ -302,15 +325,15 @@ class Tensor:
         # make such an array writable again once the saved-array guard locked it: copy it.
         slots = state[1] if isinstance(state, tuple) else state
         for name, value in slots.items():
-            if name == "data" and not isinstance(value.base, np.ndarray | None):
+            if name in ("data", "_data") and not isinstance(value.base, np.ndarray | None):
                 value = value.copy()
-            object.__setattr__(self, "_grad" if name == "grad" else name, value)
+            object.__setattr__(self, _RENAMED_SLOTS.get(name, name), value)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(")
         extras = []
-        if self.data.dtype != _DefaultDType.dtype and self.data.dtype.kind == "f":
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype != _DefaultDType.dtype and self._data.dtype.kind == "f":
+            extras.append(f"dtype={self._data.dtype}")
         if self._ctx is not None:
             extras.append(f"grad_fn=<{self._ctx.op_name()}>")
         elif self.requires_grad:
@@ -487,22 +510,22 @@ class Tensor:
 
     # Comparisons give boolean tensors outside the graph, as in PyTorch.
     def __lt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self.data < _data(other)))
+        return Tensor._wrap(np.asarray(self._data < _data(other)))
 
     def __le__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self.data <= _data(other)))
+        return Tensor._wrap(np.asarray(self._data <= _data(other)))
 
     def __gt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self.data > _data(other)))
+        return Tensor._wrap(np.asarray(self._data > _data(other)))
 
     def __ge__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self.data >= _data(other)))
+        return Tensor._wrap(np.asarray(self._data >= _data(other)))
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(np.asarray(self.data == _data(other)))
+        return Tensor._wrap(np.asarray(self._data == _data(other)))
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(np.asarray(self.data != _data(other)))
+        return Tensor._wrap(np.asarray(self._data != _data(other)))
 
     # Identity hashing: tensors are graph nodes, keys of sets and dicts.
     __hash__ = object.__hash__
@@ -625,14 +648,14 @@ class Tensor:
     ) -> Tensor:
         """Indices of the maxima (not differentiable); ``dim=``/``keepdim=`` as in PyTorch."""
         axis = _axis_or_dim("argmax", axis, dim)
-        return Tensor._wrap(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdim)))
+        return Tensor._wrap(np.asarray(np.argmax(self._data, axis=axis, keepdims=keepdim)))
 
     def argmin(
         self, axis: int | None = None, *, dim: int | None = None, keepdim: bool = False
     ) -> Tensor:
         """Indices of the minima (not differentiable); ``dim=``/``keepdim=`` as in PyTorch."""
         axis = _axis_or_dim("argmin", axis, dim)
-        return Tensor._wrap(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdim)))
+        return Tensor._wrap(np.asarray(np.argmin(self._data, axis=axis, keepdims=keepdim)))
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape: Any) -> Tensor:
@@ -645,7 +668,7 @@ class Tensor:
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         """Merge axes ``start_dim..end_dim`` into one (all of them by default)."""
-        ndim = self.data.ndim
+        ndim = self._data.ndim
         if ndim == 0:
             return self.reshape(1)
         start = start_dim % ndim
@@ -671,9 +694,9 @@ class Tensor:
         return ops.GetItem.apply(self, index=_index(index))
 
     def __iter__(self) -> Any:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self.data)))
+        return (self[i] for i in range(len(self._data)))
 
 
 class ValuesIndices(NamedTuple):
@@ -723,7 +746,7 @@ def _extreme(
 
 
 def _data(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
+    return value._data if isinstance(value, Tensor) else value
 
 
 def _axis(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
@@ -737,6 +760,23 @@ def _index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_data(i) for i in index)
     return _data(index)
+
+
+# Slots named differently by earlier versions, for their pickles.
+_RENAMED_SLOTS = {"data": "_data", "grad": "_grad"}
+
+
+def _as_data(value: Any) -> np.ndarray:
+    """What ``t.data = value`` stores: an array, or a Tensor's array; anything else is refused."""
+    if isinstance(value, Tensor):
+        return value._data
+    if not isinstance(value, np.ndarray | np.generic):
+        raise TypeError(
+            f"data: expected a NumPy array (or a Tensor, whose array is taken), got "
+            f"{_describe(value)}; write t.data = np.asarray(value) to replace the array, or "
+            "t.fill_(value) / t.copy_(value) to write the values in place"
+        )
+    return np.asarray(value)
 
 
 def _check_grad_value(tensor: Tensor, value: Any) -> None:
