@@ -342,6 +342,24 @@ def test_a_positional_axis_to_max_or_min_never_unpacks_rows_silently(method):
         getattr(batch, method)(axis=0, dim=1)
     with pytest.raises(TypeError, match=r"dim= takes one axis \(an int\), got \(0, 1\)"):
         getattr(batch, method)(dim=(0, 1))
+    with pytest.raises(IndexError, match=r"dim=2 is out of range for a tensor of shape \(2, 3\)"):
+        getattr(batch, method)(dim=2)
+
+
+@pytest.mark.parametrize("method", ["max", "min"])
+def test_with_dim_the_gradient_goes_to_the_element_the_index_names_as_in_pytorch(method):
+    tied = tg.tensor([[3.0, 1.0, 3.0], [2.0, 2.0, 0.0], [1.0, 1.0, 1.0]], requires_grad=True)
+    signed = tied if method == "max" else -tied
+    values, indices = getattr(signed, method)(dim=1)
+    assert indices.tolist() == [0, 0, 0]  # the first of tied elements, as NumPy and PyTorch
+    (values * tg.tensor([1.0, 2.0, 3.0])).sum().backward()
+    sign = 1.0 if method == "max" else -1.0
+    np.testing.assert_array_equal(
+        tied.grad.data, sign * np.array([[1, 0, 0], [2, 0, 0], [3, 0, 0]])
+    )
+    scalar = tg.tensor(2.5, requires_grad=True)
+    values, indices = getattr(scalar, method)(dim=0)
+    assert values.item() == 2.5 and indices.item() == 0
 
 
 @pytest.mark.parametrize("restore", [pickle.loads, copy.deepcopy], ids=["pickle", "deepcopy"])

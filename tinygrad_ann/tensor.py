@@ -611,7 +611,8 @@ class Tensor:
         keepdim: bool = False,
     ) -> Tensor | ValuesIndices:
         """The maximum: NumPy's ``max(axis=1)`` gives the values, PyTorch's ``max(dim=1)``
-        the pair ``(values, indices)``. Tied maxima share the gradient equally.
+        the pair ``(values, indices)``. With ``axis=`` tied maxima share the gradient
+        equally; with ``dim=`` it goes to the element ``indices`` names, as in PyTorch.
 
         An axis given by position (``x.max(1)``) means one thing to NumPy and another
         to PyTorch, so it is refused: name it.
@@ -740,8 +741,23 @@ def _extreme(
             f"{where}: dim= takes one axis (an int), got {dim!r}; for several axes use "
             f"{where}(axis=...), which gives the values only"
         )
-    values = op.apply(tensor, axis=int(dim), keepdims=keepdim)
-    indices = np.asarray(arg_function(tensor.data, axis=int(dim), keepdims=keepdim))
+    if tensor.ndim == 0:
+        return ValuesIndices(tensor.reshape(()), Tensor._wrap(np.asarray(0)))  # its own extreme
+    if not -tensor.ndim <= dim < tensor.ndim:
+        raise IndexError(
+            f"{where}: dim={dim} is out of range for a tensor of shape {tensor.shape} "
+            f"(from {-tensor.ndim} to {tensor.ndim - 1})"
+        )
+    axis = int(dim) % tensor.ndim
+    indices = np.asarray(arg_function(tensor._data, axis=axis, keepdims=True))
+    # The values are gathered at the indices, so the gradient goes to the element each
+    # index names, ties or not, as in PyTorch.
+    index = list(np.indices(indices.shape, sparse=True))
+    index[axis] = indices
+    values = tensor[tuple(index)]
+    if not keepdim:
+        values = values.squeeze(axis)
+        indices = indices.squeeze(axis)
     return ValuesIndices(values, Tensor._wrap(indices))
 
 
