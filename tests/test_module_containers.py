@@ -701,3 +701,22 @@ def test_to_takes_one_floating_dtype():
         model.to(np.int32)
     with pytest.raises(TypeError, match=r"^Module.to: takes one dtype, got also float64"):
         model.to(np.float32, np.float64)
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda: nn.Linear(2, 3, bias=False), "bias"),
+        (lambda: nn.Conv2d(1, 2, 3, bias=False), "bias"),
+        (lambda: nn.BatchNorm1d(3, affine=False), "weight"),
+        (lambda: nn.LayerNorm(3, elementwise_affine=False), "bias"),
+    ],
+    ids=["Linear", "Conv2d", "BatchNorm1d", "LayerNorm"],
+)
+def test_a_layer_without_a_bias_or_affine_keeps_the_name_a_parameter_slot(make, name):
+    layer = make()
+    assert getattr(layer, name) is None
+    with pytest.raises(TypeError, match=f"cannot assign a Tensor to '{name}', which is a parameter"):
+        setattr(layer, name, tg.zeros(3))
+    setattr(layer, name, nn.Parameter(np.zeros(3)))
+    assert name in dict(layer.named_parameters())

@@ -752,7 +752,7 @@ def _extreme(
     indices = np.asarray(arg_function(tensor._data, axis=axis, keepdims=True))
     # The values are gathered at the indices, so the gradient goes to the element each
     # index names, ties or not, as in PyTorch.
-    index = list(np.indices(indices.shape, sparse=True))
+    index: list[Any] = list(np.indices(indices.shape, sparse=True))
     index[axis] = indices
     values = tensor[tuple(index)]
     if not keepdim:

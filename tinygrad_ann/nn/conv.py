@@ -70,7 +70,8 @@ class Conv2d(Module):
         shape = (out_channels, in_channels // groups, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        self.bias: Parameter | None = None
+        self.bias: Parameter | None
+        self.register_parameter("bias", None)  # takes a Parameter or None from here on
         if bias:
             fan_in = in_channels // groups * self.kernel_size[0] * self.kernel_size[1]
             bound = 1.0 / math.sqrt(fan_in)

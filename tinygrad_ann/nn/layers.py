@@ -41,7 +41,8 @@ class Linear(Module):
         dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        self.bias: Parameter | None = None
+        self.bias: Parameter | None
+        self.register_parameter("bias", None)  # takes a Parameter or None from here on
         if bias:
             bound = 1.0 / math.sqrt(in_features)
             bias_parameter = Parameter(np.empty(out_features, dtype=dtype))

@@ -82,8 +82,13 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
-        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
+        # Registered even when absent, so that only a Parameter or None can be assigned later.
+        self.register_parameter(
+            "weight", Parameter(np.ones(num_features, dtype=dtype)) if affine else None
+        )
+        self.register_parameter(
+            "bias", Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
+        )
         # Registered even when not tracked (as None), as PyTorch does: the attributes exist.
         tracked = track_running_stats
         self.register_buffer("running_mean", np.zeros(num_features, dtype) if tracked else None)
@@ -216,9 +221,13 @@ class LayerNorm(Module):
         self.elementwise_affine = elementwise_affine
         dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
         shape = self.normalized_shape
-        self.weight = Parameter(np.ones(shape, dtype=dtype)) if elementwise_affine else None
+        # Registered even when absent, so that only a Parameter or None can be assigned later.
+        weight = Parameter(np.ones(shape, dtype=dtype)) if elementwise_affine else None
+        self.register_parameter("weight", weight)
         has_bias = elementwise_affine and bias
-        self.bias = Parameter(np.zeros(shape, dtype=dtype)) if has_bias else None
+        self.register_parameter(
+            "bias", Parameter(np.zeros(shape, dtype=dtype)) if has_bias else None
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         layer = f"LayerNorm({self.normalized_shape})"
