@@ -716,7 +716,8 @@ def test_to_takes_one_floating_dtype():
 def test_a_layer_without_a_bias_or_affine_keeps_the_name_a_parameter_slot(make, name):
     layer = make()
     assert getattr(layer, name) is None
-    with pytest.raises(TypeError, match=f"cannot assign a Tensor to '{name}', which is a parameter"):
+    refusal = f"cannot assign a Tensor to '{name}', which is a parameter"
+    with pytest.raises(TypeError, match=refusal):
         setattr(layer, name, tg.zeros(3))
     setattr(layer, name, nn.Parameter(np.zeros(3)))
     assert name in dict(layer.named_parameters())
