@@ -422,3 +422,45 @@ def test_assigning_data_takes_an_array_or_a_tensors_array_and_refuses_the_rest()
     with pytest.raises(DTypeError, match=r"^data: a tensor holds numbers, got an array of dtype"):
         tg.tensor([1, 2]).data = np.array(["a", "b"])
     np.testing.assert_array_equal(weight.data, [3.0, 4.0, 5.0])
+
+
+def _chained_in_place(x, o):
+    h = x * 2
+    h += x * 3
+    h *= o
+    h -= x**2
+    h /= o * o + 1
+    h **= 2
+    return h
+
+
+def _with_alpha(x, o):
+    h = x * 1.0
+    h.add_(o, alpha=-0.5)
+    h.sub_(x, alpha=2.0)
+    h.clamp_(min=-0.3, max=0.4)
+    return h.mul_(o)
+
+
+def _max_over_dim(x, o):
+    values, _ = x.max(dim=1)
+    lowest, _ = x.min(dim=0, keepdim=True)
+    return values * o[:2] + (lowest * o).sum()
+
+
+@pytest.mark.parametrize("function", [_chained_in_place, _with_alpha, _max_over_dim])
+def test_in_place_changes_and_dim_reductions_match_pytorch(function):
+    torch = pytest.importorskip("torch", reason="PyTorch is an optional reference")
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(2, 3))
+    x0[0, 2] = x0[0, 1]  # a tie for max(dim=1)
+    o0 = rng.normal(size=3)
+    x, o = tg.tensor(x0, requires_grad=True), tg.tensor(o0, requires_grad=True)
+    x_torch = torch.tensor(x0, requires_grad=True)
+    o_torch = torch.tensor(o0, requires_grad=True)
+    ours, theirs = function(x, o), function(x_torch, o_torch)
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(x.grad.data, x_torch.grad.numpy(), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(o.grad.data, o_torch.grad.numpy(), rtol=1e-13, atol=1e-15)
