@@ -184,9 +184,36 @@ class Pow(_Binary):
     @staticmethod
     def backward(ctx, grad):
         a, b, out = ctx.saved
-        grad_a = grad * b * a ** (b - 1) if _needs(ctx, 0) else None
-        grad_b = grad * out * log(a) if _needs(ctx, 1) else None
+        parent_a, parent_b = ctx.parents
+        # Where a = 0 the formulas need care (_zero_base); with a constant b ≠ 0 they never do.
+        zero = None
+        if parent_b is not None or isinstance(b, np.ndarray) or b == 0:
+            zero = _zero_base(a)
+        grad_a = grad_b = None
+        if parent_a is not None:
+            exponent = b - 1
+            if zero is not None:  # 0 where a = b = 0 (a mask in a's dtype: float32 stays so)
+                exponent = exponent + (zero & (_data(b) == 0)).astype(_data(a).dtype)
+            grad_a = grad * b * a**exponent
+        if parent_b is not None:
+            base = a if zero is None else where(zero & (_data(b) >= 0), 1.0, a)
+            grad_b = grad * out * log(base)
         return grad_a, grad_b
+
+
+def _zero_base(a: Any) -> Any:
+    """Where a = 0 (None if nowhere), which a^b's backward treats apart.
+
+    There, where b = 0, b · a^(b - 1) is 0 but would be 0 · 0^(-1) = NaN: the exponent
+    is raised to 0 (0 · 0^0 = 0). And 0^b is constant in b for b ≥ 0 (0, or 1 at b = 0):
+    its slope is 0, as in PyTorch, but 0^b · ln 0 would be NaN or -inf: the base is
+    taken as 1 (ln 1 = 0). Neither change brings a NaN or a NumPy warning of its own into
+    any order of derivative, and wherever a ≠ 0 the formulas are untouched.
+    """
+    zero = _data(a) == 0
+    if not isinstance(zero, np.ndarray):  # a scalar base, as in 2**x
+        return zero or None
+    return zero if np.count_nonzero(zero) else None
 
 
 class Neg(_Primitive):
@@ -1021,8 +1048,9 @@ class BinaryCrossEntropyWithLogits(_Primitive):
     @staticmethod
     def forward(ctx, logits, target, reduction):
         ctx.saved = (logits, target, reduction)
-        # max(x, 0) - x t + log(1 + exp(-|x|)): the exponent is never positive.
-        losses = np.maximum(logits, 0) - logits * target + np.log1p(np.exp(-np.abs(logits)))
+        # max(x, 0) - x t + log(1 + exp(-|x|)): the exponent is never positive. The first two
+        # terms as x ([x > 0] - t), so that x = inf gives inf, not inf - inf, unless t = 1.
+        losses = logits * ((logits > 0) - target) + np.log1p(np.exp(-np.abs(logits)))
         return _reduce(losses, reduction)
 
     @staticmethod
