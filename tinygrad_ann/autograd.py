@@ -1041,7 +1041,7 @@ def _seed(
     where: str, output: Tensor, gradient: Any, create_graph: bool, position: int | None = None
 ) -> Any:
     """The upstream gradient of ``output``: checked, in its dtype, a Tensor under create_graph."""
-    data = output.data
+    data = output._data
     label = "output" if position is None else f"output {position}"
     if gradient is None:
         if data.size != 1:

@@ -88,13 +88,16 @@ class Optimizer:
     def zero_grad(self) -> None:
         """Drop the gradients of all parameters, frozen ones too (they become ``None``)."""
         for param in self.params:
-            param.grad = None
+            param._grad = None  # the slot behind .grad (see step)
 
     def step(self) -> None:
         """Update every parameter that requires grad and has a gradient."""
         for param, state in zip(self.params, self.state):
-            if param.requires_grad and param.grad is not None:
-                self._update(param, param.grad.data, state)
+            # The slots behind .grad and .data: their properties check assignments, and
+            # reading through them costs W1 (two parameters, tiny math) 2% per step.
+            grad = param._grad
+            if grad is not None and param.requires_grad:
+                self._update(param, grad._data, state)
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -247,10 +250,11 @@ def _subtract_from(param: Tensor, step: np.ndarray) -> None:
 
     The graph then keeps differentiating the values it was computed with.
     """
+    array = param._data  # the slot behind .data (see Optimizer.step)
     try:
-        param.data -= step
+        array -= step  # in place: the array is the parameter's, nothing to assign back
     except ValueError:  # read-only (NumPy checks before writing anything)
-        param.data = param.data - step
+        param.data = array - step
 
 
 class SGD(Optimizer):
