@@ -425,3 +425,17 @@ def test_saved_read_only_view_releases_the_array_it_views():
     del loss, rows
     assert is_writable(x)
     assert len(SavedArrays.counts) == before
+
+
+def test_a_view_unlocked_while_another_graph_guards_its_base_becomes_writable_with_the_base():
+    weight = tg.tensor(np.ones(LARGE), requires_grad=True)
+    view = tg.from_numpy(weight.data.T)  # shares weight's memory
+    view.requires_grad_()
+    through_view = (view * view).sum()  # locks the view and its base
+    through_base = (weight * weight).sum()  # locks the base once more
+    through_view.backward()  # the view's lock goes, but its base is still guarded
+    assert not view.data.flags.writeable and not weight.data.flags.writeable
+    through_base.backward()
+    assert weight.data.flags.writeable and view.data.flags.writeable
+    view.data[0, 0] = 5.0
+    assert weight.data[0, 0] == 5.0

@@ -348,7 +348,17 @@ def _unlock(array: np.ndarray, counts: dict[int, int]) -> None:
     try:
         array.setflags(write=True)
     except ValueError:
-        pass  # a view whose base another graph still guards stays read-only
+        # A view whose base another graph still guards: it becomes writable with its base.
+        _VIEWS_WAITING.setdefault(id(array.base), []).append(array)
+        return
+    for view in _VIEWS_WAITING.pop(key, ()):
+        if id(view) not in counts:  # unless a later graph locked the view itself meanwhile
+            view.setflags(write=True)
+
+
+# Views that ``_unlock`` could not make writable yet, by ``id`` of their locked base (each
+# view keeps its base alive, so the id is not reused meanwhile).
+_VIEWS_WAITING: dict[int, list[np.ndarray]] = {}
 
 
 class _RecordingBackward:
