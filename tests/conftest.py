@@ -1,5 +1,6 @@
 """Shared test configuration: hypothesis profiles and a clean global state per test."""
 
+import gc
 import os
 
 import pytest
@@ -34,3 +35,19 @@ def _restore_global_state():
     yield
     tg.set_default_dtype(dtype)
     assert tg.is_grad_enabled() == grad_enabled, "a test left grad mode changed"
+
+
+@pytest.fixture
+def no_lock_left_behind():
+    """The test must leave the saved-array guard's bookkeeping as it found it.
+
+    Entries left behind are reported, then dropped so they cannot affect the next test.
+    """
+    counts = tg.autograd.SavedArrays.counts
+    before = set(counts)
+    yield
+    gc.collect()
+    left = set(counts) - before
+    for key in left:
+        del counts[key]
+    assert not left, f"{len(left)} lock(s) outlived their graph"

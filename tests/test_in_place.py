@@ -7,8 +7,6 @@ gradient changed by one that does is recorded; an array a live graph saved is
 copied on write, so that graph keeps the values it was computed with.
 """
 
-import gc
-
 import numpy as np
 import pytest
 
@@ -20,15 +18,8 @@ SavedArrays = tg.autograd.SavedArrays
 LARGE = (40, 40)  # above the copy limit: a saved array is locked, not copied
 
 
-@pytest.fixture(autouse=True)
-def no_lock_left_behind():
-    before = set(SavedArrays.counts)
-    yield
-    gc.collect()
-    left = set(SavedArrays.counts) - before
-    for key in left:
-        del SavedArrays.counts[key]
-    assert not left, f"{len(left)} lock(s) outlived their graph"
+# Every test here must leave the saved-array guard's bookkeeping as it found it.
+pytestmark = pytest.mark.usefixtures("no_lock_left_behind")
 
 
 def leaf(values, requires_grad=True):

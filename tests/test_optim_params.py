@@ -177,5 +177,17 @@ def test_modules_instead_of_their_parameters_are_refused_saying_what_to_pass():
         ),
     ):
         optim.SGD(nn.Parameter(np.ones((2, 2))), lr=0.1)
+
+    class Options:  # not iterable; its name starts with a capital vowel
+        pass
+
+    for value, described in ((3, "an int"), (1.5, "a float"), (Options(), "an Options")):
+        with pytest.raises(
+            TypeError,
+            match=exactly(
+                f"SGD: expected an iterable of Tensors such as model.parameters(), got {described}"
+            ),
+        ):
+            optim.SGD(value, lr=0.1)
     with pytest.raises(TypeError, match=r"^SGD: parameter 1 is a ndarray, not a Tensor$"):
         optim.SGD([nn.Parameter(np.ones(1)), np.zeros(2)], lr=0.1)

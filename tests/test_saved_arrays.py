@@ -23,19 +23,8 @@ def test_sizes_used_here_are_on_either_side_of_the_copy_limit():
     assert np.prod(SMALL) <= SavedArrays.copy_limit < np.prod(LARGE)
 
 
-@pytest.fixture(autouse=True)
-def no_lock_left_behind():
-    """Every test here must leave the lock bookkeeping as it found it.
-
-    Entries left behind are reported, then dropped so they cannot affect the next test.
-    """
-    before = set(SavedArrays.counts)
-    yield
-    gc.collect()
-    left = set(SavedArrays.counts) - before
-    for key in left:
-        del SavedArrays.counts[key]
-    assert not left, f"{len(left)} lock(s) outlived their graph"
+# Every test here must leave the saved-array guard's bookkeeping as it found it.
+pytestmark = pytest.mark.usefixtures("no_lock_left_behind")
 
 
 def large_tensor(value=2.0):
