@@ -306,3 +306,21 @@ def test_optimizers_still_train_a_model_whose_arrays_a_kept_graph_locks():
         loss.backward(retain_graph=True)
         opt.step()
     assert kept[0].item() > kept[-1].item()
+
+
+def test_the_new_value_may_use_results_older_than_the_tensor_it_changes():
+    x = leaf([1.0, 2.0])
+    older = x * 5.0  # recorded before hidden: no op recorded since hidden was made
+    hidden = x * 2.0
+    hidden += older * 3.0  # the walk over the new value stops at ops older than hidden
+    hidden.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [17.0, 17.0])
+
+
+def test_the_new_value_may_use_one_result_twice():
+    x = leaf([1.0, 2.0])
+    hidden = x * 2.0
+    tripled = x * 3.0
+    hidden += tripled * tripled  # tripled's op is reached twice, counted once
+    hidden.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, 2.0 + 18.0 * x.data)

@@ -428,3 +428,17 @@ def test_a_view_unlocked_while_another_graph_guards_its_base_becomes_writable_wi
     assert weight.data.flags.writeable and view.data.flags.writeable
     view.data[0, 0] = 5.0
     assert weight.data[0, 0] == 5.0
+
+
+def test_a_view_waiting_for_its_base_is_guarded_through_it_by_a_later_graph():
+    weight = tg.tensor(np.ones(LARGE), requires_grad=True)
+    view = tg.from_numpy(weight.data.T)
+    view.requires_grad_()
+    first = (view * view).sum()  # locks the view and its base
+    through_base = (weight * weight).sum()  # the base once more
+    first.backward()  # the view waits for its base
+    second = (view * view).sum()  # the view is read-only: this graph locks its base
+    through_base.backward()  # the base is still held by `second`: nothing unlocks yet
+    assert not view.data.flags.writeable
+    second.backward()
+    assert view.data.flags.writeable and weight.data.flags.writeable

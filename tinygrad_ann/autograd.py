@@ -352,8 +352,8 @@ def _unlock(array: np.ndarray, counts: dict[int, int]) -> None:
         _VIEWS_WAITING.setdefault(id(array.base), []).append(array)
         return
     for view in _VIEWS_WAITING.pop(key, ()):
-        if id(view) not in counts:  # unless a later graph locked the view itself meanwhile
-            view.setflags(write=True)
+        # No graph locked it meanwhile: a waiting view is read-only, and _lock leaves those.
+        view.setflags(write=True)
 
 
 # Views that ``_unlock`` could not make writable yet, by ``id`` of their locked base (each
