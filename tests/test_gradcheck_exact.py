@@ -11,6 +11,7 @@ from custom_ops import Square, scaled_exp
 import tinygrad_ann as tg
 from tinygrad_ann import GradcheckError
 from tinygrad_ann.gradcheck import (
+    Jacobians,
     compute_jacobians,
     describe_mismatch,
     gradgradcheck,
@@ -83,6 +84,17 @@ def test_describe_mismatch_names_one_element_unless_asked_for_more():
     assert len(lines) == 1
     assert lines[0].startswith("input 0, element (2,): analytic ")  # the largest excess
     assert len(describe_mismatch(jacobians, 1, atol=1e-5, rtol=1e-3, worst=3)) == 3
+
+
+def test_entries_that_are_not_finite_come_first_in_row_major_order_then_the_worst():
+    # 100 entries that are not finite among 100 finite ones beyond tolerance: a sort that is
+    # not stable would list the infinite ones in another order.
+    analytic = np.tile([1.0, np.inf, np.nan, 2.0], 50).reshape(1, 200)
+    jacobians = Jacobians(0, (200,), analytic, np.zeros((1, 200)))
+    lines = describe_mismatch(jacobians, 1, atol=1e-5, rtol=1e-3, worst=102)
+    columns = [int(re.match(r"input 0, element \((\d+),\)", line)[1]) for line in lines]
+    not_finite = [column for column in range(200) if column % 4 in (1, 2)]
+    assert columns == [*not_finite, 3, 7]  # then the entries of 2.0, in row-major order too
 
 
 # ---------------------------------------------------------------- compute_jacobians

@@ -232,6 +232,20 @@ def test_gradgradcheck_fails_on_a_numeric_value_that_is_not_finite():
     )
 
 
+def sqrt_plus_abs(a, b):
+    return a.sqrt() + b.abs()
+
+
+def test_a_second_order_value_that_is_not_finite_is_not_put_down_to_a_kink():
+    # abs sits at its kink at b = 0, but the failure is sqrt's step out of its domain.
+    (v,) = np.random.default_rng(0).normal(size=1)
+    message = failure(gradgradcheck, sqrt_plus_abs, [leaf([1e-7]), leaf([0.0])])
+    assert message == (
+        "gradgradcheck failed: d(grad of input 0 at (0,)) / d(input 0 at (0,)): analytic "
+        f"{-v / (4 * 1e-7**1.5):.10g} vs numeric nan ({NUMERIC_NOT_FINITE}) {TOLERANCES}"
+    )
+
+
 def test_sqrt_at_zero_is_reported_as_not_finite_rather_than_not_linear():
     # A zero upstream gradient gives 0 / 0 = nan there: before, "backward must be linear".
     message = failure(tg.gradcheck, sqrt_sum, [leaf([0.0])])
@@ -425,6 +439,43 @@ def test_localize_names_a_kink_even_when_every_gradient_checks_out():
         + kink("abs", called_at(absolute), (2,), (0,), 0.0, U[0], -U[0])
         + "; finite differences of fn straddle it"
     )
+
+
+class AbsViaWhere(tg.Function):
+    """|x| as x times x / |x|, with np.where choosing 0 at 0: there the forward divides 0 by 0
+    (NumPy warns) and throws the nan away."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.where(x == 0, 0.0, x * (x / np.abs(x)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        return grad * np.sign(x.data if isinstance(x, tg.Tensor) else x)
+
+
+def abs_via_where(t):
+    return AbsViaWhere.apply(t)
+
+
+def test_a_forward_that_warns_is_checked_without_a_warning():
+    # The suite turns RuntimeWarnings into errors (pyproject.toml): every check silences
+    # NumPy's warnings wherever it runs fn or its ops.
+    with pytest.warns(RuntimeWarning, match="invalid value encountered in divide"):
+        abs_via_where(leaf([0.0]))
+    assert tg.gradcheck(abs_via_where, [leaf([0.0, 1.0])])
+    at_zero = kink("AbsViaWhere", called_at(abs_via_where), (1,), (0,), 0.0, U[0], -U[0])
+    assert localize_mismatch(abs_via_where, [leaf([0.0])]) == (
+        f"each recorded op computes its own gradient correctly, but {at_zero}; finite "
+        "differences of fn straddle it"
+    )
+    message = failure(gradgradcheck, abs_via_where, [leaf([0.0])])
+    assert message.startswith("gradgradcheck failed: d(grad of input 0 at (0,)) / d(input 0 at")
+    assert message.endswith(f"{TOLERANCES}; {at_zero}{SECOND}")
 
 
 # ---------------------------------------------------------------- a step too large

@@ -535,10 +535,11 @@ def _where_fn_stops_being_finite(
             )
             if parent is None:
                 found = _first_not_finite(tensor.data)
-                value = "a value that is not finite" if found is None else found[1]
+                assert found is not None  # the walk only reaches tensors that are not finite
                 return (
                     f"fn is not finite at x {sign} eps (input {position}, element {element} "
-                    f"moved by {step:g}): the first op to give {value} there is {_called_at(ctx)}"
+                    f"moved by {step:g}): the first op to give {found[1]} there is "
+                    f"{_called_at(ctx)}"
                 )
             tensor = parent
     return None
@@ -754,7 +755,7 @@ def gradgradcheck(
             continue
         ((row, column, element),) = mismatches
         which = int(np.searchsorted(np.cumsum(sizes), row, side="right"))
-        offset = row - (int(np.sum(sizes[:which])) if which else 0)
+        offset = row - int(np.sum(sizes[:which]))
         of_input = positions[which]
         grad_element = np.unravel_index(offset, inputs[of_input].shape)
         if jacobians.position == len(inputs):
