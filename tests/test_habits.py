@@ -290,9 +290,11 @@ def test_backward_after_explain_says_explain_ran_it(tmp_path):
     tg.viz.explain(loss, tmp_path / "steps.html")
     with pytest.raises(RuntimeError) as raised:
         loss.backward()
-    assert str(raised.value).startswith(
+    assert str(raised.value) == (
         "backward through the graph a second time: it was already backpropagated by "
-        "tg.viz.explain, which runs loss.backward() itself"
+        "tg.viz.explain, which runs loss.backward() itself (sum's saved arrays are freed), so "
+        "the gradients are in .grad already; pass retain_graph=True to it if you need to call "
+        "backward again"
     )
     np.testing.assert_array_equal(weight.grad.data, [2.0, 4.0])  # explain's backward, once
 

@@ -6,6 +6,7 @@ one raises at the write. The usual training patterns keep working.
 """
 
 import gc
+import pickle
 
 import numpy as np
 import pytest
@@ -442,3 +443,43 @@ def test_a_view_waiting_for_its_base_is_guarded_through_it_by_a_later_graph():
     assert not view.data.flags.writeable
     second.backward()
     assert view.data.flags.writeable and weight.data.flags.writeable
+
+
+def _unpickled(array):
+    """An array backed by the bytes pickle read it from, as NumPy gives it back."""
+    restored = pickle.loads(pickle.dumps(array))
+    assert isinstance(restored.base, bytes) and restored.flags.writeable
+    return restored
+
+
+class _Exposed:
+    """Memory shown to NumPy through ``__array_interface__`` only: no buffer to ask."""
+
+    def __init__(self, array):
+        self.array = array
+        self.__array_interface__ = array.__array_interface__
+
+
+@pytest.mark.parametrize(
+    ("make", "locked"),
+    [
+        (lambda: np.ones(LARGE), True),
+        (lambda: np.ones(LARGE).T, True),  # a view: its owner is locked too
+        (lambda: np.frombuffer(bytearray(np.ones(1600).tobytes())).reshape(LARGE), True),
+        (lambda: _unpickled(np.ones(LARGE)), False),  # NumPy could not unlock it again
+        (lambda: _unpickled(np.ones(LARGE)).T, False),
+        (lambda: np.asarray(_Exposed(np.ones(LARGE))), False),
+    ],
+    ids=["own memory", "view", "bytearray", "pickled bytes", "view of pickled", "no buffer"],
+)
+def test_an_array_numpy_could_not_make_writable_again_is_copied_instead_of_locked(make, locked):
+    array = make()
+    weight = tg.from_numpy(array)
+    weight.requires_grad_()
+    loss = (weight * weight).sum()
+    assert SavedArrays.is_locked(array) is locked
+    assert array.flags.writeable is not locked
+    loss.backward()
+    assert array.flags.writeable  # never left read-only
+    array[0, 0] = 3.0
+    np.testing.assert_array_equal(weight.grad.data, 2.0)  # the values the graph saw
