@@ -13,12 +13,10 @@ The engine names the line of the user's code that called an op (anomaly mode,
 gradcheck's localization) by walking the stack past the package's own frames.
 mutmut calls every function through a trampoline of its own, so that walk would
 stop at mutmut's file; here it walks past those frames too, and the tests that
-state the caller's line keep stating it under every mutant. (The mutants of
-``_caller_location`` itself therefore never run: tests/MUTATION.md lists them.)
+state the caller's line keep stating it under every mutant.
 """
 
 import os
-import sys
 
 from hypothesis import HealthCheck, settings
 
@@ -39,20 +37,12 @@ def pytest_configure(config):
 
 
 def _walk_past_trampolines():
+    # _caller_location skips frames whose file starts with _PACKAGE_DIR; str.startswith
+    # takes a tuple, so mutmut's directory joins the package's, and _caller_location
+    # itself (and each of its mutants) still runs.
+    import mutmut
+
     from tinygrad_ann import autograd
 
-    package_dir = autograd._PACKAGE_DIR
-    mutmut_dir = os.sep + "mutmut" + os.sep
-
-    def caller_location():
-        frame = sys._getframe(1)
-        while frame is not None and (
-            frame.f_code.co_filename.startswith(package_dir)
-            or mutmut_dir in frame.f_code.co_filename
-        ):
-            frame = frame.f_back
-        if frame is None:
-            return "<unknown>"
-        return f"{frame.f_code.co_filename}:{frame.f_lineno}"
-
-    autograd._caller_location = caller_location
+    if isinstance(autograd._PACKAGE_DIR, str):  # once: mutmut runs pytest several times
+        autograd._PACKAGE_DIR = (autograd._PACKAGE_DIR, os.path.dirname(mutmut.__file__) + os.sep)

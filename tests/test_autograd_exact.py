@@ -715,3 +715,33 @@ def test_create_graph_accepts_a_list_as_the_upstream_gradient():
     (x * x).backward([1.0, 10.0], create_graph=True)
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 40.0])
     assert x.grad.requires_grad
+
+
+def test_a_gradient_with_one_extra_leading_axis_and_three_axes_is_summed_over_that_axis():
+    # 400 elements: the size at which 2-D gradients take the faster column sums.
+    bias = leaf(np.arange(20.0).reshape(4, 5))
+    batch = tg.ones(20, 4, 5)
+    (batch * 2.0 + bias).sum().backward()
+    np.testing.assert_array_equal(bias.grad.data, np.full((4, 5), 20.0))
+
+
+class LeadingAxisGradient(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.ones((2, 3, 4))
+
+
+def test_a_gradient_axis_that_cannot_have_grown_is_named_counting_the_extra_axes():
+    with pytest.raises(ShapeError) as raised:
+        LeadingAxisGradient.apply(leaf(np.ones((5, 4)))).sum().backward()
+    assert str(raised.value) == (
+        "LeadingAxisGradient.backward returned a gradient of shape (2, 3, 4) for an input of "
+        "shape (5, 4): its axis 1 has size 3 where the input's axis 0 has size 5, and only "
+        "axes of size 1 can have grown. A gradient must have the input's shape, or a shape the "
+        "input broadcasts to (extra leading axes, or size-1 axes grown), which the engine sums "
+        "back to the input's shape"
+    )

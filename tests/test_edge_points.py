@@ -1115,3 +1115,16 @@ def test_agrees_with_pytorch(ours, theirs, inputs, order):
     )
     for position, (got, expected) in enumerate(zip(mine, theirs, strict=True)):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0, err_msg=f"result {position}")
+
+
+def test_pow_gradients_of_float32_inputs_are_computed_in_float32_beside_a_zero_base():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.5, 3.0, size=200).astype(np.float32)
+    base[0] = 0.0  # a zero base: the backward builds its masks
+    exponent = rng.uniform(0.5, 2.5, size=200).astype(np.float32)
+    x = tg.tensor(base, requires_grad=True)
+    y = tg.tensor(exponent, requires_grad=True)
+    (x**y).sum().backward()
+    expected = exponent * base ** (exponent - np.float32(1))  # float32 throughout
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data[1:], expected[1:])

@@ -324,3 +324,12 @@ def test_the_new_value_may_use_one_result_twice():
     hidden += tripled * tripled  # tripled's op is reached twice, counted once
     hidden.sum().backward()
     np.testing.assert_array_equal(x.grad.data, 2.0 + 18.0 * x.data)
+
+
+def test_the_walk_over_the_new_value_goes_on_past_an_older_result():
+    x = leaf([1.0, 2.0])
+    older = x * 5.0
+    hidden = x * 2.0
+    hidden += x * 4.0 + older  # met first: the older result; the newer product still counts
+    hidden.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [11.0, 11.0])
