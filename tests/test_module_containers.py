@@ -721,3 +721,198 @@ def test_a_layer_without_a_bias_or_affine_keeps_the_name_a_parameter_slot(make, 
         setattr(layer, name, tg.zeros(3))
     setattr(layer, name, nn.Parameter(np.zeros(3)))
     assert name in dict(layer.named_parameters())
+
+
+def test_module_list_repr_counts_a_run_that_starts_later_and_indents_nested_modules():
+    layers = nn.ModuleList(
+        [nn.ReLU(), nn.Sequential(nn.Linear(1, 1)), nn.Sequential(nn.Linear(1, 1))]
+    )
+    assert repr(layers) == (
+        "ModuleList(\n"
+        "  (0): ReLU()\n"
+        "  (1-2): 2 x Sequential(\n"
+        "    (0): Linear(in_features=1, out_features=1, bias=True)\n"
+        "  )\n"
+        ")"
+    )
+
+
+def test_list_messages_name_the_operation_and_count_in_the_plural():
+    layers = nn.ModuleList([nn.ReLU(), nn.Tanh()])
+    not_modules, not_parameters = [3], [np.ones(1), None]
+    with pytest.raises(
+        IndexError, match=exactly("ModuleList index 2 is out of range for 2 modules")
+    ):
+        layers[2]
+    with pytest.raises(
+        IndexError, match=exactly("ModuleList index 0 is out of range for 0 modules")
+    ):
+        nn.ModuleList()[0]
+    with pytest.raises(
+        IndexError, match=exactly("ParameterList index -3 is out of range for 2 parameters")
+    ):
+        nn.ParameterList([np.ones(1), np.ones(2)])[-3]
+    with pytest.raises(
+        TypeError,
+        match=exactly(
+            "ModuleList: assign one module at a time (items[i] = module), not a slice; use "
+            "del, insert() and extend() to change several"
+        ),
+    ):
+        layers[0:1] = [nn.ReLU()]
+    with pytest.raises(
+        TypeError,
+        match=exactly("ModuleList: expected an iterable of modules (e.g. a list), got an int"),
+    ):
+        nn.ModuleList(3)
+    with pytest.raises(
+        TypeError,
+        match=exactly(
+            "ParameterList.extend: expected an iterable of parameters (e.g. a list), got a "
+            "NumPy array"
+        ),
+    ):
+        nn.ParameterList().extend(np.ones(2))
+    with pytest.raises(
+        TypeError, match=exactly("ModuleList + ...: item 0: expected a Module, got an int")
+    ):
+        layers + not_modules
+    with pytest.raises(
+        TypeError,
+        match=exactly(
+            "ParameterList + ...: item 1: expected a Parameter (or a Tensor or array to make "
+            "one), got None"
+        ),
+    ):
+        nn.ParameterList() + not_parameters
+    with pytest.raises(
+        TypeError, match=exactly("ModuleList.insert: expected a Module, got an int")
+    ):
+        layers.insert(0, 3)
+    with pytest.raises(
+        TypeError,
+        match=exactly(
+            "ParameterList.insert: expected a Parameter (or a Tensor or array to make one), "
+            "got a str"
+        ),
+    ):
+        nn.ParameterList().insert(0, "w")
+    assert [type(m).__name__ for m in layers] == ["ReLU", "Tanh"]  # nothing above changed it
+
+
+def test_deleting_a_plain_attribute_of_a_list_deletes_only_it():
+    layers = nn.ModuleList([nn.ReLU(), nn.Tanh()])
+    layers.note = "two activations"
+    del layers.note
+    assert not hasattr(layers, "note")
+    assert [type(m).__name__ for m in layers] == ["ReLU", "Tanh"]
+    with pytest.raises(AttributeError):
+        del layers.note
+    weights = nn.ParameterList([np.ones(1)])
+    weights.scale = 2.0
+    delattr(weights, "scale")
+    assert not hasattr(weights, "scale") and len(weights) == 1
+
+
+def test_dict_messages_name_the_container_and_the_mistake():
+    with pytest.raises(
+        TypeError,
+        match=exactly(
+            "ModuleDict['w'] = ...: expected a Module, got a Parameter (parameters go in an "
+            "nn.ParameterDict)"
+        ),
+    ):
+        nn.ModuleDict({"w": nn.Parameter(np.ones(1))})
+    with pytest.raises(
+        TypeError,
+        match=exactly(
+            "ModuleDict: expected a dict of modules or an iterable of (key, module) pairs, "
+            "got an int"
+        ),
+    ):
+        nn.ModuleDict(3)
+    with pytest.raises(
+        TypeError,
+        match=exactly(
+            "ParameterDict: expected a dict of parameters or an iterable of (key, parameter) "
+            "pairs, got a str"
+        ),
+    ):
+        nn.ParameterDict("ab")
+    with pytest.raises(
+        TypeError,
+        match=exactly(
+            "ModuleDict.update: expected a dict of modules or an iterable of (key, module) "
+            "pairs, got a ReLU"
+        ),
+    ):
+        nn.ModuleDict().update(nn.ReLU())
+    with pytest.raises(
+        TypeError, match=exactly("ParameterDict: element 0 is not a (key, parameter) pair: 1")
+    ):
+        nn.ParameterDict([1])
+    with pytest.raises(
+        KeyError,
+        match=exactly(
+            "\"ModuleDict: key 'a.b' must be non-empty and without '.' (it becomes part of "
+            'the state-dict names)"'
+        ),
+    ):
+        nn.ModuleDict()["a.b"] = nn.ReLU()
+    with pytest.raises(
+        KeyError,
+        match=exactly(
+            "\"ParameterDict: key '' must be non-empty and without '.' (it becomes part of "
+            'the state-dict names)"'
+        ),
+    ):
+        nn.ParameterDict({"": np.ones(1)})
+    scales = nn.ParameterDict()
+    with pytest.raises(
+        TypeError,
+        match=exactly(
+            "ParameterDict['low'] = ...: expected a Parameter (or a Tensor or array to make "
+            "one), got an int"
+        ),
+    ):
+        scales["low"] = 1
+    with pytest.raises(
+        TypeError,
+        match=exactly(
+            "ParameterDict['low'] = ...: expected a Parameter (or a Tensor or array to make "
+            "one), got a list"
+        ),
+    ):
+        nn.ParameterDict({"low": [1.0]})
+    assert len(scales) == 0
+
+
+def test_containers_have_no_forward_and_say_how_to_use_them():
+    with pytest.raises(
+        NotImplementedError,
+        match=exactly(
+            "ModuleDict is a container, not a layer: it has no forward(). Call its modules by "
+            "key in your forward (self.heads['name'](x))"
+        ),
+    ):
+        nn.ModuleDict({"a": nn.ReLU()})(tg.ones(1))
+    with pytest.raises(
+        NotImplementedError,
+        match=exactly(
+            "ParameterList is a container, not a layer: it has no forward(). Use its "
+            "parameters in your forward (self.weights[0])"
+        ),
+    ):
+        nn.ParameterList([np.ones(1)])(tg.ones(1))
+    with pytest.raises(
+        NotImplementedError,
+        match=exactly(
+            "ParameterDict is a container, not a layer: it has no forward(). Use its "
+            "parameters in your forward (self.scales['name'])"
+        ),
+    ):
+        nn.ParameterDict({"low": np.ones(1)})(tg.ones(1))
+    with pytest.raises(NotImplementedError):
+        nn.ParameterList().forward()
+    with pytest.raises(NotImplementedError):
+        nn.ParameterDict().forward(x=1)
