@@ -178,3 +178,36 @@ def test_assert_gradients_match_hands_eps_and_tolerances_on():
             lambda t: scaled_exp(1.0001).apply(t).sum(), leaf([0.1, 0.2]), atol=1e-7, rtol=1e-6
         )
     assert "the first op whose gradient is wrong is ScaledExp" in str(failure.value)
+
+
+class _WrongAtFirst(tg.Function):
+    """``2 x`` whose backward is wrong for element 0 only."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2.0 * x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        wrong = np.full(grad_output.shape, 2.0)
+        wrong[0] = 3.0
+        return grad_output * wrong
+
+
+def test_the_kit_counts_only_entries_beyond_tolerance_even_at_zero_tolerance():
+    # Dyadic points and step: the finite differences are exactly 2, so every other entry
+    # matches exactly, with an excess of 0 over a zero tolerance: not a mismatch.
+    x = tg.tensor([0.5, 1.0, 1.5], requires_grad=True)
+    with pytest.raises(GradcheckError) as raised:
+        assert_gradients_match(lambda t: _WrongAtFirst.apply(t), x, eps=2**-20, atol=0, rtol=0)
+    assert "input 0 (shape (3,)): 1 mismatching entry, worst:" in str(raised.value)
+
+
+@pytest.mark.parametrize("worst", [True, 2.5, 0])
+def test_the_kit_takes_a_whole_number_of_worst_entries(worst):
+    x = tg.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError) as raised:
+        assert_gradients_match(lambda t: t * 2.0, x, worst=worst)
+    assert str(raised.value) == (
+        f"assert_gradients_match: worst must be an integer >= 1, got {worst!r}"
+    )
