@@ -15,6 +15,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from custom_ops import scaled_exp
+from test_gradcheck_exact import ALL_CORRECT
 
 import tinygrad_ann as tg
 from tinygrad_ann.gradcheck import LOCALIZE_ELEMENTS, _recorded_ops, localize_mismatch
@@ -22,13 +23,6 @@ from tinygrad_ann.gradcheck import LOCALIZE_ELEMENTS, _recorded_ops, localize_mi
 U = np.random.default_rng(0).normal(size=3)  # 0.1257302211, -0.1321048632, 0.6404226504
 EPS = 2.0**-20
 EXACT = {"eps": EPS, "atol": 0, "rtol": 0}
-ALL_CORRECT = (
-    "each of the {} recorded ops computes its own gradient correctly, so the mismatch comes "
-    "from a point where fn is not differentiable (a kink or a tie that the finite differences "
-    "straddle), from a value that depends on the inputs but enters the graph as a constant "
-    "(.detach(), .data, .numpy()), from fn not being a pure function of its inputs "
-    "(randomness, state), or from the tolerances"
-)
 OUT_OF_DOMAIN = "the step leaves the op's domain: use a smaller eps or a point farther inside it"
 
 

@@ -453,14 +453,12 @@ class Tensor:
 
     def add_(self, other: ArrayLike, *, alpha: float = 1) -> Tensor:
         """``self += alpha * other`` in place (``p.add_(p.grad, alpha=-lr)``)."""
-        if alpha != 1:
-            other = other * alpha if isinstance(other, Tensor) else np.multiply(other, alpha)
+        other = _times(other, alpha)
         return _change_in_place(self, "add_", other, np.add, ops.Add.apply)
 
     def sub_(self, other: ArrayLike, *, alpha: float = 1) -> Tensor:
         """``self -= alpha * other`` in place."""
-        if alpha != 1:
-            other = other * alpha if isinstance(other, Tensor) else np.multiply(other, alpha)
+        other = _times(other, alpha)
         return _change_in_place(self, "sub_", other, np.subtract, ops.Sub.apply)
 
     def mul_(self, other: ArrayLike) -> Tensor:
@@ -864,10 +862,11 @@ def _change_in_place(
         return _record_in_place(tensor, name, value, recorded)
     operand = value.data if isinstance(value, Tensor) else value
     array = tensor.data
-    if array.flags.writeable and not _guarded(array):
+    guarded = _guarded(array)
+    if array.flags.writeable and not guarded:
         _write(tensor, name, array, operand, write)
         return tensor
-    if not _guarded(array):
+    if not guarded:
         raise ValueError(
             f"{name}: this tensor's array (shape {array.shape}) is read-only, and not because a "
             "graph saved it: it came that way (e.g. tg.from_numpy of a read-only array, or a "
@@ -877,6 +876,13 @@ def _change_in_place(
     _write(tensor, name, changed, operand, write)
     tensor.data = changed
     return tensor
+
+
+def _times(value: Any, alpha: float) -> Any:
+    """``alpha * value`` for ``add_``/``sub_``'s ``alpha=`` (recorded when value is a Tensor)."""
+    if alpha == 1:
+        return value
+    return value * alpha if isinstance(value, Tensor) else np.multiply(value, alpha)
 
 
 def _write(
