@@ -177,9 +177,9 @@ def test_a_module_hook_that_raises_surfaces_its_own_error():
     net[1].register_forward_hook(broken)
     with pytest.raises(ValueError, match="inspection failed"):
         net(tg.ones(1, 3))
-    from tinygrad_ann.autograd import ModuleScope
+    from tinygrad_ann.autograd import switches
 
-    assert ModuleScope.current == ()
+    assert switches().module_scope == ()
 
 
 def test_module_hooks_are_not_state():

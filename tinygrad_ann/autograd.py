@@ -24,11 +24,13 @@ gradient (see :class:`SavedArrays`).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import heapq
 import itertools
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, TypeVar, overload
@@ -44,23 +46,115 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-class _GradMode:
-    enabled = True
+class EngineSwitches:
+    """The engine's switches, one set per thread.
 
-
-class ModuleScope:
-    """The modules whose ``forward`` is running, outermost first.
-
-    ``Module.__call__`` pushes and pops it; every recorded op keeps the value
-    it had (``ctx.scope``) so a drawing can group ops by the module that made them.
+    Every thread starts with the defaults (grad mode on, as in PyTorch, whatever
+    the thread that started it was doing), so a ``no_grad`` block in one thread
+    never changes what another thread records. Read them with :func:`switches`;
+    change them only through :func:`own_switches`.
     """
 
-    current: tuple[Any, ...] = ()
+    __slots__ = (
+        "owner",
+        "grad_enabled",
+        "anomaly",
+        "record_origin",
+        "module_scope",
+        "recording_backward_depth",
+        "backward_observers",
+    )
+
+    def __init__(self) -> None:
+        #: The thread these switches belong to (None: the defaults, which nobody changes).
+        self.owner: int | None = None
+        #: Whether ops are recorded for backward (``no_grad``, ``enable_grad``).
+        self.grad_enabled = True
+        #: Whether every op is checked for NaN and inf (``detect_anomaly``).
+        self.anomaly = False
+        #: Whether each recorded op keeps where it was called: a stack walk per op, so
+        #: only under ``detect_anomaly`` and while gradcheck replays a graph to name an op.
+        self.record_origin = False
+        #: The modules whose ``forward`` is running, outermost first: ``Module.__call__``
+        #: pushes and pops it, and every recorded op keeps the value it had (``ctx.scope``),
+        #: so a drawing can group ops by the module that made them.
+        self.module_scope: tuple[Any, ...] = ()
+        #: How many backward passes under ``create_graph`` are running: converting a
+        #: Tensor that requires grad to an array there would make part of a gradient a
+        #: constant.
+        self.recording_backward_depth = 0
+        #: Called for every op a backward pass differentiates (``observe_backward``).
+        self.backward_observers: tuple[
+            Callable[[Function, Tensor, Any, tuple[Any, ...]], None], ...
+        ] = ()
+
+
+#: What every thread starts with; never changed.
+_DEFAULTS = EngineSwitches()
+# The switches of the thread that imported the package (most programs have no other), in
+# the context variable's default so that thread never sets the variable: a context holding
+# any variable makes each of NumPy's own context lookups (once per ufunc call) slower.
+_FIRST_THREAD = EngineSwitches()
+_FIRST_THREAD.owner = threading.get_ident()
+# A context variable rather than a threading.local: reading one costs what reading a class
+# attribute does, a threading.local attribute four times that (and ops read it once each).
+# Another thread sees the first thread's object, or the one of the thread whose context
+# it copied, until it changes a switch: so a reader checks the owner (switches()).
+_SWITCHES: contextvars.ContextVar[EngineSwitches] = contextvars.ContextVar(
+    "tinygrad_ann.switches",
+    default=_FIRST_THREAD,  # changed by its owner thread only
+)
+#: The context's switches, which may belong to another thread: a hot path calls this (one
+#: C call) and compares ``owner`` with :func:`thread_id` itself; others call ``switches()``.
+context_switches = _SWITCHES.get
+#: The running thread's identifier.
+thread_id = threading.get_ident
+
+
+def switches() -> EngineSwitches:
+    """This thread's switches, to read (see :class:`EngineSwitches`)."""
+    current = _SWITCHES.get()
+    return current if current.owner == thread_id() else _DEFAULTS
+
+
+def own_switches() -> EngineSwitches:
+    """This thread's switches, to change: its own object, made at the thread's first change."""
+    current = _SWITCHES.get()
+    thread = thread_id()
+    if current.owner == thread:
+        return current
+    own = EngineSwitches()
+    own.owner = thread
+    _SWITCHES.set(own)
+    return own
 
 
 def is_grad_enabled() -> bool:
-    """Return True when operations are being recorded for backward."""
-    return _GradMode.enabled
+    """Return True when operations are being recorded for backward (in this thread)."""
+    return switches().grad_enabled
+
+
+class _PerThreadStack:
+    """What a context manager must restore on exit, kept for each thread apart.
+
+    One ``no_grad()`` object may be entered by several threads at once (a
+    decorator's, or one kept in a variable), so what it saved on entry must be
+    the entering thread's own.
+    """
+
+    def __init__(self) -> None:
+        self._stacks: dict[int, list[Any]] = {}
+
+    def push(self, value: Any) -> None:
+        self._stacks.setdefault(threading.get_ident(), []).append(value)
+
+    def pop(self) -> Any:
+        thread = threading.get_ident()
+        stack = self._stacks[thread]
+        value = stack.pop()
+        if not stack:
+            del self._stacks[thread]
+        return value
 
 
 class _SetGradMode:
@@ -68,14 +162,15 @@ class _SetGradMode:
 
     def __init__(self, enabled: bool) -> None:
         self._enabled = enabled
-        self._previous: list[bool] = []
+        self._previous = _PerThreadStack()
 
     def __enter__(self) -> None:
-        self._previous.append(_GradMode.enabled)
-        _GradMode.enabled = self._enabled
+        state = own_switches()
+        self._previous.push(state.grad_enabled)
+        state.grad_enabled = self._enabled
 
     def __exit__(self, *exc_info: object) -> None:
-        _GradMode.enabled = self._previous.pop()
+        own_switches().grad_enabled = self._previous.pop()
 
     def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(func)
@@ -87,7 +182,7 @@ class _SetGradMode:
 
 
 class no_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
-    """Disable graph recording, as a ``with`` block or a decorator.
+    """Disable graph recording in this thread, as a ``with`` block or a decorator.
 
     >>> import tinygrad_ann as tg
     >>> w = tg.ones(3, requires_grad=True)
@@ -102,14 +197,15 @@ class no_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
 
 
 class enable_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
-    """Re-enable graph recording inside a :class:`no_grad` region."""
+    """Re-enable graph recording in this thread inside a :class:`no_grad` region."""
 
     def __init__(self) -> None:
         super().__init__(True)
 
 
 class detect_anomaly:  # noqa: N801 - PyTorch's name
-    """Check every op for NaN and inf while the block runs (a ``with`` block or a decorator).
+    """Check every op of this thread for NaN and inf while the block runs (or the decorated
+    function).
 
     In forward, an op whose result holds NaN or inf although its inputs are
     finite raises :class:`AnomalyError` naming the op, its input shapes and the
@@ -129,14 +225,16 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
     """
 
     def __init__(self) -> None:
-        self._previous: list[tuple[bool, bool]] = []
+        self._previous = _PerThreadStack()
 
     def __enter__(self) -> None:
-        self._previous.append((_Anomaly.enabled, _Anomaly.record_origin))
-        _Anomaly.enabled = _Anomaly.record_origin = True
+        state = own_switches()
+        self._previous.push((state.anomaly, state.record_origin))
+        state.anomaly = state.record_origin = True
 
     def __exit__(self, *exc_info: object) -> None:
-        _Anomaly.enabled, _Anomaly.record_origin = self._previous.pop()
+        state = own_switches()
+        state.anomaly, state.record_origin = self._previous.pop()
 
     def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(func)
@@ -147,16 +245,9 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
         return wrapper
 
 
-class _Anomaly:
-    enabled = False
-    # Recording where each op was called costs a stack walk per op: done under
-    # detect_anomaly, and while gradcheck replays a graph to find the op at fault.
-    record_origin = False
-
-
 def is_anomaly_enabled() -> bool:
-    """Return True inside :class:`detect_anomaly`."""
-    return _Anomaly.enabled
+    """Return True inside :class:`detect_anomaly` (in this thread)."""
+    return switches().anomaly
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -196,7 +287,11 @@ def _checked_forward(
         out = cls.forward(ctx, *arrays, **options)
     produced = _non_finite(np.asarray(out))
     # Inside a recorded backward the op whose VJP this is gets reported instead (below).
-    if produced is None or _RecordingBackward.depth or any(_non_finite(a) for a in arrays):
+    if (
+        produced is None
+        or switches().recording_backward_depth
+        or any(_non_finite(a) for a in arrays)
+    ):
         return out
     shapes = ", ".join(str(np.shape(a)) for a in arrays if isinstance(a, np.ndarray))
     raise AnomalyError(
@@ -251,6 +346,10 @@ class SavedArrays:
 
 
 _COPY_LIMIT = SavedArrays.copy_limit
+# Graphs in two threads may save the same large array (a shared weight): its lock count
+# and its write flag change together, or a count is lost and the array unlocked early.
+# Reentrant, because a graph freed by the garbage collector inside the block unlocks too.
+_GUARD_LOCK = threading.RLock()
 _ndarray = np.ndarray
 
 
@@ -262,8 +361,9 @@ class _GuardedSaved(tuple):
 
     def __del__(self) -> None:
         counts = SavedArrays.counts
-        for array in self.locked:  # bases come before their views
-            _unlock(array, counts)
+        with _GUARD_LOCK:
+            for array in self.locked:  # bases come before their views
+                _unlock(array, counts)
 
 
 def _guard(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, ...]:
@@ -291,11 +391,12 @@ def _guard_each(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, 
             if value.size <= _COPY_LIMIT or not _can_unlock(value):
                 value = value.copy()
             else:
-                base = value.base
-                if base is not None and type(base) is _ndarray and _lock(base, counts):
-                    locked.append(base)
-                if _lock(value, counts):
-                    locked.append(value)
+                with _GUARD_LOCK:
+                    base = value.base
+                    if base is not None and type(base) is _ndarray and _lock(base, counts):
+                        locked.append(base)
+                    if _lock(value, counts):
+                        locked.append(value)
         guarded.append(value)
     if not locked:
         return tuple(guarded)
@@ -361,13 +462,6 @@ def _unlock(array: np.ndarray, counts: dict[int, int]) -> None:
 _VIEWS_WAITING: dict[int, list[np.ndarray]] = {}
 
 
-class _RecordingBackward:
-    """Set while a backward runs under ``create_graph``: converting a Tensor that
-    requires grad to an array there would turn part of the gradient into a constant."""
-
-    depth = 0
-
-
 class Function:
     """A differentiable operation: subclass it and write two static methods.
 
@@ -424,7 +518,7 @@ class Function:
     saved_sources: tuple[Any, ...]
     #: Position in backward's order (see ``_sequence``).
     sequence: int
-    #: ``ModuleScope.current`` when the op ran.
+    #: ``switches().module_scope`` when the op ran.
     scope: tuple[Any, ...]
     #: Where the op was called, recorded under ``detect_anomaly`` (kept in ``__dict__``).
     origin: str
@@ -489,10 +583,13 @@ class Function:
             else:
                 arrays.append(value)
             parents.append(None)
-        recording = recording and _GradMode.enabled
+        state = context_switches()
+        if state.owner != thread_id():
+            state = _DEFAULTS
+        recording = recording and state.grad_enabled
         ctx.parents = parents
         try:
-            if _Anomaly.enabled:
+            if state.anomaly:
                 if options:
                     ctx.options = options
                 out = _checked_forward(cls, ctx, arrays, options)
@@ -511,13 +608,13 @@ class Function:
         result._retains_grad = False
         if recording:
             ctx.sequence = next(_sequence)
-            ctx.scope = ModuleScope.current
+            ctx.scope = state.module_scope
             ctx.inputs = arrays  # identifies saved inputs in lift_saved
             saved = ctx.saved
             if saved:
                 ctx.saved_sources = saved  # the arrays forward saved, before _guard copied any
                 ctx.saved = _guard(saved, cls.private_saved)
-            if _Anomaly.record_origin:
+            if state.record_origin:
                 ctx.origin = _caller_location()
             result.requires_grad = True
             result._ctx = ctx
@@ -702,26 +799,22 @@ def _run_tensor_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
     return grad
 
 
-class _BackwardObservers:
-    """Callbacks told about every op the backward pass differentiates (``viz.explain``).
-
-    Each is called as ``callback(ctx, output, grad_output, input_grads)`` after the
-    op's VJP ran, with ``input_grads`` as the VJP returned them (one per input).
-    """
-
-    callbacks: ClassVar[list[Callable[[Function, Tensor, Any, tuple[Any, ...]], None]]] = []
-
-
 @contextlib.contextmanager
 def observe_backward(
     callback: Callable[[Function, Tensor, Any, tuple[Any, ...]], None],
 ) -> Iterator[None]:
-    """Call ``callback`` for each op differentiated inside the block (``_BackwardObservers``)."""
-    _BackwardObservers.callbacks.append(callback)
+    """Call ``callback`` for each op differentiated inside the block, in this thread.
+
+    It is called as ``callback(ctx, output, grad_output, input_grads)`` after the
+    op's VJP ran, with ``input_grads`` as the VJP returned them (one per input).
+    """
+    state = own_switches()
+    previous = state.backward_observers
+    state.backward_observers = (*previous, callback)
     try:
         yield
     finally:
-        _BackwardObservers.callbacks.remove(callback)
+        state.backward_observers = previous
 
 
 def _unbroadcast(grad: Any, shape: tuple[int, ...], ctx: Function) -> Any:
@@ -833,7 +926,8 @@ def _recorded_backward(ctx: Function, output: Tensor, grad: Tensor) -> Any:
         )
     saved = ctx.saved
     ctx.saved = ctx.lift_saved(output)
-    _RecordingBackward.depth += 1
+    state = own_switches()
+    state.recording_backward_depth += 1
     try:
         return ctx.backward(ctx, grad)
     except TypeError as error:
@@ -843,7 +937,7 @@ def _recorded_backward(ctx: Function, output: Tensor, grad: Tensor) -> Any:
             "functions (docs/custom_ops.md)"
         ) from error
     finally:
-        _RecordingBackward.depth -= 1
+        state.recording_backward_depth -= 1
         ctx.saved = saved
 
 
@@ -869,17 +963,20 @@ def run_backward(
     ``create_graph``, gradients are Tensors recorded in a new graph (pass
     Tensors as ``root_grads``); otherwise they are arrays and nothing is recorded.
     """
-    previous_mode = _GradMode.enabled
-    _GradMode.enabled = create_graph
+    state = context_switches()
+    if state.owner != thread_id():
+        state = own_switches()
+    previous_mode = state.grad_enabled
+    state.grad_enabled = create_graph
     try:
-        found = _backward_pass(roots, root_grads, retain_graph, inputs, create_graph)
+        found = _backward_pass(roots, root_grads, retain_graph, inputs, create_graph, state)
         if inputs is not None:
             return found
         # Written once the pass's own references to the gradients are gone (see _write_grads).
         _write_grads(found)
         return {}
     finally:
-        _GradMode.enabled = previous_mode
+        state.grad_enabled = previous_mode
 
 
 def _backward_pass(
@@ -888,6 +985,7 @@ def _backward_pass(
     retain_graph: bool,
     inputs: Sequence[Tensor] | None,
     create_graph: bool,
+    state: EngineSwitches,
 ) -> dict[Tensor, Any]:
     wanted = set(inputs) if inputs is not None else None
     found: dict[Tensor, Any] = {}
@@ -914,8 +1012,8 @@ def _backward_pass(
 
     heappush, heappop, ndarray = heapq.heappush, heapq.heappop, np.ndarray
     tensor_hooks = _TensorHooks.by_id
-    observers = _BackwardObservers.callbacks
-    anomaly = _Anomaly.enabled
+    observers = state.backward_observers
+    anomaly = state.anomaly
     plain = not (anomaly or create_graph)
     # In a chain (the common case) the next op is known without the heap: when an
     # op's input is the only tensor still waiting, no other op can consume it.

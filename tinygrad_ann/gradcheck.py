@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Function, _Anomaly, enable_grad, grad, no_grad
+from .autograd import Function, enable_grad, grad, no_grad, own_switches
 from .errors import GradcheckError
 from .ops import Concatenate
 from .tensor import Tensor
@@ -265,12 +265,13 @@ def _recorded_ops(output: Tensor) -> list[Function]:
 @contextlib.contextmanager
 def _recording_origins() -> Iterator[None]:
     """Record where each op is called (``ctx.origin``), to name it in a report."""
-    previous = _Anomaly.record_origin
-    _Anomaly.record_origin = True
+    state = own_switches()
+    previous = state.record_origin
+    state.record_origin = True
     try:
         yield
     finally:
-        _Anomaly.record_origin = previous
+        state.record_origin = previous
 
 
 def _called_at(ctx: Function) -> str:

@@ -87,7 +87,9 @@ def _check_no_graph_in(data: list[Any] | tuple[Any, ...]) -> None:
         for item in pending.pop():
             if isinstance(item, list | tuple):
                 pending.append(item)
-            elif isinstance(item, Tensor) and item.requires_grad and autograd._GradMode.enabled:
+            elif (
+                isinstance(item, Tensor) and item.requires_grad and autograd.switches().grad_enabled
+            ):
                 raise RuntimeError(
                     "Tensor: the list holds a Tensor that requires grad; copying its values into "
                     "a new tensor would silently cut it from the graph. Use tg.stack([...]) (or "
@@ -286,7 +288,7 @@ class Tensor:
         return autograd._TensorHooks.register(self, hook)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        if autograd._RecordingBackward.depth and self.requires_grad:
+        if autograd.switches().recording_backward_depth and self.requires_grad:
             raise TypeError(
                 "a Tensor that requires grad was converted to a NumPy array inside a backward "
                 "run with create_graph=True, which would make it a constant"
@@ -843,7 +845,7 @@ def _change_in_place(
     backward is read-only (``SavedArrays``): the tensor gets a changed copy, so
     that graph keeps differentiating the values it was computed with.
     """
-    if autograd._GradMode.enabled and (
+    if autograd.switches().grad_enabled and (
         tensor.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
     ):
         ctx = tensor._ctx

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import ModuleScope, RemovableHandle, _hook_keys
+from ..autograd import RemovableHandle, _hook_keys, context_switches, own_switches, thread_id
 from ..errors import DTypeError, ShapeError, StateDictError
 from ..tensor import Tensor, _to_array
 
@@ -89,15 +89,18 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        outer = ModuleScope.current
-        ModuleScope.current = (*outer, self)
+        state = context_switches()
+        if state.owner != thread_id():
+            state = own_switches()
+        outer = state.module_scope
+        state.module_scope = (*outer, self)
         try:
             hooks = self.__dict__.get("_forward_hooks")
             if hooks is None:  # the common case: no hooks were ever registered
                 return self.forward(*args, **kwargs)
             return self._call_with_hooks(hooks, args, kwargs)
         finally:
-            ModuleScope.current = outer
+            state.module_scope = outer
 
     def _call_with_hooks(
         self, hooks: dict[str, dict[int, Callable[..., Any]]], args: tuple[Any, ...], kwargs: Any
