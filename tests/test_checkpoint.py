@@ -1,9 +1,14 @@
 """tg.save / tg.load and optimizer state dicts: exact round trips, standard files, clear errors."""
 
+import hashlib
 import json
 import os
+import socket
 import stat
 import struct
+import subprocess
+import sys
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -11,8 +16,14 @@ import safetensors.numpy
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
-from tinygrad_ann import nn, optim
-from tinygrad_ann.checkpoint import STRUCTURE_KEY
+from tinygrad_ann import checkpoint, nn, optim
+from tinygrad_ann.checkpoint import (
+    CHECKSUM_KEY,
+    FORMAT_KEY,
+    MAX_DEPTH,
+    MAX_STRING_LENGTH,
+    STRUCTURE_KEY,
+)
 
 
 def make_model(seed: int = 0) -> nn.Module:
@@ -125,6 +136,99 @@ def test_files_get_the_permissions_open_would_give(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
 
 
+def test_files_we_write_read_the_same_in_safetensors_and_carry_the_defined_checksum(tmp_path):
+    checkpoint = {"model": make_model().state_dict(), "mask": np.array([True, False]), "n": 3}
+    path = tg.save(checkpoint, tmp_path / "run.safetensors")
+    read = safetensors.numpy.load_file(str(path))
+    assert list(read) == [
+        "model.0.weight",
+        "model.0.bias",
+        "model.2.weight",
+        "model.2.bias",
+        "mask",
+    ]
+    for name, tensor in checkpoint["model"].items():
+        assert read[f"model.{name}"].tobytes() == tensor.data.tobytes()
+    np.testing.assert_array_equal(read["mask"], checkpoint["mask"])
+    header = header_of(path)
+    assert list(header) == [
+        "__metadata__",
+        *[f"model.{name}" for name in checkpoint["model"]],
+        "mask",
+    ]
+    assert sorted(header["__metadata__"]) == [FORMAT_KEY, CHECKSUM_KEY, STRUCTURE_KEY]
+    assert header["__metadata__"][FORMAT_KEY] == "1"
+    content = path.read_bytes()
+    assert sealed(content) == content  # the stored digest is the one the definition gives
+    assert struct.unpack("<Q", content[:8])[0] % 8 == 0  # padded like safetensors pads
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    ["<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "i1", "<u8", "<u4", "<u2", "u1", "?"],
+)
+def test_files_safetensors_writes_load_identically_in_the_files_order(tmp_path, dtype):
+    rng = np.random.default_rng(5)
+    arrays = {
+        name: np.asarray(rng.normal(size=shape) * 50).astype(dtype)
+        for name, shape in [("z", (2, 3)), ("a", ()), ("m", (0, 4)), ("b", (7,))]
+    }
+    path = tmp_path / "theirs.safetensors"
+    safetensors.numpy.save_file(arrays, str(path), metadata={"format": "np"})
+    loaded = tg.load(path)
+    assert list(loaded) == [name for name in header_of(path) if name != "__metadata__"]
+    assert list(tg.load(path)) == list(loaded)  # the same order every time
+    for name, array in arrays.items():
+        assert loaded[name].dtype == array.dtype and loaded[name].shape == array.shape
+        assert loaded[name].data.tobytes() == array.tobytes()
+
+
+def test_big_endian_arrays_are_stored_little_endian_and_load_native(tmp_path):
+    array = np.arange(6, dtype=">i4").reshape(2, 3)
+    path = tg.save({"x": array}, tmp_path / "x.safetensors")
+    np.testing.assert_array_equal(safetensors.numpy.load_file(str(path))["x"], array)
+    loaded = tg.load(path)["x"].data
+    assert loaded.dtype == np.dtype("int32") and loaded.dtype.isnative
+    np.testing.assert_array_equal(loaded, array)
+
+
+def test_numpys_128_bit_generator_state_round_trips(tmp_path):
+    rng = np.random.default_rng(12345)
+    rng.random(3)
+    path = tg.save({"rng": rng.bit_generator.state}, tmp_path / "rng.safetensors")
+    again = np.random.default_rng()
+    again.bit_generator.state = tg.load(path)["rng"]
+    assert again.random() == rng.random()
+
+
+def test_loading_holds_about_one_copy_of_the_data(tmp_path):
+    rng = np.random.default_rng(0)
+    checkpoint = {f"layer{i}": rng.normal(size=(500, 1000)) for i in range(5)}  # 20 MB
+    path = tg.save(checkpoint, tmp_path / "big.safetensors")
+    data_size = sum(array.nbytes for array in checkpoint.values())
+    tracemalloc.start()
+    try:
+        loaded = tg.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * data_size, peak / data_size
+    assert all(np.array_equal(loaded[k].data, v) for k, v in checkpoint.items())
+
+
+def test_saving_streams_the_arrays_instead_of_building_the_file_in_memory(tmp_path):
+    rng = np.random.default_rng(0)
+    checkpoint = {f"layer{i}": rng.normal(size=(500, 1000)) for i in range(5)}  # 20 MB
+    data_size = sum(array.nbytes for array in checkpoint.values())
+    tracemalloc.start()
+    try:
+        tg.save(checkpoint, tmp_path / "big.safetensors")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.1 * data_size, peak / data_size
+
+
 # ------------------------------------------------------------------ what cannot be saved
 @pytest.mark.parametrize(
     ("checkpoint", "message"),
@@ -155,6 +259,60 @@ def test_the_root_must_be_a_dict(tmp_path):
         tg.save(np.zeros(3), tmp_path / "c.safetensors")
 
 
+def test_the_metadata_key_of_safetensors_is_refused_as_an_array_name(tmp_path):
+    with pytest.raises(ValueError, match="'__metadata__', which safetensors reserves"):
+        tg.save({"__metadata__": np.zeros(1)}, tmp_path / "c.safetensors")
+    loaded = tg.load(tg.save({"__metadata__": {"x": 1}}, tmp_path / "c.safetensors"))
+    assert loaded == {"__metadata__": {"x": 1}}  # no array there: an ordinary key
+
+
+def nested(levels):
+    value = 0
+    for _ in range(levels - 1):
+        value = [value]
+    return {"deep": value}  # the root dict is level 1
+
+
+def test_nesting_up_to_the_limit_round_trips_and_deeper_is_refused(tmp_path):
+    path = tg.save(nested(MAX_DEPTH), tmp_path / "c.safetensors")
+    assert tg.load(path) == nested(MAX_DEPTH)
+    with pytest.raises(ValueError, match=r"deep\.0\.0.* more than 100 levels deep"):
+        tg.save(nested(MAX_DEPTH + 1), tmp_path / "c.safetensors")
+    itself = []
+    itself.append(itself)
+    with pytest.raises(ValueError, match="does a container hold itself"):
+        tg.save({"loop": itself}, tmp_path / "c.safetensors")
+
+
+def test_integers_up_to_128_bits_round_trip_and_larger_are_refused(tmp_path):
+    edge = {"top": 2**128 - 1, "bottom": -(2**128) + 1, "keyed": {2**100: "x"}}
+    assert tg.load(tg.save(edge, tmp_path / "c.safetensors")) == edge
+    for too_big in [{"n": 2**128}, {"n": -(2**128)}, {"n": 10**5000}, {"d": {2**200: 1}}]:
+        with pytest.raises(ValueError, match=r"integer of \d+ bits, outside"):
+            tg.save(too_big, tmp_path / "c.safetensors")
+
+
+def test_strings_longer_than_the_limit_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="note is a string of 16777217 characters"):
+        tg.save({"note": "x" * (MAX_STRING_LENGTH + 1)}, tmp_path / "c.safetensors")
+    with pytest.raises(ValueError, match="a key of the checkpoint is a string"):
+        tg.save({"x" * (MAX_STRING_LENGTH + 1): 1}, tmp_path / "c.safetensors")
+
+
+def test_the_array_count_and_header_size_limits_hold_at_save_and_load(tmp_path, monkeypatch):
+    path = tg.save({"a": np.ones(1), "b": np.ones(1), "c": np.ones(1)}, tmp_path / "c.safetensors")
+    monkeypatch.setattr(checkpoint, "MAX_ARRAYS", 2)
+    with pytest.raises(ValueError, match="3 arrays, more than the 2"):
+        tg.save({"a": np.ones(1), "b": np.ones(1), "c": np.ones(1)}, tmp_path / "d.safetensors")
+    with pytest.raises(tg.CheckpointError, match="3 arrays, more than 2"):
+        tg.load(path)
+    monkeypatch.setattr(checkpoint, "MAX_HEADER_BYTES", 64)
+    with pytest.raises(ValueError, match="more than the 64 allowed"):
+        tg.save({"a": np.ones(1)}, tmp_path / "d.safetensors")
+    with pytest.raises(tg.CheckpointError, match="exceeds the limit of 64 bytes"):
+        tg.load(path)
+
+
 # ------------------------------------------------------------------ what cannot be loaded
 def test_missing_file_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nothing\.safetensors"):
@@ -179,29 +337,204 @@ def test_damaged_files_raise_checkpoint_error_naming_the_path(tmp_path, damage):
         tg.load(path)
 
 
-def rewrite_structure(path, edit):
-    """Write the same arrays with an edited structure (a damaged checkpoint)."""
-    arrays = safetensors.numpy.load_file(str(path))
+def load_in_a_subprocess(path):
+    """tg.load(path) in another interpreter, so a regression that hangs fails after 20 s."""
+    code = (
+        "import sys, tinygrad_ann as tg\n"
+        "try:\n    tg.load(sys.argv[1])\n"
+        "except tg.CheckpointError as error:\n    print(error)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=20
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_refused_before_anything_is_read(tmp_path):
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)  # no writer: a blocking open or read would wait forever
+    assert "pipe.safetensors is a named pipe (FIFO), not a regular file" in load_in_a_subprocess(
+        fifo
+    )
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_an_endless_device_is_refused_before_anything_is_read():
+    # Read to the end, /dev/zero would fill the memory.
+    assert "/dev/zero is a character device" in load_in_a_subprocess("/dev/zero")
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets here")
+def test_a_socket_is_refused(tmp_path):
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(tmp_path / "s"))
+        assert "is a socket or a device" in load_in_a_subprocess(tmp_path / "s")
+
+
+def test_a_folder_is_refused_as_a_folder(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        tg.load(tmp_path)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_an_unreadable_file_raises_permission_error_naming_it(tmp_path):
+    """Loaded in a process of its own, as an unprivileged user when the suite runs as root."""
+    path = tg.save({"x": np.ones(1)}, tmp_path / "secret.safetensors")
+    path.chmod(0)
+    tmp_path.chmod(0o755)  # the unprivileged user must reach the file to be refused by it
+    script = (
+        "import os, sys, tinygrad_ann as tg\n"
+        "if os.geteuid() == 0:\n"
+        "    os.setgid(65534); os.setuid(65534)\n"
+        "try:\n"
+        "    tg.load(sys.argv[1])\n"
+        "except PermissionError as error:\n"
+        "    print(type(error).__name__, error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.startswith("PermissionError"), result.stdout + result.stderr
+    assert "secret.safetensors" in result.stdout
+
+
+def foreign_file(path, header, data=b""):
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("header", "data", "message"),
+    [
+        ({"x": {"dtype": "F32", "shape": [1] * 65, "data_offsets": [0, 4]}}, bytes(4), "65 dim"),
+        ({"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, bytes(4), "takes 64 bits"),
+        ({"x": {"dtype": "BOOL", "shape": [2], "data_offsets": [0, 2]}}, b"\x01\x02", "0 and 1"),
+        ({"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, bytes(8), "has 8 bytes"),
+        ({"x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, bytes(4), "non-negative"),
+        ({"x": {"dtype": "Q8", "shape": [1], "data_offsets": [0, 1]}}, bytes(1), "unknown dtype"),
+        ({"__metadata__": {"n": 1}}, b"", "is not an object of strings"),
+        ([1, 2], b"", "header is not a JSON object"),
+    ],
+    ids=["ndim", "size", "bool-byte", "trailing-data", "negative-dim", "dtype", "meta", "array"],
+)
+def test_headers_that_safetensors_would_refuse_are_refused(tmp_path, header, data, message):
+    path = foreign_file(tmp_path / "f.safetensors", header, data)
+    with pytest.raises(tg.CheckpointError, match=message):
+        tg.load(path)
+
+
+def test_a_foreign_header_with_spaces_and_newlines_loads(tmp_path):
+    raw = b'{\n  "x": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]}\n}   '
+    (tmp_path / "f.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw + b"\x01\x02")
+    assert tg.load(tmp_path / "f.safetensors")["x"].data.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("where", [-1, -100, b"epoch"], ids=["last-byte", "data", "header"])
+def test_a_flipped_bit_anywhere_is_a_checksum_mismatch(tmp_path, where):
+    path = tg.save({"model": make_model().state_dict(), "epoch": 3}, tmp_path / "c.safetensors")
+    content = bytearray(path.read_bytes())
+    position = where if isinstance(where, int) else content.index(where) + len(where) - 1
+    content[position] ^= 0x01  # in the header: "epoch" becomes "epoci", still valid JSON
+    path.write_bytes(bytes(content))
+    with pytest.raises(tg.CheckpointError, match="is damaged: checksum mismatch"):
+        tg.load(path)
+
+
+def header_of(path):
     with open(path, "rb") as file:
         (length,) = struct.unpack("<Q", file.read(8))
-        header = json.loads(file.read(length))
-    structure = json.loads(header["__metadata__"][STRUCTURE_KEY])
-    safetensors.numpy.save_file(arrays, str(path), metadata={STRUCTURE_KEY: edit(structure)})
+        return json.loads(file.read(length))
+
+
+def sealed(content: bytes) -> bytes:
+    """``content`` with its checksum computed by the documented definition: the SHA-256 of
+    every byte of the file, the checksum's 64 digits counted as the character 0."""
+    literal = b'"tinygrad_ann.sha256":"'
+    start = content.index(literal) + len(literal)
+    zeroed = content[:start] + b"0" * 64 + content[start + 64 :]
+    return zeroed[:start] + hashlib.sha256(zeroed).hexdigest().encode() + zeroed[start + 64 :]
+
+
+def write_with_safetensors(path, arrays, structure_json, **metadata):
+    """A checkpoint written by safetensors itself, sealed by the definition above."""
+    metadata = {FORMAT_KEY: "1", CHECKSUM_KEY: "0" * 64, STRUCTURE_KEY: structure_json, **metadata}
+    path.write_bytes(sealed(safetensors.numpy.save(arrays, metadata=metadata)))
+
+
+def rewrite_structure(path, edit, **metadata):
+    """Write the same arrays with an edited structure, sealed (damaged, but not by chance)."""
+    arrays = safetensors.numpy.load_file(str(path))
+    structure = json.loads(header_of(path)["__metadata__"][STRUCTURE_KEY])
+    write_with_safetensors(path, arrays, edit(structure), **metadata)
+
+
+def test_a_checkpoint_written_by_safetensors_with_the_defined_checksum_loads(tmp_path):
+    path = tg.save({"w": np.ones(2), "step": 3}, tmp_path / "c.safetensors")
+    rewrite_structure(path, json.dumps)
+    loaded = tg.load(path)
+    assert loaded["step"] == 3 and loaded["w"].data.tolist() == [1.0, 1.0]
 
 
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda s: "{not json", "damaged"),
-        (lambda s: json.dumps({**s, "version": 99}), "version"),
-        (lambda s: json.dumps({**s, "structure": {"w": {"$tensor": "gone"}}}), "gone"),
-        (lambda s: json.dumps({**s, "structure": {}}), "does not mention"),
+        (lambda s: "{not json", "damaged checkpoint: its structure is not JSON"),
+        (lambda s: "[]", "structure is not a dict"),
+        (lambda s: json.dumps({**s, "w": {"$tensor": "gone"}}), "'gone', which is missing"),
+        (lambda s: json.dumps({"step": 3}), "does not mention: \\['w'\\]"),
+        (lambda s: json.dumps({**s, "v": s["w"]}), "uses the array 'w' twice"),
+        (lambda s: json.dumps({**s, "t": {"$tuple": 5}}), "malformed \\$tuple"),
+        (lambda s: json.dumps({**s, "d": {"$dict": [[1, 2], [1, 3]]}}), "key 1 twice"),
+        (lambda s: json.dumps({**s, "d": {"$dict": [[1.5, 2]]}}), "not \\[key, value\\]"),
+        (lambda s: json.dumps({**s, "m": {"$tuple": [], "x": 1}}), "\\$tuple and more keys"),
+        (lambda s: '{"step":3,"step":4,' + json.dumps(s)[1:], "'step' twice"),
+        (lambda s: json.dumps({**s, "n": 2**128}), "integer of 39 characters"),
+        (lambda s: "[" * 400 + "]" * 400, "nests 400 levels deep, more than 301"),
+        (lambda s: json.dumps({**s, "deep": json.loads("[" * 101 + "]" * 101)}), "100 levels"),
     ],
-    ids=["not-json", "version", "missing-array", "unmentioned-array"],
+    ids=[
+        "not-json",
+        "not-a-dict",
+        "missing-array",
+        "unmentioned-array",
+        "array-twice",
+        "bad-tuple",
+        "duplicate-int-key",
+        "float-key",
+        "marker-and-more",
+        "duplicate-key",
+        "huge-int",
+        "deep-json",
+        "deep-structure",
+    ],
 )
 def test_a_damaged_structure_is_an_error(tmp_path, edit, message):
     path = tg.save({"w": np.ones(2), "step": 3}, tmp_path / "c.safetensors")
     rewrite_structure(path, edit)
+    with pytest.raises(tg.CheckpointError, match=message):
+        tg.load(path)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "seal", "message"),
+    [
+        ({FORMAT_KEY: "2"}, True, "newer tinygrad_ann: its format is '2'"),
+        ({"tinygrad_ann.extra": "1"}, True, "has the unknown 'tinygrad_ann.extra'"),
+        ({}, False, "is damaged: checksum mismatch"),
+    ],
+    ids=["format", "unknown-key", "checksum"],
+)
+def test_our_metadata_must_be_exactly_what_save_writes(tmp_path, metadata, seal, message):
+    path = tg.save({"w": np.ones(2)}, tmp_path / "c.safetensors")
+    structure = header_of(path)["__metadata__"][STRUCTURE_KEY]
+    content = safetensors.numpy.save(
+        {"w": np.ones(2)},
+        metadata={FORMAT_KEY: "1", CHECKSUM_KEY: "0" * 64, STRUCTURE_KEY: structure, **metadata},
+    )
+    path.write_bytes(sealed(content) if seal else content)
     with pytest.raises(tg.CheckpointError, match=message):
         tg.load(path)
 
@@ -341,3 +674,75 @@ def test_a_state_dict_that_does_not_fit_changes_nothing(edit, message):
     for index, entry in before["state"].items():
         assert after["state"][index]["step"] == entry["step"]
         np.testing.assert_array_equal(after["state"][index]["exp_avg"].data, entry["exp_avg"].data)
+
+
+def test_a_key_that_is_not_valid_unicode_is_refused_and_a_value_round_trips(tmp_path):
+    with pytest.raises(ValueError, match="not valid Unicode"):
+        tg.save({"bad\ud800": np.zeros(1)}, tmp_path / "c.safetensors")
+    loaded = tg.load(tg.save({"note": "lone \ud800 surrogate"}, tmp_path / "c.safetensors"))
+    assert loaded == {"note": "lone \ud800 surrogate"}
+
+
+# ------------------------------------------------------------------ files from before checksums
+BEFORE_CHECKSUMS = os.path.join(
+    os.path.dirname(__file__), "data", "checkpoint_before_checksums.safetensors"
+)
+
+
+def checkpoint_of_the_recipe():
+    """What tests/data/checkpoint_before_checksums.safetensors holds: this recipe, saved by
+    the tg.save of the version before checksums."""
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    model(tg.ones(4, 2)).sum().backward()
+    opt.step()
+    return {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "epoch": 7,
+        "note": "written before checksums",
+        "pair": (1, 2.5),
+        "by_id": {3: "three"},
+        "flags": np.array([True, False]),
+    }
+
+
+def assert_same_checkpoint(loaded, expected):
+    assert type(loaded) is type(expected)
+    if isinstance(expected, tg.Tensor | np.ndarray):
+        expected = np.asarray(expected.data if isinstance(expected, tg.Tensor) else expected)
+        assert loaded.dtype == expected.dtype and loaded.shape == expected.shape
+        np.testing.assert_array_equal(loaded.data, expected)
+    elif isinstance(expected, dict):
+        assert list(loaded) == list(expected)
+        for key in expected:
+            assert_same_checkpoint(loaded[key], expected[key])
+    elif isinstance(expected, list | tuple):
+        assert len(loaded) == len(expected)
+        for a, b in zip(loaded, expected):
+            assert_same_checkpoint(a, b)
+    else:
+        assert loaded == expected
+
+
+def test_a_checkpoint_written_before_checksums_still_loads():
+    loaded = tg.load(BEFORE_CHECKSUMS)
+    expected = checkpoint_of_the_recipe()
+    expected["flags"] = tg.tensor(expected["flags"])
+    assert_same_checkpoint(loaded, expected)
+
+
+def test_a_checkpoint_resaved_from_before_checksums_is_sealed(tmp_path):
+    path = tg.save(tg.load(BEFORE_CHECKSUMS), tmp_path / "resealed.safetensors")
+    assert set(header_of(path)["__metadata__"]) == {FORMAT_KEY, CHECKSUM_KEY, STRUCTURE_KEY}
+    assert_same_checkpoint(tg.load(path), tg.load(BEFORE_CHECKSUMS))
+
+
+def test_a_sealed_file_that_lost_its_format_and_checksum_keys_is_damaged(tmp_path):
+    """Only the structure key left, but a structure of today (no version around it)."""
+    path = tg.save({"w": np.ones(2), "step": 3}, tmp_path / "c.safetensors")
+    structure = header_of(path)["__metadata__"][STRUCTURE_KEY]
+    path.write_bytes(safetensors.numpy.save({"w": np.ones(2)}, metadata={STRUCTURE_KEY: structure}))
+    with pytest.raises(tg.CheckpointError, match=r"not one an older tg\.save wrote"):
+        tg.load(path)

@@ -6,7 +6,13 @@ runs code when read. A model's ``state_dict()`` saved here is a plain
 safetensors file whose keys are exactly the state-dict names, so other tools
 read it as they read their own. A whole training checkpoint (model, optimizer,
 epoch, notes) fits too: its arrays become safetensors tensors under dotted
-keys, and the rest of its structure travels as JSON in the file's metadata.
+keys, and the rest of its structure travels as JSON in the file's metadata,
+beside a SHA-256 checksum of the whole file that :func:`load` verifies.
+
+This module reads and writes the format itself, streaming: :func:`save` writes
+the header and then each array's bytes straight from the array, :func:`load`
+reads each array straight into a fresh NumPy array (about one copy of the data
+in memory), after checking the header strictly and within fixed limits.
 
 >>> import tempfile, pathlib
 >>> import numpy as np
@@ -23,16 +29,31 @@ keys, and the rest of its structure travels as JSON in the file's metadata.
 (7, 'lr 0.01')
 >>> model.load_state_dict(restored["model"])
 >>> opt.load_state_dict(restored["optimizer"])
+>>> with open(path, "r+b") as file:  # one flipped bit in the stored weights ...
+...     _ = file.seek(-1, 2)
+...     last = file.read(1)
+...     _ = file.seek(-1, 2)
+...     _ = file.write(bytes([last[0] ^ 1]))
+>>> tg.load(path)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+tinygrad_ann.errors.CheckpointError: tg.load: ... is damaged: checksum mismatch ...
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import math
 import os
+import re
+import stat
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -42,36 +63,112 @@ from .tensor import Tensor
 
 #: The metadata key under which the checkpoint's structure is stored as JSON.
 STRUCTURE_KEY = "tinygrad_ann.structure"
-_FORMAT_VERSION = 1
-# NumPy dtypes safetensors stores (bfloat16 has no NumPy dtype).
-_STORABLE_KINDS = {"b", "i", "u", "f"}
+#: The metadata key holding the SHA-256 (64 hex digits) of the file with these digits as zeros.
+CHECKSUM_KEY = "tinygrad_ann.sha256"
+#: The metadata key holding the version of this layout.
+FORMAT_KEY = "tinygrad_ann.format"
+FORMAT_VERSION = "1"
+#: Every metadata key this module writes starts so; a file with one of them must have all.
+OUR_PREFIX = "tinygrad_ann."
+OUR_KEYS = frozenset({FORMAT_KEY, CHECKSUM_KEY, STRUCTURE_KEY})
+# Before checksums, tg.save wrote the structure key alone, holding
+# {"version": 1, "structure": ...}. One damaged key name cannot turn a file of today
+# into one of those (it takes two keys gone), so they still load, checked but unsealed.
+_UNSEALED_KEYS = frozenset({STRUCTURE_KEY})
+_UNSEALED_VERSION = 1
+
+# Limits, refused at save (ValueError) and at load (CheckpointError); docs/checkpoints.md
+# has them as a table.
+#: The JSON header (safetensors' own bound).
+MAX_HEADER_BYTES = 100_000_000
+#: Arrays in one file.
+MAX_ARRAYS = 1_000_000
+#: Nesting of dicts, lists and tuples in a checkpoint (the root dict is level 1).
+MAX_DEPTH = 100
+#: Characters of one string (values and dict keys) in a checkpoint's structure.
+MAX_STRING_LENGTH = 16_777_216
+#: Integers in a checkpoint's structure lie strictly between -2**128 and 2**128 (any 64-bit
+#: value, and 128-bit seeds such as NumPy's PCG64 state, fit).
+INTEGER_BOUND = 2**128
+#: Dimensions of one array.
+MAX_NDIM = 64
+
+_METADATA = "__metadata__"
 _MARKERS = ("$tensor", "$tuple", "$dict")
-# The dtypes of a safetensors header that load into NumPy arrays; others (bfloat16, the
-# 8-bit floats) are refused by name before the file is read.
-_READABLE_DTYPES = frozenset(
-    {"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "F32", "F64"}
-)
-_DTYPE_NAMES = {
-    "BF16": " (bfloat16)",
-    "C64": " (complex64)",
-    "F8_E4M3": " (float8 e4m3)",
-    "F8_E5M2": " (float8 e5m2)",
+_ENTRY_FIELDS = frozenset({"dtype", "shape", "data_offsets"})
+_LENGTH_FIELD = struct.Struct("<Q")
+# The literal that holds the digest in the header we write (compact JSON, our key once).
+_CHECKSUM_LITERAL = json.dumps(CHECKSUM_KEY).encode() + b':"'
+_DIGEST_LENGTH = 64
+_PLACEHOLDER = b"0" * _DIGEST_LENGTH
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_INTEGER_DIGITS = len(str(INTEGER_BOUND))
+# A safetensors header nests 3 deep: the header, a tensor's entry, its shape. The structure
+# JSON nests at most 3 levels per checkpoint level ({"$dict": [[key, value]]}) plus a tensor.
+_HEADER_JSON_DEPTH = 3
+_STRUCTURE_JSON_DEPTH = 3 * MAX_DEPTH + 1
+
+# The NumPy dtypes of safetensors' little-endian dtypes (by name), and the bits per element
+# of every dtype safetensors defines, including those NumPy has no dtype for.
+_NUMPY_DTYPES = {
+    name: np.dtype(code)
+    for name, code in {
+        "BOOL": "?",
+        "U8": "u1",
+        "I8": "i1",
+        "U16": "<u2",
+        "I16": "<i2",
+        "U32": "<u4",
+        "I32": "<i4",
+        "U64": "<u8",
+        "I64": "<i8",
+        "F16": "<f2",
+        "F32": "<f4",
+        "F64": "<f8",
+    }.items()
+}
+_SAFETENSORS_NAMES = {(dtype.kind, dtype.itemsize): name for name, dtype in _NUMPY_DTYPES.items()}
+_UNSUPPORTED_DTYPES = {  # name: (bits per element, what it is)
+    "BF16": (16, " (bfloat16)"),
+    "C64": (64, " (complex64)"),
+    "F8_E4M3": (8, " (float8 e4m3)"),
+    "F8_E5M2": (8, " (float8 e5m2)"),
+    "F8_E8M0": (8, " (float8 e8m0)"),
+    "F6_E2M3": (6, " (float6 e2m3)"),
+    "F6_E3M2": (6, " (float6 e3m2)"),
+    "F4": (4, " (float4)"),
+}
+_DTYPE_BITS = {
+    **{name: 8 * dtype.itemsize for name, dtype in _NUMPY_DTYPES.items()},
+    **{name: bits for name, (bits, _) in _UNSUPPORTED_DTYPES.items()},
 }
 
-
-def _safetensors_numpy() -> Any:
-    import safetensors.numpy  # a runtime dependency, imported on first use
-
-    return safetensors.numpy
+_NOT_SAFETENSORS = "is not a valid safetensors file (truncated or corrupted?)"
+_DAMAGED = "is a damaged checkpoint"
 
 
+class _UnloadableError(Exception):
+    """Why a file cannot be loaded: the end of a CheckpointError's message, after its path."""
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut short: names and values read from a damaged file may be huge."""
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 128 else "<huge int>"
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+# ------------------------------------------------------------------ save
 def save(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``obj`` (a state dict or a nested checkpoint dict) to ``path``.
 
     Leaves may be Tensors, NumPy arrays, Python numbers, strings, bools, None,
     and lists, tuples and dicts of these (dict keys: strings or ints). Arrays
     are stored exactly (dtype, shape, bytes); only their data is kept, not
-    ``requires_grad`` or graphs. The file is replaced atomically. Returns the path.
+    ``requires_grad`` or graphs. What exceeds the limits (``MAX_DEPTH``,
+    ``MAX_ARRAYS``, ``MAX_STRING_LENGTH``, ``INTEGER_BOUND``,
+    ``MAX_HEADER_BYTES``) or would be stored under the key ``__metadata__``
+    raises ``ValueError`` naming the entry. The file is replaced atomically.
+    Returns the path.
     """
     if not isinstance(obj, Mapping):
         raise TypeError(
@@ -79,169 +176,633 @@ def save(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
             f"them), got {type(obj).__name__}"
         )
     tensors: dict[str, np.ndarray] = {}
-    structure = _encode(obj, (), tensors)
-    metadata = {STRUCTURE_KEY: json.dumps({"version": _FORMAT_VERSION, "structure": structure})}
-    content = _safetensors_numpy().save(tensors, metadata=metadata)
-    return write_atomically(path, content)
-
-
-def load(path: str | os.PathLike[str]) -> Any:
-    """Read a file written by :func:`save` (or any safetensors file) in full.
-
-    Returns the saved structure with every array as a Tensor (dtype and shape
-    as saved) and every other value as the Python type saved. A safetensors
-    file from elsewhere gives a dict of its keys to Tensors. Any problem with
-    the file raises before anything is returned: :class:`CheckpointError`
-    names the path and what is wrong.
-    """
-    path = Path(path)
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"tg.load: no such file: {path}") from None
-    except IsADirectoryError:
-        raise IsADirectoryError(f"tg.load: {path} is a folder, not a checkpoint file") from None
-    metadata = _read_metadata(content, path)
-    try:
-        arrays = _safetensors_numpy().load(content)
-    except Exception as error:  # safetensors raises its own error type (and others) on bad bytes
-        raise CheckpointError(
-            f"tg.load: {path} is not a readable safetensors file (truncated or corrupted?): {error}"
-        ) from None
-    if STRUCTURE_KEY not in metadata:
-        return {key: _tensor(array) for key, array in arrays.items()}
-    try:
-        header = json.loads(metadata[STRUCTURE_KEY])
-        if not isinstance(header, dict) or header.get("version") != _FORMAT_VERSION:
-            raise ValueError(f"unknown format version {header.get('version')!r}")
-        used: set[str] = set()
-        result = _decode(header["structure"], arrays, used)
-    except (ValueError, KeyError, TypeError) as error:
-        raise CheckpointError(
-            f"tg.load: {path} has a damaged checkpoint structure: {error}"
-        ) from None
-    unused = sorted(set(arrays) - used)
-    if unused:
-        raise CheckpointError(
-            f"tg.load: {path} holds arrays its structure does not mention: {unused[:5]}"
+    structure = _encode(obj, (), tensors, depth=1)
+    if len(tensors) > MAX_ARRAYS:
+        raise ValueError(
+            f"tg.save: the checkpoint holds {len(tensors)} arrays, more than the "
+            f"{MAX_ARRAYS} a checkpoint may hold; split it into several files"
         )
-    return result
+    # ensure_ascii: a string with a lone surrogate is escaped instead of failing to encode.
+    structure_json = json.dumps(structure, separators=(",", ":"))
+    header = _header(tensors, {FORMAT_KEY: FORMAT_VERSION, STRUCTURE_KEY: structure_json})
+    digest = _sha256(_file_chunks(header, tensors)).encode()
+    start = header.index(_CHECKSUM_LITERAL) + len(_CHECKSUM_LITERAL)
+    sealed = header[:start] + digest + header[start + _DIGEST_LENGTH :]
+    return write_atomically(path, _writer(sealed, tensors))
 
 
-# ------------------------------------------------------------------ encoding
+def _header(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> bytes:
+    """The JSON header, its checksum a placeholder of zeros, padded with spaces to 8 bytes."""
+    entries: dict[str, Any] = {_METADATA: {**metadata, CHECKSUM_KEY: _PLACEHOLDER.decode()}}
+    begin = 0
+    for key, array in tensors.items():
+        entries[key] = {
+            "dtype": _SAFETENSORS_NAMES[array.dtype.kind, array.dtype.itemsize],
+            "shape": list(array.shape),
+            "data_offsets": [begin, begin + array.nbytes],
+        }
+        begin += array.nbytes
+    try:
+        header = json.dumps(entries, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        bad = next(key for key in tensors if not key.isascii() and not _encodes(key))
+        raise ValueError(
+            f"tg.save: the key {bad!r} is not valid Unicode (it holds a lone surrogate); rename it"
+        ) from None
+    header += b" " * (-len(header) % 8)
+    if len(header) > MAX_HEADER_BYTES:
+        raise ValueError(
+            f"tg.save: the checkpoint's header (its keys, shapes and non-array values) would "
+            f"take {len(header)} bytes, more than the {MAX_HEADER_BYTES} allowed; keep large "
+            "data in arrays"
+        )
+    return header
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _file_chunks(header: bytes, tensors: Mapping[str, np.ndarray]) -> Iterator[bytes | memoryview]:
+    """The bytes of the file in order: header length, header, each array's bytes."""
+    yield _LENGTH_FIELD.pack(len(header))
+    yield header
+    for array in tensors.values():
+        yield _bytes_of(array)
+
+
+def _bytes_of(array: np.ndarray) -> memoryview:
+    """The bytes of a C-contiguous array, without a copy (also for 0-d and empty arrays)."""
+    return array.reshape(-1).view(np.uint8).data
+
+
+def _sha256(chunks: Iterator[bytes | memoryview]) -> str:
+    hasher = hashlib.sha256()
+    for chunk in chunks:
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _writer(header: bytes, tensors: Mapping[str, np.ndarray]) -> Callable[[BinaryIO], None]:
+    def write(file: BinaryIO) -> None:
+        for chunk in _file_chunks(header, tensors):
+            file.write(chunk)
+
+    return write
+
+
 def _key(path: tuple[str, ...]) -> str:
     return ".".join(path)
 
 
-def _encode(value: Any, path: tuple[str, ...], tensors: dict[str, np.ndarray]) -> Any:
+def _encode(value: Any, path: tuple[str, ...], tensors: dict[str, np.ndarray], depth: int) -> Any:
+    """The JSON form of ``value`` (arrays moved into ``tensors``); ``depth`` counts containers."""
     where = _key(path) or "the checkpoint"
     if isinstance(value, Tensor | np.ndarray):
-        return {
-            "$tensor": _store(
-                np.asarray(value.data if isinstance(value, Tensor) else value), path, tensors
-            )
-        }
-    if value is None or isinstance(value, bool | str):
+        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+        return {"$tensor": _store(array, path, tensors)}
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return _checked_string(value, where)
     if isinstance(value, np.bool_ | np.integer | np.floating):
-        return value.item()  # NumPy scalars travel as the Python number they hold
-    if isinstance(value, int | float):
+        value = value.item()  # NumPy scalars travel as the Python number they hold
+    if isinstance(value, int):
+        return _checked_integer(value, where)
+    if isinstance(value, float):
         return value
-    if isinstance(value, list):
-        return [_encode(item, (*path, str(i)), tensors) for i, item in enumerate(value)]
-    if isinstance(value, tuple):
-        return {"$tuple": [_encode(item, (*path, str(i)), tensors) for i, item in enumerate(value)]}
-    if isinstance(value, Mapping):
-        keys = list(value)
-        for key in keys:
-            if type(key) is not str and type(key) is not int:
-                raise TypeError(
-                    f"tg.save: {where} has a key {key!r} of type {type(key).__name__}; "
-                    "dict keys must be strings or ints"
-                )
-        items = {key: _encode(value[key], (*path, str(key)), tensors) for key in keys}
-        if all(type(key) is str and key not in _MARKERS for key in keys):
-            return items
-        return {"$dict": [[key, item] for key, item in items.items()]}
-    raise TypeError(
-        f"tg.save: {where} is a {type(value).__name__}; a checkpoint holds Tensors, NumPy "
-        "arrays, numbers, strings, bools, None, and lists, tuples and dicts of these"
-    )
+    if not isinstance(value, list | tuple | Mapping):
+        raise TypeError(
+            f"tg.save: {where} is a {type(value).__name__}; a checkpoint holds Tensors, NumPy "
+            "arrays, numbers, strings, bools, None, and lists, tuples and dicts of these"
+        )
+    if depth > MAX_DEPTH:
+        raise ValueError(
+            f"tg.save: {where} nests dicts, lists and tuples more than {MAX_DEPTH} levels deep "
+            "(does a container hold itself?)"
+        )
+    if isinstance(value, list | tuple):
+        items = [_encode(item, (*path, str(i)), tensors, depth + 1) for i, item in enumerate(value)]
+        return items if isinstance(value, list) else {"$tuple": items}
+    keys = list(value)
+    for key in keys:
+        if type(key) is not str and type(key) is not int:
+            raise TypeError(
+                f"tg.save: {where} has a key {key!r} of type {type(key).__name__}; "
+                "dict keys must be strings or ints"
+            )
+        if isinstance(key, str):
+            _checked_string(key, f"a key of {where}")
+        else:
+            _checked_integer(key, f"a key of {where}")
+    encoded = {key: _encode(value[key], (*path, str(key)), tensors, depth + 1) for key in keys}
+    if all(type(key) is str and key not in _MARKERS for key in keys):
+        return encoded
+    return {"$dict": [[key, item] for key, item in encoded.items()]}
+
+
+def _checked_string(text: str, where: str) -> str:
+    if len(text) > MAX_STRING_LENGTH:
+        raise ValueError(
+            f"tg.save: {where} is a string of {len(text)} characters, more than the "
+            f"{MAX_STRING_LENGTH} a checkpoint stores; store long text in a file of its own"
+        )
+    return text
+
+
+def _checked_integer(number: int, where: str) -> int:
+    if not -INTEGER_BOUND < number < INTEGER_BOUND:
+        raise ValueError(
+            f"tg.save: {where} is an integer of {number.bit_length()} bits, outside the range "
+            "a checkpoint stores (-2**128, 2**128); store it as a string"
+        )
+    return number
 
 
 def _store(array: np.ndarray, path: tuple[str, ...], tensors: dict[str, np.ndarray]) -> str:
     key = _key(path)
     if not key:
         raise TypeError("tg.save: expected a dict of arrays, got a single array; wrap it in a dict")
-    if array.dtype.kind not in _STORABLE_KINDS or array.dtype.itemsize > 8:
+    if (array.dtype.kind, array.dtype.itemsize) not in _SAFETENSORS_NAMES:
         raise TypeError(
             f"tg.save: {key} has dtype {array.dtype}, which safetensors cannot store "
             "(booleans, integers and floats can)"
+        )
+    if key == _METADATA:
+        raise ValueError(
+            f"tg.save: an array would be stored under the key {key!r}, which safetensors "
+            "reserves for the file's metadata; rename it"
         )
     if key in tensors:
         raise ValueError(
             f"tg.save: two entries would both be stored under the key {key!r} (e.g. 'a.b' "
             "and 'a' -> 'b'); rename one"
         )
-    # (not np.ascontiguousarray: it turns a 0-d array into a 1-d one)
+    # Little-endian and C-contiguous, copied only if not already (not np.ascontiguousarray:
+    # it turns a 0-d array into a 1-d one).
+    array = array.astype(array.dtype.newbyteorder("<"), order="C", copy=False)
     tensors[key] = array if array.flags.c_contiguous else array.copy(order="C")
     return key
 
 
-def _decode(value: Any, arrays: Mapping[str, np.ndarray], used: set[str]) -> Any:
-    if isinstance(value, list):
-        return [_decode(item, arrays, used) for item in value]
-    if not isinstance(value, dict):
-        return value
-    if "$tensor" in value:
-        key = value["$tensor"]
-        if key not in arrays:
-            raise KeyError(f"array {key!r} is missing")
-        used.add(key)
-        return _tensor(arrays[key])
-    if "$tuple" in value:
-        return tuple(_decode(item, arrays, used) for item in value["$tuple"])
-    if "$dict" in value:
-        return {key: _decode(item, arrays, used) for key, item in value["$dict"]}
-    return {key: _decode(item, arrays, used) for key, item in value.items()}
+# ------------------------------------------------------------------ load
+def load(path: str | os.PathLike[str]) -> Any:
+    """Read a file written by :func:`save` (or any safetensors file) in full.
 
-
-def _tensor(array: np.ndarray) -> Tensor:
-    # A writable array of our own: safetensors may hand out views of the file's bytes.
-    return Tensor._wrap(np.array(array, copy=True))
-
-
-def _read_metadata(content: bytes, path: Path) -> dict[str, str]:
-    """The ``__metadata__`` of a safetensors header (8-byte length, then JSON)."""
-    if len(content) < 8:
-        raise CheckpointError(
-            f"tg.load: {path} is not a safetensors file ({len(content)} bytes, shorter than "
-            "a header)"
-        )
-    (length,) = struct.unpack("<Q", content[:8])
-    if length > len(content) - 8:
-        raise CheckpointError(
-            f"tg.load: {path} is not a safetensors file, or is truncated (its header claims "
-            f"{length} bytes, the file has {len(content) - 8} after the length)"
-        )
+    Returns the saved structure with every array as a Tensor (dtype and shape
+    as saved) and every other value as the Python type saved. A safetensors
+    file from elsewhere gives a dict of its keys to Tensors, in the file's
+    order. Any problem with the file raises before anything is returned:
+    :class:`CheckpointError` names the path and what is wrong (a damaged
+    header, a checksum mismatch, a limit exceeded, a FIFO or device instead of
+    a file); a missing file, a folder or a file without read permission raise
+    ``FileNotFoundError``, ``IsADirectoryError`` and ``PermissionError``.
+    """
+    path = Path(path)
     try:
-        header = json.loads(content[8 : 8 + length])
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(
-            f"tg.load: {path} is not a safetensors file (its header is not JSON)"
-        ) from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"tg.load: {path} is not a safetensors file (bad header)")
-    metadata = header.get("__metadata__") or {}
-    if not isinstance(metadata, dict):
-        raise CheckpointError(f"tg.load: {path} has a malformed metadata block")
-    for key, entry in header.items():
-        dtype = entry.get("dtype") if isinstance(entry, dict) else None
-        if isinstance(dtype, str) and dtype not in _READABLE_DTYPES:
+        with _open_regular_file(path) as file:
+            return _read(file, os.fstat(file.fileno()).st_size)
+    except _UnloadableError as refusal:
+        raise CheckpointError(f"tg.load: {path} {refusal}") from None
+
+
+def _open_regular_file(path: Path) -> BinaryIO:
+    """``path`` opened for reading, refused before any read unless it is a regular file."""
+    # O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"tg.load: no such file: {path}") from None
+    except PermissionError:
+        raise PermissionError(f"tg.load: no permission to read {path}") from None
+    except OSError as error:
+        if error.errno == errno.ENXIO:  # a socket, or a device without its driver
             raise CheckpointError(
-                f"tg.load: {path} is a valid safetensors file, but its tensor {key!r} has dtype "
-                f"{dtype}{_DTYPE_NAMES.get(dtype, '')}, which NumPy and tinygrad_ann do not "
-                "support. Convert it before saving, e.g. in PyTorch "
+                f"tg.load: {path} is a socket or a device, not a regular file; a checkpoint "
+                "is read from a regular file"
+            ) from None
+        raise
+    try:
+        mode = os.fstat(descriptor).st_mode
+    except BaseException:
+        os.close(descriptor)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(f"tg.load: {path} is a folder, not a checkpoint file")
+        raise CheckpointError(
+            f"tg.load: {path} is {_kind_of_file(mode)}, not a regular file; a checkpoint is "
+            "read from a regular file (nothing was read)"
+        )
+    return os.fdopen(descriptor, "rb", buffering=0)
+
+
+def _kind_of_file(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+class _Entry(NamedTuple):
+    """A tensor's entry in a safetensors header, checked."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    begin: int
+    end: int
+
+
+def _read(file: BinaryIO, size: int) -> Any:
+    """The checkpoint in ``file`` (of ``size`` bytes), checked in full before it is returned."""
+    if size < _LENGTH_FIELD.size:
+        raise _UnloadableError(
+            f"{_NOT_SAFETENSORS}: it has {size} bytes, fewer than a header's length"
+        )
+    length_field = _read_exactly(file, _LENGTH_FIELD.size)
+    (header_length,) = _LENGTH_FIELD.unpack(length_field)
+    if header_length > MAX_HEADER_BYTES:
+        raise _UnloadableError(
+            f"{_NOT_SAFETENSORS}: its header length {header_length} exceeds the limit of "
+            f"{MAX_HEADER_BYTES} bytes"
+        )
+    if header_length > size - _LENGTH_FIELD.size:
+        raise _UnloadableError(
+            f"{_NOT_SAFETENSORS}: it is truncated, or its header length is wrong (the header "
+            f"claims {header_length} bytes, {size - _LENGTH_FIELD.size} follow the length field)"
+        )
+    header_bytes = _read_exactly(file, header_length)
+    header = _parse_header(header_bytes)
+    data_size = size - _LENGTH_FIELD.size - header_length
+    metadata, entries = _layout(header, data_size)
+    checksum = _checksum_of_header(metadata, length_field, header_bytes)
+    arrays = _read_arrays(file, entries, checksum)
+    if checksum is not None and checksum.hexdigest() != metadata[CHECKSUM_KEY]:
+        raise _UnloadableError(
+            "is damaged: checksum mismatch (its bytes are not the ones tg.save wrote: a "
+            "flipped bit, a partial copy or an edit)"
+        )
+    if STRUCTURE_KEY not in metadata:  # a plain safetensors file, from anywhere
+        return {name: Tensor._wrap(array) for name, array in arrays.items()}
+    if checksum is None:
+        return _decode_unsealed(metadata[STRUCTURE_KEY], arrays)
+    structure = _parse_json(
+        metadata[STRUCTURE_KEY], "its structure", _STRUCTURE_JSON_DEPTH, _DAMAGED, strict=False
+    )
+    return _decode_structure(structure, arrays)
+
+
+def _read_exactly(file: BinaryIO, count: int) -> bytearray:
+    buffer = bytearray(count)
+    _fill(file, memoryview(buffer))
+    return buffer
+
+
+def _fill(file: BinaryIO, view: memoryview) -> None:
+    """Read into all of ``view`` (a read may return less than asked)."""
+    filled = 0
+    while filled < view.nbytes:
+        count = file.readinto(view[filled:])  # type: ignore[attr-defined]
+        if not count:
+            raise _UnloadableError(f"{_NOT_SAFETENSORS}: it became shorter while being read")
+        filled += count
+
+
+def _parse_header(header_bytes: bytearray) -> dict[str, Any]:
+    try:
+        text = header_bytes.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _UnloadableError(
+            f"{_NOT_SAFETENSORS}: its header is not UTF-8 ({error.reason})"
+        ) from None
+    header = _parse_json(text, "its header", _HEADER_JSON_DEPTH, _NOT_SAFETENSORS, strict=True)
+    if not isinstance(header, dict):
+        raise _UnloadableError(f"{_NOT_SAFETENSORS}: its header is not a JSON object")
+    return header
+
+
+def _parse_json(text: str, what: str, max_depth: int, problem: str, strict: bool) -> Any:
+    """``text`` parsed as JSON, refused if it nests deeper than ``max_depth``, has a key twice
+    or an integer beyond ``INTEGER_BOUND``; ``strict`` also refuses NaN and Infinity."""
+    depth = _nesting_depth(text)
+    if depth > max_depth:
+        raise _UnloadableError(
+            f"{problem}: {what} nests {depth} levels deep, more than {max_depth}"
+        )
+
+    def refuse_constant(name: str) -> Any:
+        raise _UnloadableError(f"{problem}: {what} holds {name}, which is not JSON")
+
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_object_without_duplicates(what, problem),
+            parse_int=_bounded_integer(what, problem),
+            parse_constant=refuse_constant if strict else float,
+        )
+    except ValueError as error:  # json.JSONDecodeError
+        raise _UnloadableError(f"{problem}: {what} is not JSON ({error})") from None
+
+
+# JSON strings (brackets inside them do not nest anything), and everything but brackets.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^][{}]+")
+_BRACKET_STEPS = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _nesting_depth(text: str) -> int:
+    """How deep the arrays and objects of JSON ``text`` nest, found without parsing it.
+
+    json.loads recurses once per level and would raise RecursionError on deep input; this
+    scan is linear and recursion-free. On malformed text it may count too deep, never too
+    shallow where json.loads would still be parsing.
+    """
+    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_BRACKET_STEPS.__getitem__, brackets)), default=0)
+
+
+def _object_without_duplicates(what: str, problem: str) -> Callable[[list[Any]], dict[str, Any]]:
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(pairs)
+        if len(result) != len(pairs):
+            seen: set[str] = set()
+            twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+            raise _UnloadableError(
+                f"{problem}: {what} has the key {_short(twice)} twice in one object"
+            )
+        return result
+
+    return build
+
+
+def _bounded_integer(what: str, problem: str) -> Callable[[str], int]:
+    def parse(literal: str) -> int:
+        # Checked on the digits first: int() of a long literal is slow, or refused past 4300.
+        if len(literal.lstrip("-")) > _INTEGER_DIGITS or abs(int(literal)) >= INTEGER_BOUND:
+            raise _UnloadableError(
+                f"{problem}: {what} holds an integer of {len(literal)} characters, beyond "
+                "the bound of 2**128"
+            )
+        return int(literal)
+
+    return parse
+
+
+def _layout(header: dict[str, Any], data_size: int) -> tuple[dict[str, str], list[_Entry]]:
+    """The metadata and the tensors' entries of a header, checked as safetensors checks them:
+    exact fields and types, known dtypes, sizes that match shapes, and data offsets that tile
+    the data section (``data_size`` bytes) from its start to the end of the file."""
+    metadata = header.get(_METADATA, {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise _UnloadableError(f"{_NOT_SAFETENSORS}: its {_METADATA} is not an object of strings")
+    count = len(header) - (_METADATA in header)
+    if count > MAX_ARRAYS:
+        raise _UnloadableError(
+            f"{_NOT_SAFETENSORS}: it holds {count} arrays, more than {MAX_ARRAYS}"
+        )
+    entries = [_entry(name, info) for name, info in header.items() if name != _METADATA]
+    position = 0
+    for entry in sorted(entries, key=lambda entry: (entry.begin, entry.end)):
+        if entry.begin != position:
+            problem = "overlaps the previous one" if entry.begin < position else "leaves a gap"
+            raise _UnloadableError(
+                f"{_NOT_SAFETENSORS}: the data of tensor {_short(entry.name)} ({entry.begin} to "
+                f"{entry.end}) {problem}"
+            )
+        position = entry.end
+    if position != data_size:
+        raise _UnloadableError(
+            f"{_NOT_SAFETENSORS}: its tensors' data ends at byte {position} of the data section, "
+            f"which has {data_size} bytes to the end of the file"
+        )
+    for entry in entries:
+        if entry.dtype in _UNSUPPORTED_DTYPES:
+            raise _UnloadableError(
+                f"is a valid safetensors file, but its tensor {_short(entry.name)} has dtype "
+                f"{entry.dtype}{_UNSUPPORTED_DTYPES[entry.dtype][1]}, which NumPy and "
+                "tinygrad_ann do not support. Convert it before saving, e.g. in PyTorch "
                 "{name: t.float() for name, t in state_dict.items()}"
             )
-    return metadata
+    return metadata, entries
+
+
+def _entry(name: str, info: Any) -> _Entry:
+    def refuse(problem: str) -> _UnloadableError:
+        return _UnloadableError(f"{_NOT_SAFETENSORS}: the entry of tensor {_short(name)} {problem}")
+
+    if not isinstance(info, dict) or set(info) != _ENTRY_FIELDS:
+        raise refuse("is not an object of exactly dtype, shape and data_offsets")
+    dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if not isinstance(dtype, str) or dtype not in _DTYPE_BITS:
+        raise refuse(f"has the unknown dtype {_short(dtype)}")
+    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+        raise refuse(f"has the shape {_short(shape)}, not a list of non-negative integers")
+    if len(shape) > MAX_NDIM:
+        raise refuse(f"has {len(shape)} dimensions, more than {MAX_NDIM}")
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(type(n) is int for n in offsets)
+        or not 0 <= offsets[0] <= offsets[1]
+    ):
+        raise refuse(
+            f"has the data_offsets {_short(offsets)}, not [begin, end] with 0 <= begin <= end"
+        )
+    bits = math.prod(shape) * _DTYPE_BITS[dtype]
+    size = offsets[1] - offsets[0]
+    if bits != 8 * size:
+        raise refuse(
+            f"says {size} bytes, but its shape {_short(shape)} of {dtype} takes {_short(bits)} bits"
+        )
+    if math.prod(n for n in shape if n) * max(bits // 8, 1) >= 2**63:
+        raise refuse(f"has the shape {_short(shape)}, too large for an array")
+    return _Entry(name, dtype, tuple(shape), offsets[0], offsets[1])
+
+
+def _checksum_of_header(
+    metadata: Mapping[str, str], length_field: bytes | bytearray, header_bytes: bytearray
+) -> hashlib._Hash | None:
+    """A SHA-256 fed with the file's bytes up to the data, its digest as zeros; None for a file
+    without our metadata (a plain safetensors file from elsewhere)."""
+    ours = {key for key in metadata if key.startswith(OUR_PREFIX)}
+    if not ours or ours == _UNSEALED_KEYS:
+        return None
+    if ours != OUR_KEYS:
+        problems = [f"lacks {_short(key)}" for key in sorted(OUR_KEYS - ours)]
+        problems += [f"has the unknown {_short(key)}" for key in sorted(ours - OUR_KEYS)]
+        raise _UnloadableError(
+            f"{_DAMAGED}: its metadata {' and '.join(problems[:4])} (tg.save writes exactly "
+            f"{', '.join(sorted(OUR_KEYS))}: a damaged key name, or a file written by an older "
+            "tinygrad_ann, before checksums)"
+        )
+    if metadata[FORMAT_KEY] != FORMAT_VERSION:
+        raise _UnloadableError(
+            f"{_DAMAGED}, or one written by a newer tinygrad_ann: its format is "
+            f"{metadata[FORMAT_KEY][:20]!r}, this version reads {FORMAT_VERSION!r}"
+        )
+    digest = metadata[CHECKSUM_KEY]
+    if not _DIGEST.fullmatch(digest):
+        raise _UnloadableError(f"{_DAMAGED}: its checksum is not 64 hexadecimal digits")
+    start = header_bytes.find(_CHECKSUM_LITERAL) + len(_CHECKSUM_LITERAL)
+    end = start + _DIGEST_LENGTH
+    if (
+        header_bytes.count(_CHECKSUM_LITERAL) != 1
+        or header_bytes[start:end] != digest.encode()
+        or header_bytes[end : end + 1] != b'"'
+    ):
+        raise _UnloadableError(f"{_DAMAGED}: its checksum is not written as tg.save writes it")
+    checksum = hashlib.sha256(length_field)
+    checksum.update(memoryview(header_bytes)[:start])
+    checksum.update(_PLACEHOLDER)
+    checksum.update(memoryview(header_bytes)[end:])
+    return checksum
+
+
+def _read_arrays(
+    file: BinaryIO, entries: list[_Entry], checksum: hashlib._Hash | None
+) -> dict[str, np.ndarray]:
+    """Each tensor read straight into a new array, in the order of the file's bytes (feeding
+    ``checksum`` on the way); returned in the header's order, in native byte order."""
+    arrays: dict[str, np.ndarray] = {}
+    for entry in sorted(entries, key=lambda entry: (entry.begin, entry.end)):
+        try:
+            array = np.empty(entry.shape, dtype=_NUMPY_DTYPES[entry.dtype])
+        except ValueError as error:  # e.g. more dimensions than this NumPy allows
+            raise _UnloadableError(
+                f"{_NOT_SAFETENSORS}: tensor {_short(entry.name)} of shape "
+                f"{_short(list(entry.shape))} cannot be an array here ({error})"
+            ) from None
+        data = _bytes_of(array)
+        _fill(file, data)
+        if checksum is not None:
+            checksum.update(data)
+        if entry.dtype == "BOOL" and array.size and array.view(np.uint8).max() > 1:
+            raise _UnloadableError(
+                f"{_NOT_SAFETENSORS}: the bool tensor {_short(entry.name)} holds bytes other "
+                "than 0 and 1"
+            )
+        arrays[entry.name] = array
+    return {
+        entry.name: arrays[entry.name].astype(
+            arrays[entry.name].dtype.newbyteorder("="), copy=False
+        )
+        for entry in entries
+    }
+
+
+def _decode_unsealed(structure_json: str, arrays: Mapping[str, np.ndarray]) -> Any:
+    """A checkpoint written before checksums: its structure wrapped with a version number."""
+    wrapped = _parse_json(
+        structure_json, "its structure", _STRUCTURE_JSON_DEPTH + 1, _DAMAGED, strict=False
+    )
+    if (
+        not isinstance(wrapped, dict)
+        or set(wrapped) != {"version", "structure"}
+        or type(wrapped["version"]) is not int
+        or wrapped["version"] != _UNSEALED_VERSION
+    ):
+        raise _UnloadableError(
+            f"{_DAMAGED}: its metadata lacks {', '.join(sorted(OUR_KEYS - _UNSEALED_KEYS))} "
+            "and its structure is not one an older tg.save wrote (a damaged key name?)"
+        )
+    return _decode_structure(wrapped["structure"], arrays)
+
+
+def _decode_structure(structure: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    """The checkpoint that the parsed ``structure`` describes, with ``arrays`` in their places."""
+    if not isinstance(structure, dict):
+        raise _UnloadableError(f"{_DAMAGED}: its structure is not a dict")
+    unused = set(arrays)
+    checkpoint = _decode(structure, arrays, unused, depth=1)
+    if not isinstance(checkpoint, dict):
+        raise _UnloadableError(f"{_DAMAGED}: its structure is not a dict")
+    if unused:
+        raise _UnloadableError(
+            f"{_DAMAGED}: it holds arrays its structure does not mention: {sorted(unused)[:5]}"
+        )
+    return checkpoint
+
+
+def _decode(node: Any, arrays: Mapping[str, np.ndarray], unused: set[str], depth: int) -> Any:
+    """The value of one node of the structure JSON, checked against what :func:`_encode` writes.
+
+    Recursive, but only as deep as the structure, which :func:`_nesting_depth` has bounded.
+    """
+    if node is None or isinstance(node, bool | int | float):  # ints bounded when parsed
+        return node
+    if isinstance(node, str):
+        return _loaded_string(node)
+    if isinstance(node, dict) and len(node) == 1 and "$tensor" in node:
+        name = node["$tensor"]
+        if not isinstance(name, str) or name not in arrays:
+            raise _UnloadableError(
+                f"{_DAMAGED}: its structure names the array {_short(name)}, which is missing"
+            )
+        if name not in unused:
+            raise _UnloadableError(f"{_DAMAGED}: its structure uses the array {_short(name)} twice")
+        unused.discard(name)
+        return Tensor._wrap(arrays[name])
+    if depth > MAX_DEPTH:
+        raise _UnloadableError(f"{_DAMAGED}: its structure nests more than {MAX_DEPTH} levels deep")
+    if isinstance(node, list):
+        return [_decode(item, arrays, unused, depth + 1) for item in node]
+    markers = [marker for marker in _MARKERS if marker in node]
+    if not markers:
+        return {
+            _loaded_string(key): _decode(item, arrays, unused, depth + 1)
+            for key, item in node.items()
+        }
+    if len(node) != 1:
+        raise _UnloadableError(
+            f"{_DAMAGED}: its structure has an object with {markers[0]} and more keys"
+        )
+    if "$tuple" in node and isinstance(node["$tuple"], list):
+        return tuple(_decode(item, arrays, unused, depth + 1) for item in node["$tuple"])
+    if "$dict" in node and isinstance(node["$dict"], list):
+        return _decode_dict(node["$dict"], arrays, unused, depth)
+    raise _UnloadableError(f"{_DAMAGED}: its structure has a malformed {markers[0]} object")
+
+
+def _decode_dict(
+    pairs: list[Any], arrays: Mapping[str, np.ndarray], unused: set[str], depth: int
+) -> dict[str | int, Any]:
+    result: dict[str | int, Any] = {}
+    for pair in pairs:
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not isinstance(pair[0], str | int)
+            or isinstance(pair[0], bool)
+        ):
+            raise _UnloadableError(
+                f"{_DAMAGED}: its structure has a $dict entry that is not [key, value]"
+            )
+        key = _loaded_string(pair[0]) if isinstance(pair[0], str) else pair[0]
+        if key in result:
+            raise _UnloadableError(
+                f"{_DAMAGED}: its structure has the key {_short(key)} twice in one dict"
+            )
+        result[key] = _decode(pair[1], arrays, unused, depth + 1)
+    return result
+
+
+def _loaded_string(text: str) -> str:
+    if len(text) > MAX_STRING_LENGTH:
+        raise _UnloadableError(
+            f"{_DAMAGED}: its structure has a string of {len(text)} characters, more than "
+            f"{MAX_STRING_LENGTH}"
+        )
+    return text
