@@ -2,6 +2,7 @@
 
 import gc
 import os
+import shutil
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -51,3 +52,56 @@ def no_lock_left_behind():
     for key in left:
         del counts[key]
     assert not left, f"{len(left)} lock(s) outlived their graph"
+
+
+BROWSER_INSTALL_HINT = (
+    "run scripts/install-chromium.sh (apt-get install chromium chromium-driver) and "
+    "pip install selenium (in the dev extra)"
+)
+
+
+def browser_missing(what: str) -> None:
+    """In CI (the ``CI`` variable set) a missing browser fails the test: a runner that lost
+    it must not pass silently. Elsewhere the test skips with the install hint."""
+    message = f"{what}; {BROWSER_INSTALL_HINT}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium driven by Selenium, keeping the page's console log."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        browser_missing("Selenium is not installed")
+    binary = next(
+        (
+            path
+            for name in ("chromium", "chromium-browser", "google-chrome")
+            if (path := shutil.which(name))
+        ),
+        None,
+    )
+    driver_path = shutil.which("chromedriver")
+    if binary is None or driver_path is None:
+        browser_missing("Chromium or chromedriver is not installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1400,900",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # An explicit driver path: Selenium would otherwise try to download one.
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -5,66 +5,15 @@ in CI (the ``CI`` environment variable set) it fails instead, so a runner that
 lost the browser cannot pass silently.
 """
 
-import os
 import re
-import shutil
 
 import numpy as np
 import pytest
+from conftest import browser_missing as missing
 
 from tinygrad_ann import demo, viz
 
-INSTALL_HINT = (
-    "run scripts/install-chromium.sh (apt-get install chromium chromium-driver) and "
-    "pip install selenium (in the dev extra)"
-)
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
-
-
-def missing(what: str) -> None:
-    message = f"{what}; {INSTALL_HINT}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """A headless Chromium, or the reason there is none (the test decides: skip or fail)."""
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        yield "Selenium is not installed"
-        return
-    binary = next(
-        (
-            path
-            for name in ("chromium", "chromium-browser", "google-chrome")
-            if (path := shutil.which(name))
-        ),
-        None,
-    )
-    driver_path = shutil.which("chromedriver")
-    if binary is None or driver_path is None:
-        yield "Chromium or chromedriver is not installed"
-        return
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1400,900",
-    ):
-        options.add_argument(argument)
-    # An explicit driver path: Selenium would otherwise try to download one.
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def sigmoid(z):
@@ -156,8 +105,6 @@ def check(state: dict, number: int, expected: dict) -> None:
 
 
 def test_demo_page_steps_with_keys_buttons_and_fragment(browser, tmp_path):
-    if isinstance(browser, str):
-        missing(browser)
     from selenium.webdriver.common.keys import Keys
 
     page, _ = demo.write_backprop_page(tmp_path, echo=lambda line: None)

@@ -25,6 +25,7 @@ gradient; ``∂x`` (``∂a``, ``∂W``, ...) is what the op sends to that input.
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import warnings
@@ -56,6 +57,12 @@ SMALL = 16
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _ROLE = re.compile(r"∂(\w+) =")
+# Characters a name cannot be shown with as themselves: dot rejects NUL, XML 1.0 (the
+# SVG) forbids the other C0 controls, lone surrogates and U+FFFE/U+FFFF, UTF-8 cannot
+# encode lone surrogates, and the rest (DEL, C1 controls, line and paragraph
+# separators, bidirectional overrides) draw nothing or reorder the text around them.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_STAND_INS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 # ---------------------------------------------------------------- what was seen
@@ -143,6 +150,11 @@ class BackpropTrace:
             number = str(len(self.steps) + 1)
             rows.append((number, "leaves", "Σ of what each received", lines[0]))
             rows += [("", "", "", line) for line in lines[1:]]
+        # A name's newline or terminal escape would break the table (or the terminal).
+        rows = [
+            (number, visible_text(op), visible_text(formula), visible_text(gradients))
+            for number, op, formula, gradients in rows
+        ]
         headers = ("step", "op", "formula", "gradients")
         widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(3)]
         layout = "  ".join(f"{{:<{width}}}" for width in widths) + "  {}"
@@ -171,9 +183,18 @@ class BackpropTrace:
         graph = (
             self.svg if self.svg is not None else f'<p class="note">{_e(" ".join(self.notes))}</p>'
         )
+        # The exact names (the page shows each hidden character as its escape), for tools.
+        data = {
+            "steps": [
+                {"step": s.number, "op": s.op, "op_name": s.op_name, "node": s.node}
+                for s in self.steps
+            ],
+            "leaves": [{"name": leaf.name, "node": leaf.node} for leaf in self.leaves],
+        }
         return _PAGE.format(
             style=_STYLE,
             script=_SCRIPT,
+            data=_script_json(data),
             loss=_e(_show(self.loss)),
             count=len(self.steps),
             total=len(self.steps) + 1,
@@ -184,8 +205,36 @@ class BackpropTrace:
 
 
 # ---------------------------------------------------------------- formatting
+def _stand_in(match: re.Match[str]) -> str:
+    character = match.group()
+    if character in _STAND_INS:
+        return _STAND_INS[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def visible_text(text: str) -> str:
+    """``text`` with each character that would not show as itself written as its escape.
+
+    Python's notation (``\\n``, ``\\x00``, ``\\u202e``), so that two names differing
+    only there still look different; also used by :mod:`tinygrad_ann.viz` for labels.
+    """
+    return _HIDDEN.sub(_stand_in, text)
+
+
 def _e(text: str) -> str:
-    return html.escape(text, quote=True)
+    return html.escape(visible_text(text), quote=True)
+
+
+def _script_json(value: Any) -> str:
+    """``value`` as JSON that can sit inside ``<script>`` and parses back exactly.
+
+    ``ensure_ascii`` writes every non-ASCII character as ``\\uXXXX`` (so U+2028,
+    U+2029 and lone surrogates too); no ``<``, ``>`` or ``&`` is left, so nothing
+    can close the script (``</script>``) or switch the parser's state (``<!--``).
+    """
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _number(value: Any) -> str:
@@ -267,7 +316,9 @@ def _total(parts: Sequence[Contribution]) -> np.ndarray:
 # ---------------------------------------------------------------- HTML
 def _value(array: np.ndarray | None) -> str:
     shape = "" if array is None or array.ndim == 0 else f' <span class="shape">{array.shape}</span>'
-    return f'<span class="value">{_e(_show(array, one_line=False))}</span>{shape}'
+    # Numbers only, whose line breaks are the matrix's rows: not _e, which would show them.
+    numbers = html.escape(_show(array, one_line=False))
+    return f'<span class="value">{numbers}</span>{shape}'
 
 
 def _step_section(step: Step, total_steps: int) -> str:
@@ -491,6 +542,7 @@ differentiated and the edges its gradients go back along;
 In a formula <code>y</code> is the op's output and <code>∂y</code> its upstream gradient.</p>
 </aside>
 </main>
+<script type="application/json" id="backprop-data">{data}</script>
 <script>{script}</script>
 </body>
 </html>

@@ -39,7 +39,7 @@ import itertools
 import os
 import shutil
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,14 @@ STYLES: dict[str, dict[str, str]] = {
     "nonfinite": {"fillcolor": "#ea9999", "color": "#cc0000", "penwidth": "2"},
     "note": {"shape": "note", "style": "dashed", "fontcolor": "#666666"},
 }
+
+
+#: dot 2.43 rejects a quoted string longer than 16,381 bytes ("syntax error ... longer than
+#: 16384?"); a label is kept under this many bytes of DOT, with room to spare.
+LABEL_BYTES = 15_000
+#: dot also fails on a node wider than about 30,000 points ("Edge length ... larger than
+#: maximum 65535 allowed"): a longer line of a label is shortened in the middle.
+LINE_CHARACTERS = 1_000
 
 
 class GraphvizMissingWarning(UserWarning):
@@ -112,14 +120,71 @@ def _summary(array: np.ndarray) -> str:
     return np.array2string(array, precision=4, threshold=6, edgeitems=2, separator=", ")
 
 
+def _dot_text(text: str) -> str:
+    """``text`` as a plain (escString) label shows it: literally, on one line.
+
+    dot reads ``\\N``, ``\\l`` and friends in a label as escapes, and a backslash before
+    the closing quote as an escaped quote; it decodes HTML entities, so ``&amp;`` would
+    show as ``&``. The graphviz package adds the backslash before each ``"``.
+    """
+    return visible_text(text).replace("\\", "\\\\").replace("&", "&amp;")
+
+
+def _dot_bytes(text: str) -> int:
+    """How many bytes of DOT ``text`` takes inside a quoted label."""
+    escaped = _dot_text(text)
+    return len(escaped.encode("utf-8")) + escaped.count('"')
+
+
+def _shorten(text: str, measure: Callable[[str], int], limit: int) -> str:
+    """``text`` with as little of its middle left out as brings ``measure`` to ``limit``.
+
+    Head and tail stay, since a long name is told apart by its ends; the middle is
+    replaced by a note of how much is missing.
+    """
+    kept = len(text)
+    while kept > 0:
+        kept = min(kept - 1, kept * 9 // 10)
+        head, tail = text[: (kept + 1) // 2], text[len(text) - kept // 2 :]
+        shortened = f"{head} … ({len(text) - kept} characters left out) … {tail}"
+        if measure(shortened) <= limit:
+            return shortened
+    return f"… ({len(text)} characters left out) …"
+
+
+def _label(*lines: str) -> str:
+    """A plain Graphviz label showing ``lines`` as text, one to a line.
+
+    Marked ``nohtml`` so that a name in ``<...>`` is not taken for an HTML-like
+    label, whose markup could draw a link (``<TD HREF="...">``).
+    """
+    shown = [
+        line if _width(line) <= LINE_CHARACTERS else _shorten(line, _width, LINE_CHARACTERS)
+        for line in lines
+    ]
+    # Only many lines can still be too long for dot: the longest gives up the excess.
+    for _ in shown:
+        excess = sum(map(_dot_bytes, shown)) + len(shown) - 1 - LABEL_BYTES
+        if excess <= 0:
+            break
+        longest = max(range(len(shown)), key=lambda index: _dot_bytes(shown[index]))
+        budget = _dot_bytes(shown[longest]) - excess
+        shown[longest] = _shorten(shown[longest], _dot_bytes, budget)
+    return graphviz.nohtml("\n".join(map(_dot_text, shown)))
+
+
+def _width(line: str) -> int:
+    return len(visible_text(line))
+
+
 def _tensor_label(tensor: Tensor, name: str, show_values: bool, show_grads: bool) -> str:
     lines = [name, f"{tensor.shape} {tensor.dtype}"]
     if show_values:
-        lines.append(_summary(tensor.data))
+        lines.extend(_summary(tensor.data).split("\n"))
     if show_grads:
         grad = tensor.grad
         lines.append("grad: none" if grad is None else f"|grad| = {np.linalg.norm(grad.data):.4g}")
-    return "\n".join(lines)
+    return _label(*lines)
 
 
 def _collect(outputs: Sequence[Tensor], max_nodes: int | None) -> tuple[list[Function], int]:
@@ -191,7 +256,7 @@ class _ClusterTree:
                 name = module_names.get(id(module))
                 summary = module.short_repr()
                 cluster.attr(
-                    label=f"{name}: {summary}" if name else summary,
+                    label=_label(f"{name}: {summary}" if name else summary),
                     style="rounded,dashed",
                     color="#888888",
                     labeljust="l",
@@ -287,7 +352,7 @@ def _draw(
 
     for ctx in ops:
         node_id = op_ids[id(ctx)]
-        tree.add(ctx.scope, (node_id, ctx.op_name(), op_attributes[id(ctx)]))
+        tree.add(ctx.scope, (node_id, _label(ctx.op_name()), op_attributes[id(ctx)]))
         for parent in ctx.parents:
             if parent is None:
                 continue
@@ -330,11 +395,11 @@ def _draw(
         node_ids.setdefault(id(tensor), f"out{position}")
     tree.emit(graph, module_names, itertools.count())
     for tail, head, label in edges:
-        graph.edge(tail, head, label=label)
+        graph.edge(tail, head, label=_label(label))
     if left_out:
         graph.node(
             "truncated",
-            f"{left_out} more op(s) not drawn (max_nodes={max_nodes})",
+            _label(f"{left_out} more op(s) not drawn (max_nodes={max_nodes})"),
             **STYLES["note"],
         )
         for ctx in ops:
@@ -378,4 +443,4 @@ def save(output: Tensor | Sequence[Tensor], path: str | os.PathLike[str], **opti
 
 
 # Last: explain draws with this module, which must be complete by then.
-from .explain import explain  # noqa: E402
+from .explain import explain, visible_text  # noqa: E402
