@@ -746,3 +746,10 @@ def test_a_sealed_file_that_lost_its_format_and_checksum_keys_is_damaged(tmp_pat
     path.write_bytes(safetensors.numpy.save({"w": np.ones(2)}, metadata={STRUCTURE_KEY: structure}))
     with pytest.raises(tg.CheckpointError, match=r"not one an older tg\.save wrote"):
         tg.load(path)
+
+
+def test_saving_into_a_missing_folder_names_the_folder_and_creates_nothing(tmp_path):
+    target = tmp_path / "runs" / "today" / "c.safetensors"
+    with pytest.raises(FileNotFoundError, match=r"tg\.save: cannot write .*runs.*does not exist"):
+        tg.save({"w": np.ones(2)}, target)
+    assert not (tmp_path / "runs").exists()

@@ -188,7 +188,7 @@ def save(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     digest = _sha256(_file_chunks(header, tensors)).encode()
     start = header.index(_CHECKSUM_LITERAL) + len(_CHECKSUM_LITERAL)
     sealed = header[:start] + digest + header[start + _DIGEST_LENGTH :]
-    return write_atomically(path, _writer(sealed, tensors))
+    return write_atomically(path, _writer(sealed, tensors), "tg.save")
 
 
 def _header(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> bytes:

@@ -839,4 +839,4 @@ def explain(
 
 def write_page(steps: BackpropTrace, path: str | os.PathLike[str]) -> Path:
     """Write ``steps`` as the HTML page :func:`explain` writes (atomically)."""
-    return write_atomically(path, steps.html().encode("utf-8"))
+    return write_atomically(path, steps.html().encode("utf-8"), "viz.explain")

@@ -48,28 +48,31 @@ _CREATE_FLAGS |= getattr(os, "O_BINARY", 0)  # Windows would otherwise translate
 
 
 def write_atomically(
-    path: str | os.PathLike[str], content: bytes | Callable[[BinaryIO], None]
+    path: str | os.PathLike[str],
+    content: bytes | Callable[[BinaryIO], None],
+    caller: str = "write_atomically",
 ) -> Path:
     """Replace the file at ``path`` with ``content`` in one step; returns ``Path(path)``.
 
     ``content`` is the bytes (or any bytes-like object) to write, or a callable
     ``write(file)`` that streams them into the open binary file. A symlink is
     followed as ``open()`` follows it. The folder must exist: a missing one
-    raises :class:`FileNotFoundError` rather than appearing unasked.
+    raises :class:`FileNotFoundError` rather than appearing unasked. Errors start
+    with ``caller``, the function the user called (``tg.save``, ``viz.save``, ...).
     """
     if not callable(content):
         try:
             memoryview(content)
         except TypeError:
             raise TypeError(
-                f"write_atomically: content must be bytes or a callable write(file), "
+                f"{caller}: content must be bytes or a callable write(file), "
                 f"got {type(content).__name__}"
             ) from None
     given = Path(path)
     target = Path(os.path.realpath(given))
     if target.is_symlink():  # realpath gives up on a loop and hands back a link
         raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(given))
-    _require_folder(target.parent, given)
+    _require_folder(target.parent, given, caller)
     host = _host()
     _remove_stale_temporaries(target, host)
     mode = _mode_to_keep(target)
@@ -95,13 +98,13 @@ def write_atomically(
     return given
 
 
-def _require_folder(folder: Path, given: Path) -> None:
+def _require_folder(folder: Path, given: Path, caller: str) -> None:
     try:
         folder_mode = os.stat(folder).st_mode
     except FileNotFoundError:
         raise FileNotFoundError(
             errno.ENOENT,
-            f"write_atomically: cannot write {given}: the folder {folder} does not exist; "
+            f"{caller}: cannot write {given}: the folder {folder} does not exist; "
             f"create it first, e.g. with path.parent.mkdir(parents=True)",
         ) from None
     except NotADirectoryError:
@@ -110,7 +113,7 @@ def _require_folder(folder: Path, given: Path) -> None:
         blocker = next(p for p in (folder, *folder.parents) if os.path.lexists(p))
         raise NotADirectoryError(
             errno.ENOTDIR,
-            f"write_atomically: cannot write {given}: {blocker} is not a folder",
+            f"{caller}: cannot write {given}: {blocker} is not a folder",
         )
 
 

@@ -161,7 +161,7 @@ def export(
         onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
         raise ExportError(f"export: the ONNX model built is invalid: {error}") from error
-    return write_atomically(path, model.SerializeToString())
+    return write_atomically(path, model.SerializeToString(), "tg.onnx.export")
 
 
 # ---------------------------------------------------------------------- arguments

@@ -427,18 +427,18 @@ def save(output: Tensor | Sequence[Tensor], path: str | os.PathLike[str], **opti
         )
     graph = output if isinstance(output, graphviz.Digraph) else draw_graph(output, **options)
     if suffix in ("dot", "gv"):
-        write_atomically(path, graph.source.encode())
+        write_atomically(path, graph.source.encode(), "viz.save")
         return path
     if not dot_available():
         fallback = path.with_suffix(".dot")
-        write_atomically(fallback, graph.source.encode())
+        write_atomically(fallback, graph.source.encode(), "viz.save")
         warnings.warn(
             f"viz.save: wrote {fallback} instead of {path.name}: {INSTALL_HINT}",
             GraphvizMissingWarning,
             stacklevel=2,
         )
         return fallback
-    write_atomically(path, graph.pipe(format=suffix))
+    write_atomically(path, graph.pipe(format=suffix), "viz.save")
     return path
 
 
