@@ -24,7 +24,6 @@ gradient (see :class:`SavedArrays`).
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import heapq
 import itertools
@@ -51,12 +50,11 @@ class EngineSwitches:
 
     Every thread starts with the defaults (grad mode on, as in PyTorch, whatever
     the thread that started it was doing), so a ``no_grad`` block in one thread
-    never changes what another thread records. Read them with :func:`switches`;
-    change them only through :func:`own_switches`.
+    never changes what another thread records. :func:`switches` gives the
+    running thread's; whoever changes one puts the old value back when done.
     """
 
     __slots__ = (
-        "owner",
         "grad_enabled",
         "anomaly",
         "record_origin",
@@ -66,8 +64,6 @@ class EngineSwitches:
     )
 
     def __init__(self) -> None:
-        #: The thread these switches belong to (None: the defaults, which nobody changes).
-        self.owner: int | None = None
         #: Whether ops are recorded for backward (``no_grad``, ``enable_grad``).
         self.grad_enabled = True
         #: Whether every op is checked for NaN and inf (``detect_anomaly``).
@@ -89,44 +85,26 @@ class EngineSwitches:
         ] = ()
 
 
-#: What every thread starts with; never changed.
-_DEFAULTS = EngineSwitches()
-# The switches of the thread that imported the package (most programs have no other), in
-# the context variable's default so that thread never sets the variable: a context holding
-# any variable makes each of NumPy's own context lookups (once per ufunc call) slower.
+class _OtherThreads(threading.local):
+    def __init__(self) -> None:
+        self.switches = EngineSwitches()
+
+
+# The thread that imported the package (in most programs the only one) has its switches
+# in a plain global, found by comparing thread identifiers: cheaper than any per-thread
+# lookup (a threading.local attribute costs four times a class attribute, a context
+# variable's lookup costs NumPy's too), and ops look once each.
+_FIRST_THREAD_ID = threading.get_ident()
 _FIRST_THREAD = EngineSwitches()
-_FIRST_THREAD.owner = threading.get_ident()
-# A context variable rather than a threading.local: reading one costs what reading a class
-# attribute does, a threading.local attribute four times that (and ops read it once each).
-# Another thread sees the first thread's object, or the one of the thread whose context
-# it copied, until it changes a switch: so a reader checks the owner (switches()).
-_SWITCHES: contextvars.ContextVar[EngineSwitches] = contextvars.ContextVar(
-    "tinygrad_ann.switches",
-    default=_FIRST_THREAD,  # changed by its owner thread only
-)
-#: The context's switches, which may belong to another thread: a hot path calls this (one
-#: C call) and compares ``owner`` with :func:`thread_id` itself; others call ``switches()``.
-context_switches = _SWITCHES.get
-#: The running thread's identifier.
+_OTHER_THREADS = _OtherThreads()
 thread_id = threading.get_ident
 
 
 def switches() -> EngineSwitches:
-    """This thread's switches, to read (see :class:`EngineSwitches`)."""
-    current = _SWITCHES.get()
-    return current if current.owner == thread_id() else _DEFAULTS
-
-
-def own_switches() -> EngineSwitches:
-    """This thread's switches, to change: its own object, made at the thread's first change."""
-    current = _SWITCHES.get()
-    thread = thread_id()
-    if current.owner == thread:
-        return current
-    own = EngineSwitches()
-    own.owner = thread
-    _SWITCHES.set(own)
-    return own
+    """The running thread's switches (see :class:`EngineSwitches`)."""
+    if thread_id() == _FIRST_THREAD_ID:
+        return _FIRST_THREAD
+    return _OTHER_THREADS.switches
 
 
 def is_grad_enabled() -> bool:
@@ -165,12 +143,12 @@ class _SetGradMode:
         self._previous = _PerThreadStack()
 
     def __enter__(self) -> None:
-        state = own_switches()
+        state = switches()
         self._previous.push(state.grad_enabled)
         state.grad_enabled = self._enabled
 
     def __exit__(self, *exc_info: object) -> None:
-        own_switches().grad_enabled = self._previous.pop()
+        switches().grad_enabled = self._previous.pop()
 
     def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(func)
@@ -228,12 +206,12 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
         self._previous = _PerThreadStack()
 
     def __enter__(self) -> None:
-        state = own_switches()
+        state = switches()
         self._previous.push((state.anomaly, state.record_origin))
         state.anomaly = state.record_origin = True
 
     def __exit__(self, *exc_info: object) -> None:
-        state = own_switches()
+        state = switches()
         state.anomaly, state.record_origin = self._previous.pop()
 
     def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -583,9 +561,8 @@ class Function:
             else:
                 arrays.append(value)
             parents.append(None)
-        state = context_switches()
-        if state.owner != thread_id():
-            state = _DEFAULTS
+        # switches(), inlined: this runs once per op.
+        state = _FIRST_THREAD if thread_id() == _FIRST_THREAD_ID else _OTHER_THREADS.switches
         recording = recording and state.grad_enabled
         ctx.parents = parents
         try:
@@ -808,7 +785,7 @@ def observe_backward(
     It is called as ``callback(ctx, output, grad_output, input_grads)`` after the
     op's VJP ran, with ``input_grads`` as the VJP returned them (one per input).
     """
-    state = own_switches()
+    state = switches()
     previous = state.backward_observers
     state.backward_observers = (*previous, callback)
     try:
@@ -926,7 +903,7 @@ def _recorded_backward(ctx: Function, output: Tensor, grad: Tensor) -> Any:
         )
     saved = ctx.saved
     ctx.saved = ctx.lift_saved(output)
-    state = own_switches()
+    state = switches()
     state.recording_backward_depth += 1
     try:
         return ctx.backward(ctx, grad)
@@ -963,9 +940,7 @@ def run_backward(
     ``create_graph``, gradients are Tensors recorded in a new graph (pass
     Tensors as ``root_grads``); otherwise they are arrays and nothing is recorded.
     """
-    state = context_switches()
-    if state.owner != thread_id():
-        state = own_switches()
+    state = switches()
     previous_mode = state.grad_enabled
     state.grad_enabled = create_graph
     try:

@@ -43,7 +43,6 @@ tinygrad_ann.errors.CheckpointError: tg.load: ... is damaged: checksum mismatch 
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import math
 import os
@@ -53,13 +52,16 @@ import struct
 from collections.abc import Callable, Iterator, Mapping
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import numpy as np
 
 from .errors import CheckpointError
 from .files import write_atomically
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    import hashlib
 
 #: The metadata key under which the checkpoint's structure is stored as JSON.
 STRUCTURE_KEY = "tinygrad_ann.structure"
@@ -241,6 +243,8 @@ def _bytes_of(array: np.ndarray) -> memoryview:
 
 
 def _sha256(chunks: Iterator[bytes | memoryview]) -> str:
+    import hashlib  # on first use: importing it costs every import of the package 3 ms
+
     hasher = hashlib.sha256()
     for chunk in chunks:
         hasher.update(chunk)
@@ -664,6 +668,8 @@ def _checksum_of_header(
         or header_bytes[end : end + 1] != b'"'
     ):
         raise _UnloadableError(f"{_DAMAGED}: its checksum is not written as tg.save writes it")
+    import hashlib
+
     checksum = hashlib.sha256(length_field)
     checksum.update(memoryview(header_bytes)[:start])
     checksum.update(_PLACEHOLDER)

@@ -26,11 +26,8 @@ the temporary of another target.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import re
-import secrets
-import socket
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -137,7 +134,10 @@ def _set_mode(descriptor: int, temporary: Path, mode: int) -> None:
 
 
 def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "_"
+    # os.uname, not socket.gethostname: importing socket would slow every import of the
+    # package down for a name (Windows, without uname, keeps no stale temporaries anyway).
+    name = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64] or "_"
 
 
 def _name_part(name: str, host: str) -> str:
@@ -147,6 +147,8 @@ def _name_part(name: str, host: str) -> str:
     if len(os.fsencode(name)) <= budget:
         return name
     # The hash keeps two long names that share a beginning from sharing temporaries.
+    import hashlib  # here: a name this long is rare, and hashlib is slow to import
+
     digest = "~" + hashlib.blake2b(os.fsencode(name), digest_size=8).hexdigest()
     kept = name
     while len(os.fsencode(kept + digest)) > budget:
@@ -162,7 +164,7 @@ def _create_temporary(target: Path, host: str) -> tuple[Path, int]:
     prefix = _temporary_prefix(target, host)
     for _ in range(100):
         temporary = target.with_name(
-            f"{prefix}{os.getpid()}.{secrets.token_hex(_RANDOM_HEX // 2)}{_SUFFIX}"
+            f"{prefix}{os.getpid()}.{os.urandom(_RANDOM_HEX // 2).hex()}{_SUFFIX}"
         )
         try:
             # Mode 0o666 at creation lets the kernel subtract the umask, as open() does;

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Function, enable_grad, grad, no_grad, own_switches
+from .autograd import Function, enable_grad, grad, no_grad, switches
 from .errors import GradcheckError
 from .ops import Concatenate
 from .tensor import Tensor
@@ -265,7 +265,7 @@ def _recorded_ops(output: Tensor) -> list[Function]:
 @contextlib.contextmanager
 def _recording_origins() -> Iterator[None]:
     """Record where each op is called (``ctx.origin``), to name it in a report."""
-    state = own_switches()
+    state = switches()
     previous = state.record_origin
     state.record_origin = True
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import RemovableHandle, _hook_keys, context_switches, own_switches, thread_id
+from ..autograd import RemovableHandle, _hook_keys, switches
 from ..errors import DTypeError, ShapeError, StateDictError
 from ..tensor import Tensor, _to_array
 
@@ -89,9 +89,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        state = context_switches()
-        if state.owner != thread_id():
-            state = own_switches()
+        state = switches()
         outer = state.module_scope
         state.module_scope = (*outer, self)
         try:
