@@ -23,13 +23,13 @@ gradient (see :class:`SavedArrays`).
 
 from __future__ import annotations
 
+import _thread  # what threading is built on, without importing all of threading
 import contextlib
 import functools
 import heapq
 import itertools
 import os
 import sys
-import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, TypeVar, overload
@@ -85,7 +85,7 @@ class EngineSwitches:
         ] = ()
 
 
-class _OtherThreads(threading.local):
+class _OtherThreads(_thread._local):
     def __init__(self) -> None:
         self.switches = EngineSwitches()
 
@@ -94,10 +94,10 @@ class _OtherThreads(threading.local):
 # in a plain global, found by comparing thread identifiers: cheaper than any per-thread
 # lookup (a threading.local attribute costs four times a class attribute, a context
 # variable's lookup costs NumPy's too), and ops look once each.
-_FIRST_THREAD_ID = threading.get_ident()
+_FIRST_THREAD_ID = _thread.get_ident()
 _FIRST_THREAD = EngineSwitches()
 _OTHER_THREADS = _OtherThreads()
-thread_id = threading.get_ident
+thread_id = _thread.get_ident
 
 
 def switches() -> EngineSwitches:
@@ -124,10 +124,10 @@ class _PerThreadStack:
         self._stacks: dict[int, list[Any]] = {}
 
     def push(self, value: Any) -> None:
-        self._stacks.setdefault(threading.get_ident(), []).append(value)
+        self._stacks.setdefault(thread_id(), []).append(value)
 
     def pop(self) -> Any:
-        thread = threading.get_ident()
+        thread = thread_id()
         stack = self._stacks[thread]
         value = stack.pop()
         if not stack:
@@ -327,7 +327,7 @@ _COPY_LIMIT = SavedArrays.copy_limit
 # Graphs in two threads may save the same large array (a shared weight): its lock count
 # and its write flag change together, or a count is lost and the array unlocked early.
 # Reentrant, because a graph freed by the garbage collector inside the block unlocks too.
-_GUARD_LOCK = threading.RLock()
+_GUARD_LOCK = _thread.RLock()
 _ndarray = np.ndarray
 
 
