@@ -1,5 +1,6 @@
 """Files are replaced in one step, as open() would write them, and killed writers are cleaned up."""
 
+import errno
 import hashlib
 import os
 import re
@@ -96,6 +97,16 @@ def test_overwriting_keeps_the_existing_files_mode(tmp_path, umask_022):
 
 
 @posix_only
+def test_overwriting_drops_the_set_id_bits_and_keeps_the_rest(tmp_path, umask_022):
+    target = tmp_path / "tool"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o7755)  # set-user-id, set-group-id and sticky
+    write_atomically(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert mode_of(target) == 0o1755
+
+
+@posix_only
 def test_umask_is_never_touched(tmp_path, monkeypatch):
     def forbidden(mask):
         raise AssertionError("os.umask changes the mask for every thread of the process")
@@ -157,8 +168,8 @@ def test_the_path_comes_back_as_given(tmp_path, monkeypatch):
 
 
 def test_text_is_refused_before_anything_is_written(tmp_path):
-    expected = re.escape("content must be bytes or a callable write(file), got str")
-    with pytest.raises(TypeError, match=expected):
+    expected = "write_atomically: content must be bytes or a callable write(file), got str"
+    with pytest.raises(TypeError, match=f"^{re.escape(expected)}$"):
         write_atomically(tmp_path / "data.txt", "text")
     assert list(tmp_path.iterdir()) == []
 
@@ -222,18 +233,25 @@ def test_a_missing_folder_is_an_error_not_created(tmp_path):
     folder = tmp_path / "runs" / "today"
     with pytest.raises(FileNotFoundError) as caught:
         write_atomically(folder / "model.safetensors", b"weights")
-    message = str(caught.value)
-    assert f"the folder {folder} does not exist" in message
-    assert "path.parent.mkdir(parents=True)" in message
-    assert caught.value.errno == 2
+    assert caught.value.strerror == (
+        f"write_atomically: cannot write {folder / 'model.safetensors'}: the folder {folder} "
+        "does not exist; create it first, e.g. with path.parent.mkdir(parents=True)"
+    )
+    assert caught.value.errno == errno.ENOENT
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_file_in_place_of_the_folder_is_named(tmp_path):
     (tmp_path / "runs").write_bytes(b"not a folder")
     for target in (tmp_path / "runs" / "model.bin", tmp_path / "runs" / "today" / "model.bin"):
-        with pytest.raises(NotADirectoryError, match=f"{tmp_path / 'runs'} is not a folder"):
+        with pytest.raises(
+            NotADirectoryError, match=f"{tmp_path / 'runs'} is not a folder"
+        ) as caught:
             write_atomically(target, b"weights")
+        assert caught.value.errno == errno.ENOTDIR
+        assert caught.value.strerror == (
+            f"write_atomically: cannot write {target}: {tmp_path / 'runs'} is not a folder"
+        )
     assert (tmp_path / "runs").read_bytes() == b"not a folder"
 
 
@@ -297,8 +315,10 @@ def test_a_dangling_link_creates_its_target_like_open(tmp_path, umask_022):
 def test_a_link_loop_is_refused_and_left_alone(tmp_path):
     (tmp_path / "a").symlink_to("b")
     (tmp_path / "b").symlink_to("a")
-    with pytest.raises(OSError, match="Too many levels of symbolic links"):
+    with pytest.raises(OSError, match="Too many levels of symbolic links") as caught:
         write_atomically(tmp_path / "a", b"new")
+    assert caught.value.errno == errno.ELOOP
+    assert caught.value.filename == str(tmp_path / "a")
     assert (tmp_path / "a").is_symlink() and (tmp_path / "b").is_symlink()
 
 
@@ -318,7 +338,9 @@ write_atomically(sys.argv[1], write)
 def write_and_get_killed(target: Path) -> int:
     """Run a writer of ``target`` that is killed mid-write; returns its pid."""
     environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
-    process = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(target)], env=environment)
+    # -P: the package above, not a copy that may lie in the working folder.
+    command = [sys.executable, "-P", "-c", KILLED_WRITER, str(target)]
+    process = subprocess.Popen(command, env=environment)
     assert process.wait() == -signal.SIGKILL
     return process.pid
 
@@ -414,3 +436,176 @@ def test_viz_save_writes_with_the_default_mode(tmp_path, umask_022):
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     path = tg.viz.save(x.exp(), tmp_path / "graph.dot")
     assert mode_of(path) == 0o644
+
+
+# ------------------------------------------------------------------ the temporaries' names
+def name_of_the_temporary(target: Path) -> str:
+    """The name of the temporary that writes ``target``, seen from inside the write."""
+    before = temporaries(target.parent)
+    seen: list[str] = []
+    write_atomically(target, lambda file: seen.extend(temporaries(target.parent)))
+    [name] = [name for name in seen if name not in before]
+    return name
+
+
+@pytest.fixture
+def host_named(monkeypatch):
+    """Give the machine another host name, as os.uname reports it."""
+
+    def rename(nodename: str) -> None:
+        uname = os.uname()
+        fake = type(uname)((*uname[:1], nodename, *uname[2:]))
+        monkeypatch.setattr(os, "uname", lambda: fake)
+
+    return rename
+
+
+@posix_only
+@pytest.mark.parametrize(
+    ("nodename", "host"),
+    [
+        ("Build-Box_07", "Build-Box_07"),
+        ("node.example.org", "node_example_org"),
+        ("gpu 3/ü", "gpu_3__"),
+        ("h" * 100, "h" * 64),
+        ("", "_"),
+    ],
+    ids=["kept", "dots", "space-slash-non-ascii", "cut-at-64", "empty"],
+)
+def test_the_host_part_keeps_letters_digits_underscore_and_hyphen(
+    tmp_path, host_named, nodename, host
+):
+    host_named(nodename)
+    name = name_of_the_temporary(tmp_path / "model.bin")
+    assert re.fullmatch(rf"\.model\.bin\.{host}-{os.getpid()}\.[0-9a-f]{{8}}\.tmp", name), name
+
+
+@pytest.mark.parametrize(
+    ("computername", "host"), [("DESK-01.lan", "DESK-01_lan"), (None, "_")], ids=["set", "unset"]
+)
+def test_without_uname_the_host_part_is_computername(tmp_path, monkeypatch, computername, host):
+    monkeypatch.delattr(os, "uname", raising=False)
+    if computername is None:
+        monkeypatch.delenv("COMPUTERNAME", raising=False)
+    else:
+        monkeypatch.setenv("COMPUTERNAME", computername)
+    name = name_of_the_temporary(tmp_path / "model.bin")
+    assert name.startswith(f".model.bin.{host}-{os.getpid()}."), name
+
+
+def name_budget(host: str) -> int:
+    """Bytes of the target's name that fit in a temporary's name of at most 255 bytes
+    whatever the pid: a pid of 10 digits and 8 hex digits, 26 bytes with the separators."""
+    return 255 - len(os.fsencode(host)) - 26
+
+
+def hashed(name: str, keep: int) -> str:
+    return name[:keep] + "~" + hashlib.blake2b(os.fsencode(name), digest_size=8).hexdigest()
+
+
+@posix_only
+def test_a_name_that_fits_is_kept_whole_and_one_byte_more_is_cut_and_hashed(tmp_path, host_named):
+    host = "build-07"
+    host_named(host)
+    budget = name_budget(host)
+    fits = "f" * (budget - 3) + ".pt"
+    name = name_of_the_temporary(tmp_path / fits)
+    assert name.startswith(f".{fits}.{host}-{os.getpid()}.")
+    assert len(os.fsencode(name)) == 255 - (10 - len(str(os.getpid())))
+    for extra in (1, 2):  # both parities of the name's length
+        longer = "l" * (budget + extra)
+        name = name_of_the_temporary(tmp_path / longer)
+        part = hashed(longer, budget - 17)
+        assert len(part) == budget
+        assert name.startswith(f".{part}.{host}-{os.getpid()}."), name
+    wide = "é" * (budget // 2 + 1)  # two bytes each: cut by characters to fit in bytes
+    name = name_of_the_temporary(tmp_path / wide)
+    assert name.startswith(f".{hashed(wide, (budget - 17) // 2)}.{host}-{os.getpid()}."), name
+
+
+@posix_only
+def test_a_taken_temporary_name_is_left_alone_and_another_one_drawn(tmp_path, monkeypatch):
+    draws = iter([bytes.fromhex("0000abcd"), bytes.fromhex("0000abce")])
+    monkeypatch.setattr(os, "urandom", lambda count: next(draws))
+    taken = tmp_path / f".model.bin.{HOST}-{os.getpid()}.0000abcd.tmp"
+    taken.write_bytes(b"someone else's")
+    assert name_of_the_temporary(tmp_path / "model.bin").endswith(".0000abce.tmp")
+    assert taken.read_bytes() == b"someone else's"
+
+
+@posix_only
+def test_after_100_taken_names_the_write_gives_up(tmp_path, monkeypatch):
+    draws = []
+
+    def urandom(count):
+        draws.append(count)
+        return bytes.fromhex("0000abcd")
+
+    monkeypatch.setattr(os, "urandom", urandom)
+    target = tmp_path / "model.bin"
+    (tmp_path / f".model.bin.{HOST}-{os.getpid()}.0000abcd.tmp").write_bytes(b"taken")
+    with pytest.raises(FileExistsError) as caught:
+        write_atomically(target, b"new")
+    assert caught.value.errno == errno.EEXIST
+    beside = Path(os.path.realpath(target))
+    assert caught.value.strerror == f"write_atomically: no free temporary name beside {beside}"
+    assert draws == [4] * 100
+    assert not target.exists()
+
+
+# ------------------------------------------------------------------ which temporaries are stale
+@posix_only
+def test_liveness_is_asked_with_signal_0_and_only_a_pid_that_does_not_exist_is_stale(
+    tmp_path, monkeypatch
+):
+    answers = {
+        101: ProcessLookupError(3, "No such process"),
+        102: PermissionError(1, "Operation not permitted"),  # runs, as another user
+        103: None,  # runs
+    }
+    signals = []
+
+    def kill(pid, signal_number):
+        signals.append((pid, signal_number))
+        if answers[pid] is not None:
+            raise answers[pid]
+
+    for pid in answers:
+        (tmp_path / temporary_name("model.bin", pid)).write_bytes(b"left")
+    monkeypatch.setattr(os, "kill", kill)
+    write_atomically(tmp_path / "model.bin", b"new")
+    assert sorted(signals) == [(101, 0), (102, 0), (103, 0)]
+    assert temporaries(tmp_path) == [
+        temporary_name("model.bin", 102),
+        temporary_name("model.bin", 103),
+    ]
+
+
+@posix_only
+def test_pids_of_up_to_10_digits_are_recognised_and_one_beyond_pid_t_is_kept(tmp_path):
+    # Beyond the largest pid Linux (2**22) and the BSDs give out: no such process.
+    gone = [temporary_name("model.bin", pid) for pid in (5_000_000, 2**31 - 1)]
+    beyond_pid_t = temporary_name("model.bin", 9_999_999_999)  # os.kill cannot even ask
+    eleven_digits = temporary_name("model.bin", 10_000_000_000)
+    for name in [*gone, beyond_pid_t, eleven_digits]:
+        (tmp_path / name).write_bytes(b"left")
+    write_atomically(tmp_path / "model.bin", b"new")
+    assert temporaries(tmp_path) == sorted([beyond_pid_t, eleven_digits])
+
+
+@posix_only
+def test_a_stale_temporary_that_cannot_be_removed_does_not_keep_the_others(tmp_path, monkeypatch):
+    for pid in (5_000_001, 5_000_002):
+        (tmp_path / temporary_name("model.bin", pid)).write_bytes(b"left")
+    real_unlink = os.unlink
+    refused = []
+
+    def unlink(path, *args, **kwargs):
+        if not refused:  # whichever the listing gives first
+            refused.append(Path(path).name)
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    write_atomically(tmp_path / "model.bin", b"new")
+    assert temporaries(tmp_path) == refused
