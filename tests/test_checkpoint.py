@@ -1029,6 +1029,8 @@ OUTSIDE = "outside the range a checkpoint stores (-2**128, 2**128); store it as 
         ({1.5: 2}, TypeError, f"tg.save: the checkpoint has a key 1.5 of type float; {KEYS}"),
         ({"a": {True: 1}}, TypeError, f"tg.save: a has a key True of type bool; {KEYS}"),
         ({"a": [1, {2}]}, TypeError, f"tg.save: a.1 is a set; {HOLDS}"),
+        ({"a": object()}, TypeError, f"tg.save: a is an object; {HOLDS}"),
+        ({"a": int}, TypeError, f"tg.save: a is a type; {HOLDS}"),
         (
             {"x": np.zeros(2, dtype=np.complex64)},
             TypeError,
@@ -1526,14 +1528,40 @@ def test_unmentioned_arrays_are_named_five_at_most(tmp_path):
     )
 
 
-def test_a_shape_numpy_cannot_allocate_is_refused_with_numpys_reason(tmp_path):
-    header = {"x": entry(dtype="U16", shape=[2**62, 0], data_offsets=[0, 0])}
-    problem = refusal(foreign_file(tmp_path / "f.safetensors", header))
-    start = (
-        NOT_SAFETENSORS + "tensor 'x' of shape [4611686018427387904, 0] cannot be an array here ("
+def test_the_size_bound_counts_item_bytes_as_numpy_does(tmp_path):
+    """An array is too large when its elements times its item size reach 2**63 bytes."""
+    fits = foreign_file(
+        tmp_path / "fits.safetensors",
+        {"x": entry(dtype="U16", shape=[2**62 - 1, 0], data_offsets=[0, 0])},
     )
-    assert problem.startswith(start) and problem.endswith(")")
-    assert len(problem) > len(start) + 1
+    assert tg.load(fits)["x"].shape == (2**62 - 1, 0)
+    too_large = {"x": entry(dtype="U16", shape=[2**62, 0], data_offsets=[0, 0])}
+    assert refusal(foreign_file(tmp_path / "big.safetensors", too_large)) == (
+        NOT_SAFETENSORS + "the entry of tensor 'x' has the shape [4611686018427387904, 0], "
+        "too large for an array"
+    )
+    # An 8 GiB float32 tensor is an ordinary array (its header alone is checked here).
+    eight_gib = {"dtype": "F32", "shape": [2**31], "data_offsets": [0, 2**33]}
+    assert checkpoint._entry("w", eight_gib).shape == (2**31,)
+
+
+def test_a_shape_numpy_refuses_is_refused_with_numpys_reason(tmp_path, monkeypatch):
+    """NumPy may allow fewer dimensions than the limit (NumPy 1 allows 32)."""
+    path = foreign_file(tmp_path / "f.safetensors", {"x": entry()}, b"\x00")
+
+    def refuse(shape, dtype):
+        raise ValueError("maximum supported dimension for an ndarray is 32")
+
+    monkeypatch.setattr(checkpoint.np, "empty", refuse)
+    assert refusal(path) == (
+        NOT_SAFETENSORS + "tensor 'x' of shape [1] cannot be an array here (maximum supported "
+        "dimension for an ndarray is 32)"
+    )
+
+
+def test_an_array_under_the_empty_key_round_trips(tmp_path):
+    loaded = tg.load(tg.save({"": np.arange(3), "a": {"": np.ones(1)}}, tmp_path / "e.safetensors"))
+    assert loaded[""].data.tolist() == [0, 1, 2] and loaded["a"][""].data.tolist() == [1.0]
 
 
 def test_a_header_that_is_not_utf8_is_named_with_the_reason(tmp_path):

@@ -551,6 +551,9 @@ def test_after_100_taken_names_the_write_gives_up(tmp_path, monkeypatch):
     assert caught.value.strerror == f"write_atomically: no free temporary name beside {beside}"
     assert draws == [4] * 100
     assert not target.exists()
+    with pytest.raises(FileExistsError) as caught:
+        write_atomically(target, b"new", "tg.save")
+    assert caught.value.strerror == f"tg.save: no free temporary name beside {beside}"
 
 
 # ------------------------------------------------------------------ which temporaries are stale

@@ -159,6 +159,10 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 # ------------------------------------------------------------------ save
 def save(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``obj`` (a state dict or a nested checkpoint dict) to ``path``.
@@ -281,7 +285,7 @@ def _encode(value: Any, path: tuple[str, ...], tensors: dict[str, np.ndarray], d
         return value
     if not isinstance(value, list | tuple | Mapping):
         raise TypeError(
-            f"tg.save: {where} is a {type(value).__name__}; a checkpoint holds Tensors, NumPy "
+            f"tg.save: {where} is {_a(type(value).__name__)}; a checkpoint holds Tensors, NumPy "
             "arrays, numbers, strings, bools, None, and lists, tuples and dicts of these"
         )
     if depth > MAX_DEPTH:
@@ -328,9 +332,7 @@ def _checked_integer(number: int, where: str) -> int:
 
 
 def _store(array: np.ndarray, path: tuple[str, ...], tensors: dict[str, np.ndarray]) -> str:
-    key = _key(path)
-    if not key:
-        raise TypeError("tg.save: expected a dict of arrays, got a single array; wrap it in a dict")
+    key = _key(path)  # the root is a dict (save checks), so path is never empty
     if (array.dtype.kind, array.dtype.itemsize) not in _SAFETENSORS_NAMES:
         raise TypeError(
             f"tg.save: {key} has dtype {array.dtype}, which safetensors cannot store "
@@ -631,7 +633,8 @@ def _entry(name: str, info: Any) -> _Entry:
         raise refuse(
             f"says {size} bytes, but its shape {_short(shape)} of {dtype} takes {_short(bits)} bits"
         )
-    if math.prod(n for n in shape if n) * max(bits // 8, 1) >= 2**63:
+    item_bytes = max(_DTYPE_BITS[dtype] // 8, 1)
+    if math.prod(n for n in shape if n) * item_bytes >= 2**63:
         raise refuse(f"has the shape {_short(shape)}, too large for an array")
     return _Entry(name, dtype, tuple(shape), offsets[0], offsets[1])
 

@@ -73,7 +73,7 @@ def write_atomically(
     host = _host()
     _remove_stale_temporaries(target, host)
     mode = _mode_to_keep(target)
-    temporary, descriptor = _create_temporary(target, host)
+    temporary, descriptor = _create_temporary(target, host, caller)
     try:
         with os.fdopen(descriptor, "wb") as file:
             if mode is not None:
@@ -160,7 +160,7 @@ def _temporary_prefix(target: Path, host: str) -> str:
     return f".{_name_part(target.name, host)}.{host}-"
 
 
-def _create_temporary(target: Path, host: str) -> tuple[Path, int]:
+def _create_temporary(target: Path, host: str, caller: str) -> tuple[Path, int]:
     prefix = _temporary_prefix(target, host)
     for _ in range(100):
         temporary = target.with_name(
@@ -172,7 +172,7 @@ def _create_temporary(target: Path, host: str) -> tuple[Path, int]:
             return temporary, os.open(temporary, _CREATE_FLAGS, 0o666)
         except FileExistsError:
             continue
-    raise FileExistsError(errno.EEXIST, f"write_atomically: no free temporary name beside {target}")
+    raise FileExistsError(errno.EEXIST, f"{caller}: no free temporary name beside {target}")
 
 
 def _remove_stale_temporaries(target: Path, host: str) -> None:
