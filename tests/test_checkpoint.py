@@ -345,12 +345,16 @@ def test_damaged_files_raise_checkpoint_error_naming_the_path(tmp_path, damage):
 SAME_PACKAGE = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(tg.__file__))}
 
 
-def load_in_a_subprocess(path):
-    """tg.load(path) in another interpreter, so a regression that hangs fails after 20 s."""
+def load_in_a_subprocess(path, expected="tg.CheckpointError", as_nobody=False):
+    """tg.load(path) in another interpreter (so a regression that hangs fails after 20 s);
+    prints the ``expected`` error it raises. ``as_nobody``: as an unprivileged user, when
+    the suite runs as root."""
     code = (
-        "import sys, tinygrad_ann as tg\n"
+        "import os, sys, tinygrad_ann as tg\n"
+        f"if {as_nobody} and os.geteuid() == 0:\n"
+        "    os.setgid(65534); os.setuid(65534)\n"
         "try:\n    tg.load(sys.argv[1])\n"
-        "except tg.CheckpointError as error:\n    print(error)"
+        f"except {expected} as error:\n    print(error)"
     )
     result = subprocess.run(
         [sys.executable, "-P", "-c", code, str(path)],
@@ -416,25 +420,8 @@ def test_an_unreadable_file_raises_permission_error_naming_it(tmp_path):
     path = tg.save({"x": np.ones(1)}, tmp_path / "secret.safetensors")
     path.chmod(0)
     tmp_path.chmod(0o755)  # the unprivileged user must reach the file to be refused by it
-    script = (
-        "import os, sys, tinygrad_ann as tg\n"
-        "if os.geteuid() == 0:\n"
-        "    os.setgid(65534); os.setuid(65534)\n"
-        "try:\n"
-        "    tg.load(sys.argv[1])\n"
-        "except PermissionError as error:\n"
-        "    print(type(error).__name__, error)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-P", "-c", script, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=SAME_PACKAGE,
-    )
-    assert result.stdout == f"PermissionError tg.load: no permission to read {path}\n", (
-        result.stdout + result.stderr
-    )
+    printed = load_in_a_subprocess(path, expected="PermissionError", as_nobody=True)
+    assert printed == f"tg.load: no permission to read {path}\n"
 
 
 def foreign_file(path, header, data=b""):
