@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tinygrad_ann import articles, data
-from tinygrad_ann.articles import MATCHES, _row
+from tinygrad_ann.teaching.articles import MATCHES, _row
 
 TABLE = [
     ("000/002 perceptron", "dL/dW = Xᵀ[(s-y)·s(1-s)]", MATCHES),

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from conftest import browser_missing as missing
 
-from tinygrad_ann import demo, viz
+from tinygrad_ann import viz
+from tinygrad_ann.teaching import demo
 
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
@@ -23,7 +24,7 @@ def sigmoid(z):
 def expected_steps():
     """Article 003's net by hand: the node each step highlights and the values it shows."""
     loss, params = demo.two_layer_example()
-    _, ids = viz._draw(loss, params)
+    _, ids = viz.graph._draw(loss, params)
     mse = loss._ctx
     sigmoid2 = mse.parents[0]._ctx
     matmul2 = sigmoid2.parents[0]._ctx

@@ -12,8 +12,8 @@ import pytest
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
-from tinygrad_ann import convolution, nn
-from tinygrad_ann.convolution import (
+from tinygrad_ann import conv_ops, nn
+from tinygrad_ann.conv_ops import (
     AvgPool2d,
     AvgPool2dGrad,
     Conv2dWeightGrad,
@@ -229,7 +229,7 @@ def test_gradient_uses_the_values_forward_saw(kernel):
 def test_both_ways_of_adding_windows_back(monkeypatch, cached_positions):
     """Small maps scatter with cached positions, large ones one kernel offset at a time."""
     if not cached_positions:
-        monkeypatch.setattr(convolution, "_CACHED_POSITIONS", 0)
+        monkeypatch.setattr(conv_ops, "_CACHED_POSITIONS", 0)
     rng = np.random.default_rng(13)
     x, weight = rng.normal(size=(2, 2, 6, 7)), rng.normal(size=(3, 2, 3, 2))
     geometry = dict(stride=(1, 2), padding=(1, 2), dilation=(2, 1), groups=1)

@@ -6,7 +6,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tinygrad_ann import __main__ as cli
-from tinygrad_ann import demo, viz
+from tinygrad_ann import viz
+from tinygrad_ann.teaching import demo
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_demo_writes_the_plots_and_a_graph_that_parses(quick_demo):
 
 def test_demo_without_matplotlib_or_dot_says_what_it_skipped(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
-    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setattr(viz.graph.shutil, "which", lambda name: None)
     monkeypatch.setattr(demo, "HIDDEN_SIZES", (3,))
     lines: list[str] = []
     result = demo.run(tmp_path, quick=True, echo=lines.append)

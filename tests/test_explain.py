@@ -10,7 +10,8 @@ import pytest
 from custom_ops import Cube
 
 import tinygrad_ann as tg
-from tinygrad_ann import autograd, explain, nn, ops, viz
+from tinygrad_ann import autograd, nn, ops, viz
+from tinygrad_ann.viz import explainer as explain
 
 SECTION = re.compile(
     r'<section class="step" id="step-(\d+)" data-step="\d+" data-op="([^"]*)" '
@@ -151,7 +152,7 @@ def test_trace_holds_the_exact_vjps_and_formulas():
 
 def test_page_highlights_the_drawn_nodes_of_each_op(tmp_path):
     loss, w, _ = small_net()
-    _, ids = viz._draw(loss, {"w": w})
+    _, ids = viz.graph._draw(loss, {"w": w})
     page = viz.explain(loss, tmp_path / "page.html", params={"w": w}).read_text(encoding="utf-8")
     titles = dict(
         re.findall(r'<g id="node\d+" class="node">\s*<title>(\w+)</title>(.*?)</g>', page, re.S)
@@ -252,7 +253,7 @@ def test_page_is_self_contained(tmp_path):
 
 
 def test_without_dot_the_page_has_no_picture_and_says_why(tmp_path, monkeypatch):
-    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setattr(viz.graph.shutil, "which", lambda name: None)
     loss, _, _ = small_net()
     with pytest.warns(viz.GraphvizMissingWarning, match="apt-get install graphviz"):
         page = viz.explain(loss, tmp_path / "page.html").read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ def modules_after(code: str) -> set[str]:
 
 def test_import_leaves_the_heavy_parts_unloaded():
     loaded = modules_after("import tinygrad_ann")
-    for heavy in ("graphviz", "tinygrad_ann.viz", "tinygrad_ann.articles", "numpy.random"):
+    for heavy in ("graphviz", "tinygrad_ann.viz", "tinygrad_ann.teaching.articles", "numpy.random"):
         assert heavy not in loaded, heavy
 
 
@@ -22,7 +22,12 @@ def test_lazy_parts_load_on_first_use():
     loaded = modules_after(
         "import tinygrad_ann as tg\ntg.viz.draw_graph\ntg.articles.check_derivations\ntg.randn(2)"
     )
-    assert {"graphviz", "tinygrad_ann.viz", "tinygrad_ann.articles", "numpy.random"} <= loaded
+    assert {
+        "graphviz",
+        "tinygrad_ann.viz",
+        "tinygrad_ann.teaching.articles",
+        "numpy.random",
+    } <= loaded
 
 
 def test_unknown_attributes_are_still_errors():

@@ -131,7 +131,7 @@ def test_pytorchs_import_path_works():
     from tinygrad_ann.optim.lr_scheduler import StepLR
 
     assert StepLR is tg.optim.lr_scheduler.StepLR is lr_scheduler.StepLR
-    assert lr_scheduler.__name__ == "tinygrad_ann.lr_scheduler"
+    assert lr_scheduler.__name__ == "tinygrad_ann.optim.lr_scheduler"
 
 
 def test_schedules_work_with_adam():

@@ -5,7 +5,7 @@ import pytest
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
-from tinygrad_ann import nn, normalization
+from tinygrad_ann import nn, norm_ops
 
 RNG = np.random.default_rng(7)
 
@@ -197,10 +197,10 @@ def test_primitives_name_themselves_and_their_formulas():
     assert F.batch_norm(x, np.zeros(2), np.ones(2)).grad_fn.name == "batch_norm_eval"
     assert F.layer_norm(x, 2).grad_fn.name == "layer_norm"
     for op in (
-        normalization.Dropout,
-        normalization.BatchNorm,
-        normalization.BatchNormEval,
-        normalization.LayerNorm,
+        norm_ops.Dropout,
+        norm_ops.BatchNorm,
+        norm_ops.BatchNormEval,
+        norm_ops.LayerNorm,
     ):
         assert op.formula.startswith("∂x = "), op
 

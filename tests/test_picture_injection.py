@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import tinygrad_ann as tg
-from tinygrad_ann import explain, nn, viz
+from tinygrad_ann import nn, viz
+from tinygrad_ann.viz import explainer as explain
 
 HOSTILE = {
     "less_than": "a<b",
@@ -187,7 +188,7 @@ def test_hostile_names_render_as_text_in_the_svg_and_the_dot_source(name, tmp_pa
     svg_path = viz.save(loss, tmp_path / "graph.svg", params=model)
     root = check_svg(svg_path.read_text(encoding="utf-8"))
 
-    _, ids = viz._draw(loss, model)
+    _, ids = viz.graph._draw(loss, model)
     texts = node_texts(root)
     inner = model.blocks[name]
     op_ctx = loss._ctx.parents[0]._ctx
@@ -215,7 +216,7 @@ def test_hostile_names_render_as_text_in_the_svg_and_the_dot_source(name, tmp_pa
 def test_hostile_names_given_as_a_params_dict(name, tmp_path):
     w = tg.tensor([1.0, 2.0], requires_grad=True)
     loss = hostile_op(name).apply(w).sum()
-    graph, ids = viz._draw(loss, {name: w})
+    graph, ids = viz.graph._draw(loss, {name: w})
     root = check_svg(graph.pipe(format="svg").decode("utf-8"))
     texts = node_texts(root)
     assert_shows(texts[ids[id(w)]][0], name, whole=False)
@@ -228,7 +229,7 @@ def test_names_differing_only_in_a_hidden_character_are_told_apart():
     names = ["ab", "a\x00b", "a\x01b", "a\nb", "a\rb", "a\ud800b", "a\udc00b"]
     x = tg.tensor([1.0], requires_grad=True)
     outputs = [hostile_op(name).apply(x) for name in names]
-    graph, ids = viz._draw(outputs)
+    graph, ids = viz.graph._draw(outputs)
     texts = node_texts(check_svg(graph.pipe(format="svg").decode("utf-8")))
     shown = [texts[ids[id(out._ctx)]][0] for out in outputs]
     assert len(set(shown)) == len(names)
@@ -249,7 +250,7 @@ def test_a_label_too_long_for_dot_is_shortened_in_the_middle_and_says_so():
     name = "start" + "&" * 20_000 + "end"
     x = tg.tensor([1.0], requires_grad=True)
     loss = hostile_op(name).apply(x)
-    graph, ids = viz._draw(loss)
+    graph, ids = viz.graph._draw(loss)
     texts = node_texts(check_svg(graph.pipe(format="svg").decode("utf-8")))
     label = texts[ids[id(loss._ctx)]][0]
     assert label.startswith("start&&&") and label.endswith("&&&end")

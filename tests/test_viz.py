@@ -217,7 +217,7 @@ def test_save_dot_source_needs_no_graphviz(tmp_path):
 
 
 def test_save_without_dot_writes_source_and_warns_with_install_hint(tmp_path, monkeypatch):
-    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setattr(viz.graph.shutil, "which", lambda name: None)
     x = tg.tensor([1.0], requires_grad=True)
     with pytest.warns(viz.GraphvizMissingWarning, match="apt-get install graphviz"):
         written = viz.save(x.exp(), tmp_path / "graph.svg")

@@ -77,12 +77,12 @@ __version__ = "0.1.0"
 # Loaded on first use: ``viz`` brings in graphviz and ``articles`` builds its tables,
 # which together would double the time ``import tinygrad_ann`` takes; ``onnx`` needs
 # the optional onnx package.
-_LAZY_MODULES = ("articles", "viz", "onnx")
+_LAZY_MODULES = {"articles": ".teaching.articles", "viz": ".viz", "onnx": ".onnx"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
-        module = importlib.import_module(f".{name}", __name__)
+        module = importlib.import_module(_LAZY_MODULES[name], __name__)
         globals()[name] = module
         return module
     raise AttributeError(f"module 'tinygrad_ann' has no attribute {name!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import demo
+from .teaching import demo
 
 
 def main(argv: list[str] | None = None) -> int:

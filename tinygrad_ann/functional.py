@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .convolution import avg_pool2d, conv2d, max_pool2d  # noqa: F401 - re-exported as F.*
+from .conv_ops import avg_pool2d, conv2d, max_pool2d  # noqa: F401 - re-exported as F.*
 from .errors import DTypeError, LabelError, ShapeError
 from .tensor import Tensor
 
@@ -229,4 +229,4 @@ def binary_cross_entropy_with_logits(
     return ops.BinaryCrossEntropyWithLogits.apply(logits, target, reduction=reduction)
 
 
-from .normalization import batch_norm, dropout, layer_norm  # noqa: E402, F401 - re-exported as F.*
+from .norm_ops import batch_norm, dropout, layer_norm  # noqa: E402, F401 - re-exported as F.*

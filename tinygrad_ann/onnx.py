@@ -42,7 +42,7 @@ except ImportError as error:
         'install it with: pip install "tinygrad_ann[onnx]"'
     ) from error
 
-from . import __version__, convolution, normalization, ops
+from . import __version__, conv_ops, norm_ops, ops
 from .autograd import Function, enable_grad
 from .errors import DTypeError
 from .files import write_atomically
@@ -362,14 +362,14 @@ def _check_graph(trace: _Trace, scopes: dict[int, str]) -> None:
     for tensor in trace.nodes:
         ctx = _ctx(tensor)
         cls = type(ctx)
-        if cls is normalization.Dropout or cls is normalization.BatchNorm:
+        if cls is norm_ops.Dropout or cls is norm_ops.BatchNorm:
             scope = ctx.scope[-1] if ctx.scope else None
             layer = scope if isinstance(scope, DropoutLayer | _BatchNorm) else None
             if layer is None:
-                label = "F.dropout" if cls is normalization.Dropout else "F.batch_norm"
+                label = "F.dropout" if cls is norm_ops.Dropout else "F.batch_norm"
             else:
                 label = _layer_label(scopes.get(id(layer), ""), layer)
-            if cls is normalization.Dropout:
+            if cls is norm_ops.Dropout:
                 raise _dropout_error(label, layer)
             raise _batch_norm_error(label, layer)
         if cls not in _EMITTERS:
@@ -1079,21 +1079,21 @@ _SAVED_OPTIONS: dict[type[Function], dict[str, int]] = {
 
 # The keyword options of each op that the exported nodes depend on, by name: their keys.
 _KEYWORD_OPTIONS: dict[type[Function], dict[str, str]] = {
-    convolution.Conv2d: {
+    conv_ops.Conv2d: {
         "stride": "stride",
         "padding": "padding",
         "dilation": "dilation",
         "groups": "groups",
     },
-    convolution.MaxPool2d: {"kernel size": "kernel_size", "stride": "stride", "padding": "padding"},
-    convolution.AvgPool2d: {
+    conv_ops.MaxPool2d: {"kernel size": "kernel_size", "stride": "stride", "padding": "padding"},
+    conv_ops.AvgPool2d: {
         "kernel size": "kernel_size",
         "stride": "stride",
         "padding": "padding",
         "count_include_pad option": "count_include_pad",
     },
-    normalization.BatchNormEval: {"axes": "axes", "eps": "eps", "running statistics": "running"},
-    normalization.LayerNorm: {"axes": "axes", "eps": "eps"},
+    norm_ops.BatchNormEval: {"axes": "axes", "eps": "eps", "running statistics": "running"},
+    norm_ops.LayerNorm: {"axes": "axes", "eps": "eps"},
 }
 
 _EMITTERS: dict[type[Function], _Emitter] = {
@@ -1129,11 +1129,11 @@ _EMITTERS: dict[type[Function], _Emitter] = {
     ops.BroadcastTo: _emit_broadcast_to,
     ops.Concatenate: _emit_concatenate,
     ops.Stack: _emit_stack,
-    convolution.Conv2d: _emit_conv2d,
-    convolution.MaxPool2d: _emit_max_pool2d,
-    convolution.AvgPool2d: _emit_avg_pool2d,
-    normalization.BatchNormEval: _emit_batch_norm_eval,
-    normalization.LayerNorm: _emit_layer_norm,
+    conv_ops.Conv2d: _emit_conv2d,
+    conv_ops.MaxPool2d: _emit_max_pool2d,
+    conv_ops.AvgPool2d: _emit_avg_pool2d,
+    norm_ops.BatchNormEval: _emit_batch_norm_eval,
+    norm_ops.LayerNorm: _emit_layer_norm,
 }
 
 

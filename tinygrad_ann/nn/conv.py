@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import convolution
-from ..convolution import IntOrPair, Pair, _check_pool_padding, _conv2d, _pair, _pool2d
+from .. import conv_ops
+from ..conv_ops import IntOrPair, Pair, _check_pool_padding, _conv2d, _pair, _pool2d
 from ..errors import ShapeError
 from ..tensor import Tensor, get_default_dtype
 from . import init
@@ -131,7 +131,7 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x: Tensor) -> Tensor:
         where = f"MaxPool2d({self.extra_repr()})"
-        return _pool2d(convolution.MaxPool2d, x, self.kernel_size, self.stride, self.padding, where)
+        return _pool2d(conv_ops.MaxPool2d, x, self.kernel_size, self.stride, self.padding, where)
 
 
 class AvgPool2d(_Pool2d):
@@ -155,7 +155,7 @@ class AvgPool2d(_Pool2d):
 
     def forward(self, x: Tensor) -> Tensor:
         return _pool2d(
-            convolution.AvgPool2d,
+            conv_ops.AvgPool2d,
             x,
             self.kernel_size,
             self.stride,

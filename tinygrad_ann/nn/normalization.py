@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ShapeError
-from ..normalization import (
+from ..norm_ops import (
     _batch_norm,
     _layer_norm,
     check_dropout_probability,

@@ -22,12 +22,11 @@ tinygrad_ann optimizers have one).
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .errors import StateDictError
-from .optim import Optimizer
+from ..errors import StateDictError
+from .optimizer import Optimizer
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "StepLR"]
 
@@ -246,8 +245,3 @@ class CosineAnnealingLR(LRScheduler):
             "T_max": _check_count("CosineAnnealingLR", "T_max", values["T_max"]),
             "eta_min": _check_number("CosineAnnealingLR", "eta_min", values["eta_min"]),
         }
-
-
-# PyTorch's import path, ``from tinygrad_ann.optim.lr_scheduler import StepLR``, needs the
-# module under that name too (optim is a module, not a package).
-sys.modules.setdefault(f"{__package__}.optim.lr_scheduler", sys.modules[__name__])

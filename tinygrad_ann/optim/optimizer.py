@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import StateDictError
-from .tensor import Tensor
+from ..errors import StateDictError
+from ..tensor import Tensor
 
 
 def _check_hyperparameter(
@@ -367,7 +367,3 @@ class Adam(Optimizer):
         step_size = self.lr / (1 - beta1**step)
         denominator = np.sqrt(exp_avg_sq) / math.sqrt(1 - beta2**step) + self.eps
         _subtract_from(param, step_size * exp_avg / denominator)
-
-
-# Last, as lr_scheduler imports Optimizer from here; tg.optim.lr_scheduler is PyTorch's path.
-from . import lr_scheduler  # noqa: E402, F401

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import data
-from . import functional as F
-from .autograd import grad
-from .tensor import Tensor
+from .. import data
+from .. import functional as F
+from ..autograd import grad
+from ..tensor import Tensor
 
 __all__ = [
     "DerivationResult",

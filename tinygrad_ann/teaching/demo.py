@@ -29,10 +29,12 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from . import articles, data, explain, nn, optim, viz
-from . import functional as F
-from .factories import manual_seed
-from .tensor import Tensor
+from .. import data, nn, optim, viz
+from .. import functional as F
+from ..factories import manual_seed
+from ..tensor import Tensor
+from ..viz import explainer
+from . import articles
 
 Echo = Callable[[str], None]
 
@@ -264,11 +266,11 @@ def two_layer_example(seed: int = 0) -> tuple[Tensor, dict[str, Tensor]]:
 
 def write_backprop_page(
     out_dir: str | Path, echo: Echo = print, first_steps: int = 3
-) -> tuple[Path, explain.BackpropTrace]:
+) -> tuple[Path, explainer.BackpropTrace]:
     """Write ``backprop_two_layer.html`` for :func:`two_layer_example` and print its first steps."""
     loss, params = two_layer_example()
-    steps = explain.trace(loss, params)
-    path = explain.write_page(steps, Path(out_dir) / "backprop_two_layer.html")
+    steps = explainer.trace(loss, params)
+    path = explainer.write_page(steps, Path(out_dir) / "backprop_two_layer.html")
     for line in steps.text(first=first_steps).splitlines():
         echo(f"  {line}")
     return path, steps

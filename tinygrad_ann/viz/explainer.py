@@ -36,10 +36,12 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from . import autograd
-from .autograd import Function
-from .files import write_atomically
-from .tensor import Tensor, _data
+from .. import autograd
+from ..autograd import Function
+from ..files import write_atomically
+from ..tensor import Tensor, _data
+from . import graph as viz
+from .graph import visible_text
 
 __all__ = [
     "BackpropTrace",
@@ -61,8 +63,6 @@ _ROLE = re.compile(r"∂(\w+) =")
 # SVG) forbids the other C0 controls, lone surrogates and U+FFFE/U+FFFF, UTF-8 cannot
 # encode lone surrogates, and the rest (DEL, C1 controls, line and paragraph
 # separators, bidirectional overrides) draw nothing or reorder the text around them.
-_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
-_STAND_INS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 # ---------------------------------------------------------------- what was seen
@@ -205,23 +205,6 @@ class BackpropTrace:
 
 
 # ---------------------------------------------------------------- formatting
-def _stand_in(match: re.Match[str]) -> str:
-    character = match.group()
-    if character in _STAND_INS:
-        return _STAND_INS[character]
-    code = ord(character)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-
-def visible_text(text: str) -> str:
-    """``text`` with each character that would not show as itself written as its escape.
-
-    Python's notation (``\\n``, ``\\x00``, ``\\u202e``), so that two names differing
-    only there still look different; also used by :mod:`tinygrad_ann.viz` for labels.
-    """
-    return _HIDDEN.sub(_stand_in, text)
-
-
 def _e(text: str) -> str:
     return html.escape(visible_text(text), quote=True)
 
@@ -620,7 +603,6 @@ def trace(
     retain_graph)`` would. With ``draw`` the graph is rendered to SVG for the page.
     """
     loss = _check(loss, gradient)
-    from . import viz  # viz imports this module at its end
 
     svg: str | None = None
     notes: list[str] = []

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -46,17 +47,17 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from .autograd import Function
-from .files import write_atomically
-from .tensor import Tensor
+from ..autograd import Function
+from ..files import write_atomically
+from ..tensor import Tensor
 
 __all__ = [
     "INSTALL_HINT",
     "GraphvizMissingWarning",
     "dot_available",
     "draw_graph",
-    "explain",
     "save",
+    "visible_text",
 ]
 
 INSTALL_HINT = (
@@ -84,6 +85,27 @@ LINE_CHARACTERS = 1_000
 
 class GraphvizMissingWarning(UserWarning):
     """Graphviz's ``dot`` is not installed, so only the DOT source could be written."""
+
+
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_STAND_INS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _stand_in(match: re.Match[str]) -> str:
+    character = match.group()
+    if character in _STAND_INS:
+        return _STAND_INS[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def visible_text(text: str) -> str:
+    """``text`` with each character that would not show as itself written as its escape.
+
+    Python's notation (``\\n``, ``\\x00``, ``\\u202e``), so that two names differing
+    only there still look different; used for graph labels and by the explainer's page.
+    """
+    return _HIDDEN.sub(_stand_in, text)
 
 
 def dot_available() -> bool:
@@ -440,7 +462,3 @@ def save(output: Tensor | Sequence[Tensor], path: str | os.PathLike[str], **opti
         return fallback
     write_atomically(path, graph.pipe(format=suffix), "viz.save")
     return path
-
-
-# Last: explain draws with this module, which must be complete by then.
-from .explain import explain, visible_text  # noqa: E402
