@@ -382,3 +382,27 @@ def test_a_zero_dimensional_leaf_used_twice_gets_a_tensor_gradient():
     assert isinstance(w.grad, tg.Tensor) and w.grad.item() == 12.0
     (gradient,) = tg.grad(w * w, w)
     assert isinstance(gradient, tg.Tensor) and gradient.item() == 6.0
+
+
+def test_recorded_results_lists_each_op_result_once_in_the_order_the_ops_ran():
+    from tinygrad_ann.autograd import recorded_results
+
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    doubled = x * 2
+    bent = doubled.tanh()  # a diamond: doubled feeds both bent and the sum
+    total = (doubled + bent).sum()
+    results = recorded_results(total)
+    assert [t.grad_fn.op_name() for t in results] == ["mul", "tanh", "add", "sum"]
+    assert results[0] is doubled and results[1] is bent and results[-1] is total
+    assert recorded_results([bent, total]) == results
+    assert recorded_results(x) == [] and recorded_results([]) == []
+
+
+def test_recorded_results_walks_a_long_chain_without_recursion():
+    from tinygrad_ann.autograd import recorded_results
+
+    y = x = tg.tensor(1.0, requires_grad=True)
+    for _ in range(5000):
+        y = y * 1.0
+    results = recorded_results(y)
+    assert len(results) == 5000 and results[-1] is y and results[0].grad_fn.parents[0] is x

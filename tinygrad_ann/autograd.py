@@ -704,6 +704,26 @@ def may_have_been_used(output: Tensor, value: Any) -> bool:
     return len(seen) != newer
 
 
+def recorded_results(outputs: Tensor | Sequence[Tensor]) -> list[Tensor]:
+    """The op results behind ``outputs`` (those included), each once, in the order they ran.
+
+    The one walk of a recorded graph: backward's order is this list reversed, each
+    result's op is its ``grad_fn``, and drawing, explaining, checking and exporting
+    a graph all start here. Iterative, so a chain of any length is fine.
+    """
+    stack = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    found: dict[int, Tensor] = {}
+    while stack:
+        tensor = stack.pop()
+        ctx = tensor._ctx
+        if ctx is None or id(tensor) in found:
+            continue
+        found[id(tensor)] = tensor
+        stack.extend(parent for parent in ctx.parents if parent is not None)
+    # Sequence numbers fall as ops are recorded (see ``_sequence``): the largest ran first.
+    return sorted(found.values(), key=lambda tensor: -tensor._ctx.sequence)  # type: ignore[union-attr]
+
+
 # What ``saved`` becomes once backward has used and dropped it.
 _RELEASED = object()
 
