@@ -746,6 +746,18 @@ def test_node_names_follow_the_module_tree(tmp_path):
     ]
 
 
+def test_nodes_follow_the_order_the_ops_ran(tmp_path):
+    def two_branches(x):
+        first, second = x.tanh(), x.exp()
+        return first * 3.0 + second * 2.0  # branch by branch would put a Mul before Exp
+
+    path = exported(two_branches, rows(2, 3, np.float64), tmp_path / "m.onnx")
+    nodes = onnx.load(path).graph.node
+    assert [node.op_type for node in nodes] == ["Tanh", "Exp", "Mul", "Mul", "Add"]
+    assert [node.input[0] for node in nodes[2:4]] == [nodes[0].output[0], nodes[1].output[0]]
+    assert list(nodes[4].input) == [nodes[2].output[0], nodes[3].output[0]]
+
+
 def test_a_long_chain_exports(tmp_path):
     def fn(x):
         for _ in range(2000):

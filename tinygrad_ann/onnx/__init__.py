@@ -40,26 +40,26 @@ except ImportError as error:
 
 from ..files import write_atomically
 from ..nn.module import Module
-from .builder import _Exporter
+from .builder import Exporter
 from .checks import (
     DEFAULT_OPSET,
-    _check_batch_axis,
-    _check_eval_mode,
-    _check_graph,
-    _check_names,
-    _check_opset,
-    _example_arrays,
-    _names,
+    check_batch_axis,
+    check_eval_mode,
+    check_graph,
+    check_names,
+    check_opset,
+    checked_names,
+    example_arrays,
 )
 from .emitters import supported_ops
 from .trace import (
     ExportError,
-    _again,
-    _check_output_batch_axes,
-    _compare,
-    _second_example,
-    _trace,
-    _trace_again,
+    check_output_batch_axes,
+    compare_runs,
+    record,
+    record_again,
+    rerun_label,
+    second_example,
 )
 
 
@@ -122,38 +122,40 @@ def export(
             f"export: model_or_fn must be an nn.Module or a function taking Tensors, got a "
             f"{type(model_or_fn).__name__}"
         )
-    opset = _check_opset(opset)
-    arrays = _example_arrays(example_inputs)
-    inputs_named = _names("input_names", input_names, len(arrays), "input")
+    opset = check_opset(opset)
+    arrays = example_arrays(example_inputs)
+    inputs_named = checked_names("input_names", input_names, len(arrays), "input")
     if dynamic_batch:
-        _check_batch_axis(arrays)
+        check_batch_axis(arrays)
 
     parameters: dict[int, str] = {}
     buffers: dict[int, str] = {}
     scopes: dict[int, str] = {}
     if isinstance(model_or_fn, Module):
         # Before any run: a run in training mode would already update running statistics.
-        _check_eval_mode(model_or_fn)
+        check_eval_mode(model_or_fn)
         for name, parameter in model_or_fn.named_parameters():
             parameters[id(parameter)] = name
             parameters.setdefault(id(parameter.data), name)
         buffers = {id(buffer): name for name, buffer in model_or_fn.named_buffers()}
         scopes = {id(module): name for name, module in model_or_fn.named_modules() if name}
 
-    first = _trace(model_or_fn, arrays)
-    outputs_named = _names("output_names", output_names, len(first.outputs), "output")
-    _check_names(inputs_named, outputs_named, {*parameters.values(), *buffers.values()})
-    _check_graph(first, scopes)
+    first = record(model_or_fn, arrays)
+    outputs_named = checked_names("output_names", output_names, len(first.outputs), "output")
+    check_names(inputs_named, outputs_named, {*parameters.values(), *buffers.values()})
+    check_graph(first, scopes)
 
     batch_axes: dict[int, frozenset[int]] = {}
-    second_arrays = _second_example(arrays, dynamic_batch)
+    second_arrays = second_example(arrays, dynamic_batch)
     if second_arrays is not None:
-        second = _trace_again(model_or_fn, second_arrays, dynamic_batch)
-        batch_axes = _compare(first, second, _again(second_arrays, dynamic_batch), dynamic_batch)
+        second = record_again(model_or_fn, second_arrays, dynamic_batch)
+        batch_axes = compare_runs(
+            first, second, rerun_label(second_arrays, dynamic_batch), dynamic_batch
+        )
         if dynamic_batch:
-            _check_output_batch_axes(first, second, batch_axes)
+            check_output_batch_axes(first, second, batch_axes)
 
-    exporter = _Exporter(
+    exporter = Exporter(
         first, inputs_named, outputs_named, parameters, buffers, scopes, batch_axes, dynamic_batch
     )
     graph_name = getattr(model_or_fn, "__name__", type(model_or_fn).__name__)

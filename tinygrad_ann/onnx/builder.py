@@ -11,17 +11,17 @@ from onnx import helper, numpy_helper
 from .. import __version__
 from ..autograd import Function
 from ..tensor import Tensor
-from .emitters import _EMITTERS, _onnx_dtype
-from .trace import _FLOATS, ExportError, _ctx, _Trace
+from .emitters import EMITTERS, onnx_dtype
+from .trace import FLOAT_DTYPES, ExportError, Trace, recorded_op
 
 
 # ---------------------------------------------------------------------- building
-class _Exporter:
+class Exporter:
     """Turns the recorded ops of one trace into ONNX nodes and initializers."""
 
     def __init__(
         self,
-        trace: _Trace,
+        trace: Trace,
         input_names: list[str],
         output_names: list[str],
         parameters: dict[int, str],
@@ -112,7 +112,7 @@ class _Exporter:
             return name
         key = (name, dtype.str)
         if key not in self.casts:
-            self.casts[key] = self.add("Cast", [name], to=_onnx_dtype(dtype))
+            self.casts[key] = self.add("Cast", [name], to=onnx_dtype(dtype))
         return self.casts[key]
 
     def operand(self, ctx: Function, position: int, dtype: np.dtype | None) -> str:
@@ -144,8 +144,8 @@ class _Exporter:
         for tensor, name in zip(trace.outputs, self.output_names):
             first_output.setdefault(id(tensor), name)
         for tensor in trace.nodes:
-            ctx = _ctx(tensor)
-            if tensor.dtype not in _FLOATS:
+            ctx = recorded_op(tensor)
+            if tensor.dtype not in FLOAT_DTYPES:
                 raise ExportError(
                     f"export: {ctx.op_name()} gives dtype {tensor.dtype}; only float32 and "
                     "float64 values export"
@@ -153,7 +153,7 @@ class _Exporter:
             scope = ctx.scope[-1] if ctx.scope else None
             self.scope = self.scopes.get(id(scope), "")
             target = first_output.get(id(tensor)) or self.fresh(ctx.op_name())
-            _EMITTERS[type(ctx)](self, ctx, tensor, target)
+            EMITTERS[type(ctx)](self, ctx, tensor, target)
             self.names[id(tensor)] = target
         self.scope = ""
         for tensor, name in zip(trace.outputs, self.output_names):
@@ -164,7 +164,7 @@ class _Exporter:
             shape: list[Any] = list(tensor.shape)
             if self.dynamic_batch:
                 shape[0] = "batch"
-            return helper.make_tensor_value_info(name, _onnx_dtype(tensor.dtype), shape)
+            return helper.make_tensor_value_info(name, onnx_dtype(tensor.dtype), shape)
 
         graph = helper.make_graph(
             self.nodes,

@@ -10,11 +10,11 @@ import onnx
 from .. import norm_ops
 from ..errors import DTypeError
 from ..nn.module import Module
+from ..nn.normalization import BatchNorm1d, BatchNorm2d
 from ..nn.normalization import Dropout as DropoutLayer
-from ..nn.normalization import _BatchNorm
 from ..tensor import Tensor
-from .emitters import _EMITTERS, supported_ops
-from .trace import _FLOATS, ExportError, _ctx, _Trace
+from .emitters import EMITTERS, supported_ops
+from .trace import FLOAT_DTYPES, ExportError, Trace, recorded_op
 
 #: The opset written when none is asked for. From 18 on every Reduce* op takes its
 #: axes as an input, the form this exporter writes.
@@ -23,7 +23,7 @@ _MIN_OPSET = 18
 
 
 # ---------------------------------------------------------------------- arguments
-def _check_opset(opset: int | None) -> int:
+def check_opset(opset: int | None) -> int:
     if opset is None:
         return DEFAULT_OPSET
     newest = onnx.defs.onnx_opset_version()
@@ -37,7 +37,7 @@ def _check_opset(opset: int | None) -> int:
     return int(opset)
 
 
-def _example_arrays(example_inputs: Any) -> list[np.ndarray]:
+def example_arrays(example_inputs: Any) -> list[np.ndarray]:
     items = list(example_inputs) if isinstance(example_inputs, tuple | list) else [example_inputs]
     if not items:
         raise ValueError("export: example_inputs is empty; pass one Tensor or array per input")
@@ -52,7 +52,7 @@ def _example_arrays(example_inputs: Any) -> list[np.ndarray]:
                 f"export: example input {position} is a {type(item).__name__}; pass a Tensor or "
                 "a NumPy array (or a tuple of them, one per argument), e.g. tg.tensor(values)"
             )
-        if array.dtype not in _FLOATS:
+        if array.dtype not in FLOAT_DTYPES:
             raise DTypeError(
                 f"export: example input {position} has dtype {array.dtype}; models export in "
                 "float32 or float64, so convert it, e.g. x.astype(np.float32)"
@@ -61,7 +61,7 @@ def _example_arrays(example_inputs: Any) -> list[np.ndarray]:
     return arrays
 
 
-def _names(argument: str, names: Any, count: int, default: str) -> list[str]:
+def checked_names(argument: str, names: Any, count: int, default: str) -> list[str]:
     kind = argument.split("_")[0]
     if names is None:
         return [default] if count == 1 else [f"{default}_{k}" for k in range(count)]
@@ -80,7 +80,7 @@ def _names(argument: str, names: Any, count: int, default: str) -> list[str]:
     return names
 
 
-def _check_names(inputs: list[str], outputs: list[str], parameters: set[str]) -> None:
+def check_names(inputs: list[str], outputs: list[str], parameters: set[str]) -> None:
     for label, names in (("an input", inputs), ("an output", outputs)):
         clash = sorted(parameters.intersection(names))
         if clash:
@@ -94,7 +94,7 @@ def _check_names(inputs: list[str], outputs: list[str], parameters: set[str]) ->
         )
 
 
-def _check_batch_axis(arrays: list[np.ndarray]) -> None:
+def check_batch_axis(arrays: list[np.ndarray]) -> None:
     sizes = []
     for position, array in enumerate(arrays):
         if array.ndim == 0 or array.shape[0] == 0:
@@ -111,12 +111,12 @@ def _check_batch_axis(arrays: list[np.ndarray]) -> None:
         )
 
 
-def _check_eval_mode(model: Module) -> None:
+def check_eval_mode(model: Module) -> None:
     """No layer of ``model`` would draw random numbers or use a batch's statistics."""
     for name, module in model.named_modules():
         if not module.training:
             continue
-        if isinstance(module, _BatchNorm):
+        if isinstance(module, BatchNorm1d | BatchNorm2d):
             raise _batch_norm_error(_layer_label(name, module), module)
         if isinstance(module, DropoutLayer) and module.p > 0:
             raise _dropout_error(_layer_label(name, module), module)
@@ -159,14 +159,14 @@ def _batch_norm_error(label: str, layer: Module | None) -> ExportError:
     )
 
 
-def _check_graph(trace: _Trace, scopes: dict[int, str]) -> None:
+def check_graph(trace: Trace, scopes: dict[int, str]) -> None:
     """Every op has a mapping and every output is computed from the inputs."""
     for tensor in trace.nodes:
-        ctx = _ctx(tensor)
+        ctx = recorded_op(tensor)
         cls = type(ctx)
         if cls is norm_ops.Dropout or cls is norm_ops.BatchNorm:
             scope = ctx.scope[-1] if ctx.scope else None
-            layer = scope if isinstance(scope, DropoutLayer | _BatchNorm) else None
+            layer = scope if isinstance(scope, DropoutLayer | BatchNorm1d | BatchNorm2d) else None
             if layer is None:
                 label = "F.dropout" if cls is norm_ops.Dropout else "F.batch_norm"
             else:
@@ -174,7 +174,7 @@ def _check_graph(trace: _Trace, scopes: dict[int, str]) -> None:
             if cls is norm_ops.Dropout:
                 raise _dropout_error(label, layer)
             raise _batch_norm_error(label, layer)
-        if cls not in _EMITTERS:
+        if cls not in EMITTERS:
             raise ExportError(
                 f"export: the op {cls.op_name()!r} has no ONNX mapping, so the model cannot be "
                 f"exported (nothing was written). Ops that export: {', '.join(supported_ops())}. "
@@ -184,12 +184,12 @@ def _check_graph(trace: _Trace, scopes: dict[int, str]) -> None:
     inputs = {id(tensor) for tensor in trace.inputs}
     from_inputs = set(inputs)
     for tensor in trace.nodes:
-        if any(p is not None and id(p) in from_inputs for p in _ctx(tensor).parents):
+        if any(p is not None and id(p) in from_inputs for p in recorded_op(tensor).parents):
             from_inputs.add(id(tensor))
     for position, output in enumerate(trace.outputs):
         if id(output) in from_inputs:
             continue
-        if output._ctx is None:
+        if output.grad_fn is None:
             why = (
                 "it has no recorded graph (made under tg.no_grad(), from .data or .numpy(), "
                 "or not from the inputs at all)"

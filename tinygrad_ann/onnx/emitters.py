@@ -11,20 +11,16 @@ from onnx import helper
 
 from .. import conv_ops, norm_ops, ops
 from ..autograd import Function
-from ..nn.normalization import _BatchNorm
+from ..nn.normalization import BatchNorm1d, BatchNorm2d
 from ..tensor import Tensor
-from .trace import ExportError, _options, _same_values
+from .trace import ExportError, options_of, same_values
 
 if TYPE_CHECKING:
-    from .builder import _Exporter
+    from .builder import Exporter
 
 
-def _onnx_dtype(dtype: Any) -> int:
+def onnx_dtype(dtype: Any) -> int:
     return int(helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
-
-
-def _int64(values: Sequence[int]) -> np.ndarray:
-    return np.array(list(values), dtype=np.int64)
 
 
 def _axes(axis: Any, ndim: int) -> list[int] | None:
@@ -36,19 +32,19 @@ def _axes(axis: Any, ndim: int) -> list[int] | None:
 
 
 # ---------------------------------------------------------------------- ops
-_Emitter = Callable[["_Exporter", Any, Tensor, str], None]
+_Emitter = Callable[["Exporter", Any, Tensor, str], None]
 
 
 def _elementwise(op_type: str) -> _Emitter:
     # Every operand becomes the result's dtype: NumPy computed in that dtype too.
-    def emit(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    def emit(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
         operands = [ex.operand(ctx, k, out.dtype) for k in range(len(ctx.inputs))]
         ex.add(op_type, operands, target)
 
     return emit
 
 
-def _emit_linear(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+def _emit_linear(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
     x, weight, bias = ctx.inputs
     operands = [ex.operand(ctx, 0, out.dtype), ex.operand(ctx, 1, out.dtype)]
     if bias is not None:
@@ -63,11 +59,11 @@ def _emit_linear(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
         ex.add("Add", [product, operands[2]], target)
 
 
-def _emit_cast(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
-    ex.add("Cast", [ex.operand(ctx, 0, None)], target, to=_onnx_dtype(out.dtype))
+def _emit_cast(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    ex.add("Cast", [ex.operand(ctx, 0, None)], target, to=onnx_dtype(out.dtype))
 
 
-def _emit_clip(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+def _emit_clip(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
     _, lo, hi = ctx.saved
     x = ex.operand(ctx, 0, out.dtype)
     if lo is None and hi is None:
@@ -82,7 +78,7 @@ def _emit_clip(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
             ex.add("Min", [x, ex.constant(hi, out.dtype)], target)
 
 
-def _emit_leaky_relu(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+def _emit_leaky_relu(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
     _, slope = ctx.saved
     x = ex.operand(ctx, 0, out.dtype)
     if out.dtype == np.float32 and np.ndim(slope) == 0:
@@ -93,7 +89,7 @@ def _emit_leaky_relu(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
 
 
 def _softmax(op_type: str) -> _Emitter:
-    def emit(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    def emit(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
         _, axis = ctx.saved
         ex.add(op_type, [ex.operand(ctx, 0, out.dtype)], target, axis=int(axis))
 
@@ -101,7 +97,7 @@ def _softmax(op_type: str) -> _Emitter:
 
 
 def _reduction(op_type: str) -> _Emitter:
-    def emit(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    def emit(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
         _, axis, keepdims = ctx.saved
         ndim = np.ndim(ctx.inputs[0])
         x = ex.operand(ctx, 0, out.dtype)
@@ -115,7 +111,7 @@ def _reduction(op_type: str) -> _Emitter:
     return emit
 
 
-def _emit_reshape(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+def _emit_reshape(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
     shape = list(out.shape)
     following = sorted(ex.batch_axes(out))
     if len(following) > 1:
@@ -138,14 +134,14 @@ def _emit_reshape(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
     ex.add("Reshape", [x, ex.constant(shape, np.int64)], target, **attrs)
 
 
-def _emit_transpose(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+def _emit_transpose(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
     (axes,) = ctx.saved
     ndim = out.ndim
     perm = list(range(ndim))[::-1] if axes is None else [int(a) % ndim for a in axes]
     ex.add("Transpose", [ex.operand(ctx, 0, out.dtype)], target, perm=perm)
 
 
-def _emit_broadcast_to(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+def _emit_broadcast_to(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
     shape = list(out.shape)
     parent = ctx.parents[0]
     offset = out.ndim - np.ndim(ctx.inputs[0])
@@ -160,13 +156,13 @@ def _emit_broadcast_to(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> Non
     ex.add("Expand", [x, ex.constant(shape, np.int64)], target)
 
 
-def _emit_concatenate(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+def _emit_concatenate(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
     _, axis = ctx.saved
     operands = [ex.operand(ctx, k, out.dtype) for k in range(len(ctx.inputs))]
     ex.add("Concat", operands, target, axis=int(axis))
 
 
-def _emit_stack(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+def _emit_stack(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
     _, axis = ctx.saved
     axes = ex.constant([axis], np.int64)
     parts = [
@@ -175,7 +171,7 @@ def _emit_stack(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
     ex.add("Concat", parts, target, axis=int(axis))
 
 
-def _emit_where(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+def _emit_where(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
     if ctx.parents[0] is None:
         condition = ex.constant(np.asarray(ctx.inputs[0], dtype=bool), bool)
     else:  # a float Tensor as the condition: nonzero means true, as np.asarray(..., bool)
@@ -195,8 +191,8 @@ def _geometry(options: dict[str, Any], kernel: Sequence[int]) -> dict[str, list[
     }
 
 
-def _emit_conv2d(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
-    options = _options(ctx)
+def _emit_conv2d(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    options = options_of(ctx)
     operands = [ex.operand(ctx, 0, out.dtype), ex.operand(ctx, 1, out.dtype)]
     if ctx.inputs[2] is not None:
         operands.append(ex.operand(ctx, 2, out.dtype))
@@ -210,15 +206,15 @@ def _emit_conv2d(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
     )
 
 
-def _emit_max_pool2d(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
+def _emit_max_pool2d(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
     # MaxPool leaves the padding out of every window: the same maximum as padding with -inf.
-    options = _options(ctx)
+    options = options_of(ctx)
     x = ex.operand(ctx, 0, out.dtype)
     ex.add("MaxPool", [x], target, **_geometry(options, options["kernel_size"]))
 
 
-def _emit_avg_pool2d(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
-    options = _options(ctx)
+def _emit_avg_pool2d(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    options = options_of(ctx)
     ex.add(
         "AveragePool",
         [ex.operand(ctx, 0, out.dtype)],
@@ -240,7 +236,7 @@ def _float32_epsilon(eps: float, dtype: np.dtype) -> tuple[float, float]:
 
 
 def _parameter_or(
-    ex: _Exporter, ctx: Any, position: int, fill: float, shape: Any, dtype: Any
+    ex: Exporter, ctx: Any, position: int, fill: float, shape: Any, dtype: Any
 ) -> str:
     """The op's weight (``position`` 1) or bias (2) as ``dtype``, or ``fill`` if it has none."""
     if ctx.inputs[position] is None:
@@ -249,7 +245,7 @@ def _parameter_or(
 
 
 def _scale_and_shift(
-    ex: _Exporter, ctx: Any, normalized: str, dtype: np.dtype, out: Tensor, target: str
+    ex: Exporter, ctx: Any, normalized: str, dtype: np.dtype, out: Tensor, target: str
 ) -> None:
     """``x̂ · weight + bias`` (one of them may be None) into ``target``, in the result's dtype.
 
@@ -265,8 +261,8 @@ def _scale_and_shift(
         ex.add("Add", [normalized, ex.operand(ctx, 2, out.dtype)], target)
 
 
-def _emit_batch_norm_eval(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
-    options = _options(ctx)
+def _emit_batch_norm_eval(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    options = options_of(ctx)
     eps = float(options["eps"])
     recorded_mean, inv_std = options["running"]
     dtype = np.result_type(ctx.inputs[0], recorded_mean, inv_std)  # x̂'s
@@ -299,25 +295,25 @@ def _emit_batch_norm_eval(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> 
 
 def _running_buffers(layer: Any, ctx: Any, eps: float) -> tuple[Tensor, Tensor] | None:
     """The running mean and variance of ``layer`` if the op normalized by them as they are."""
-    if not isinstance(layer, _BatchNorm):
+    if not isinstance(layer, BatchNorm1d | BatchNorm2d):
         return None
     running_mean, running_var = layer.running_mean, layer.running_var
     if running_mean is None or running_var is None:
         return None
-    recorded_mean, inv_std = _options(ctx)["running"]
+    recorded_mean, inv_std = options_of(ctx)["running"]
     dtype = np.asarray(ctx.inputs[0]).dtype
     mean = np.array(running_mean.data, dtype=dtype).reshape(np.shape(recorded_mean))
     variance = np.array(running_var.data, dtype=dtype).reshape(np.shape(inv_std))
     with np.errstate(all="ignore"):
         # The same arithmetic as batch norm's forward, so equal means the same statistics.
         rebuilt = 1 / np.sqrt(variance + eps)
-    if _same_values(mean, np.asarray(recorded_mean)) and _same_values(rebuilt, inv_std):
+    if same_values(mean, np.asarray(recorded_mean)) and same_values(rebuilt, inv_std):
         return running_mean, running_var
     return None
 
 
-def _emit_layer_norm(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
-    options = _options(ctx)
+def _emit_layer_norm(ex: Exporter, ctx: Any, out: Tensor, target: str) -> None:
+    options = options_of(ctx)
     axes = sorted(int(axis) % out.ndim for axis in options["axes"])
     eps = options["eps"]
     dtype = np.result_type(ctx.inputs[0], eps)  # x̂'s
@@ -351,13 +347,13 @@ def _emit_layer_norm(ex: _Exporter, ctx: Any, out: Tensor, target: str) -> None:
         None if apart else target,
         axis=axes[0],
         epsilon=epsilon,
-        stash_type=_onnx_dtype(dtype),  # the mean and variance in x̂'s dtype
+        stash_type=onnx_dtype(dtype),  # the mean and variance in x̂'s dtype
     )
     if apart:
         _scale_and_shift(ex, ctx, normalized, dtype, out, target)
 
 
-_EMITTERS: dict[type[Function], _Emitter] = {
+EMITTERS: dict[type[Function], _Emitter] = {
     ops.Add: _elementwise("Add"),
     ops.Sub: _elementwise("Sub"),
     ops.Mul: _elementwise("Mul"),
@@ -405,4 +401,4 @@ def supported_ops() -> list[str]:
     >>> "linear" in tg.onnx.supported_ops() and "cross_entropy" not in tg.onnx.supported_ops()
     True
     """
-    return sorted(cls.op_name() for cls in _EMITTERS)
+    return sorted(cls.op_name() for cls in EMITTERS)

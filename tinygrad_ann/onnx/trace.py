@@ -1,7 +1,7 @@
 """Running the function to export and reading what autograd recorded.
 
-:func:`_trace` runs it once and lists the recorded ops in the order they ran;
-:func:`_trace_again` runs it on a second example and :func:`_compare` checks
+:func:`record` runs it once and lists the recorded ops in the order they ran;
+:func:`record_again` runs it on a second example and :func:`compare_runs` checks
 that the same graph was recorded, finding which axes follow the batch size.
 """
 
@@ -14,24 +14,26 @@ from typing import Any
 import numpy as np
 
 from .. import conv_ops, norm_ops, ops
-from ..autograd import Function, enable_grad
+from ..autograd import Function, enable_grad, recorded_results
 from ..tensor import Tensor
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class ExportError(ValueError):
     """The model cannot be exported as asked; the message says why and what to do."""
 
+    __module__ = "tinygrad_ann.onnx"  # tracebacks name it by its public path
+
 
 @dataclass
-class _Trace:
+class Trace:
     inputs: list[Tensor]
     outputs: list[Tensor]
     nodes: list[Tensor]  # results of recorded ops, in the order they were computed
 
 
-def _trace(fn: Callable[..., Any], arrays: list[np.ndarray]) -> _Trace:
+def record(fn: Callable[..., Any], arrays: list[np.ndarray]) -> Trace:
     inputs = [Tensor(array, requires_grad=True) for array in arrays]
     with enable_grad():  # an export inside no_grad() must still record
         result = fn(*inputs)
@@ -48,38 +50,22 @@ def _trace(fn: Callable[..., Any], arrays: list[np.ndarray]) -> _Trace:
             f"export: the function returned a {type(result).__name__}; it must return a Tensor "
             "or a tuple of Tensors"
         )
-    # Iterative, so a chain of many ops does not exhaust Python's recursion limit.
-    seen: set[int] = set()
-    nodes = []
-    stack = [output for output in outputs if output._ctx is not None]
-    while stack:
-        tensor = stack.pop()
-        if id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        nodes.append(tensor)
-        ctx: Any = tensor._ctx
-        for parent in ctx.parents:
-            if parent is not None and parent._ctx is not None and id(parent) not in seen:
-                stack.append(parent)
-    # Sequence numbers fall as ops are recorded: the largest came first.
-    nodes.sort(key=lambda tensor: tensor._ctx.sequence, reverse=True)  # type: ignore[union-attr]
-    return _Trace(inputs, outputs, nodes)
+    return Trace(inputs, outputs, recorded_results(outputs))
 
 
-def _ctx(tensor: Tensor) -> Function:
-    ctx = tensor._ctx
+def recorded_op(tensor: Tensor) -> Function:
+    ctx = tensor.grad_fn
     assert ctx is not None
     return ctx
 
 
-def _options(ctx: Function) -> dict[str, Any]:
+def options_of(ctx: Function) -> dict[str, Any]:
     """The keyword options the op's forward received (its geometry, eps, statistics)."""
     options: dict[str, Any] = ctx.__dict__.get("options", {})
     return options
 
 
-def _second_example(arrays: list[np.ndarray], dynamic_batch: bool) -> list[np.ndarray] | None:
+def second_example(arrays: list[np.ndarray], dynamic_batch: bool) -> list[np.ndarray] | None:
     if dynamic_batch:
         # One more row than the example, rows shifted by one: the shapes and the values differ.
         size = arrays[0].shape[0]
@@ -93,16 +79,16 @@ def _second_example(arrays: list[np.ndarray], dynamic_batch: bool) -> list[np.nd
     ]
 
 
-def _again(arrays: list[np.ndarray], dynamic_batch: bool) -> str:
+def rerun_label(arrays: list[np.ndarray], dynamic_batch: bool) -> str:
     """How the second run's inputs differ, for messages."""
     return f"batch size {len(arrays[0])}" if dynamic_batch else "the example rows in another order"
 
 
-def _trace_again(fn: Callable[..., Any], arrays: list[np.ndarray], dynamic_batch: bool) -> _Trace:
+def record_again(fn: Callable[..., Any], arrays: list[np.ndarray], dynamic_batch: bool) -> Trace:
     try:
         # Rows mixed in a new way may leave an op's domain; the values are only compared.
         with np.errstate(all="ignore"):
-            return _trace(fn, arrays)
+            return record(fn, arrays)
     except Exception as error:
         hint = (
             ". Write shapes from x.shape or with -1 rather than the example's batch size; if "
@@ -111,18 +97,18 @@ def _trace_again(fn: Callable[..., Any], arrays: list[np.ndarray], dynamic_batch
             else ""
         )
         raise ExportError(
-            f"export: the function failed when run again on {_again(arrays, dynamic_batch)} "
+            f"export: the function failed when run again on {rerun_label(arrays, dynamic_batch)} "
             f"({type(error).__name__}: {error}){hint}"
         ) from error
 
 
-def _compare(
-    first: _Trace, second: _Trace, what: str, dynamic_batch: bool
+def compare_runs(
+    first: Trace, second: Trace, what: str, dynamic_batch: bool
 ) -> dict[int, frozenset[int]]:
     """Check that the second run recorded the same graph; the axes of each op result
     that changed size with the batch, by ``id`` of the first run's tensor."""
 
-    def roles(trace: _Trace) -> dict[int, tuple[str, int]]:
+    def roles(trace: Trace) -> dict[int, tuple[str, int]]:
         found = {id(tensor): ("input", k) for k, tensor in enumerate(trace.inputs)}
         found.update({id(tensor): ("op", k) for k, tensor in enumerate(trace.nodes)})
         return found
@@ -140,7 +126,7 @@ def _compare(
         raise differ(f"{len(first.nodes)} ops, then {len(second.nodes)}")
     batch_axes: dict[int, frozenset[int]] = {}
     for index, (one, two) in enumerate(zip(first.nodes, second.nodes)):
-        ctx_one, ctx_two = _ctx(one), _ctx(two)
+        ctx_one, ctx_two = recorded_op(one), recorded_op(two)
         name = ctx_one.op_name()
         if type(ctx_one) is not type(ctx_two) or len(ctx_one.inputs) != len(ctx_two.inputs):
             raise differ(f"op {index} was {name}, then {ctx_two.op_name()}")
@@ -169,7 +155,7 @@ def _compare(
             _check_same_constant(label, value_one, value_two, what, dynamic_batch)
         for option, key in _KEYWORD_OPTIONS.get(type(ctx_one), {}).items():
             label = f"the {option} of {name}"
-            value_one, value_two = _options(ctx_one)[key], _options(ctx_two)[key]
+            value_one, value_two = options_of(ctx_one)[key], options_of(ctx_two)[key]
             _check_same_constant(label, value_one, value_two, what, dynamic_batch)
         batch_axes[id(one)] = frozenset(
             axis for axis, (a, b) in enumerate(zip(one.shape, two.shape)) if a != b
@@ -191,7 +177,7 @@ def _check_same_constant(label: str, one: Any, two: Any, what: str, dynamic_batc
             problem = f"had shape {first.shape}, then {second.shape}"
         elif first.dtype != second.dtype:
             problem = f"had dtype {first.dtype}, then {second.dtype}"
-        elif _same_values(first, second):
+        elif same_values(first, second):
             return
         else:
             problem = "changed value"
@@ -207,14 +193,14 @@ def _check_same_constant(label: str, one: Any, two: Any, what: str, dynamic_batc
     )
 
 
-def _same_values(first: np.ndarray, second: np.ndarray) -> bool:
+def same_values(first: np.ndarray, second: np.ndarray) -> bool:
     if first.dtype.kind in "fc":
         return bool(np.array_equal(first, second, equal_nan=True))
     return bool(np.array_equal(first, second))
 
 
-def _check_output_batch_axes(
-    first: _Trace, second: _Trace, batch_axes: dict[int, frozenset[int]]
+def check_output_batch_axes(
+    first: Trace, second: Trace, batch_axes: dict[int, frozenset[int]]
 ) -> None:
     inputs = {id(tensor) for tensor in first.inputs}
     sizes = (len(first.inputs[0]), len(second.inputs[0]))
