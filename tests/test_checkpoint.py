@@ -18,7 +18,7 @@ import safetensors.numpy
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
-from tinygrad_ann import checkpoint, nn, optim
+from tinygrad_ann import checkpoint, nn, optim, safetensors_format
 from tinygrad_ann.checkpoint import (
     CHECKSUM_KEY,
     FORMAT_KEY,
@@ -49,6 +49,12 @@ def train(model, optimizer, steps):
 
 def weights(model):
     return {name: p.data.copy() for name, p in model.named_parameters()}
+
+
+def set_limit(monkeypatch, name, value):
+    """A limit lowered for one test, in both modules that read it."""
+    monkeypatch.setattr(checkpoint, name, value)
+    monkeypatch.setattr(safetensors_format, name, value)
 
 
 # ------------------------------------------------------------------ files
@@ -303,12 +309,12 @@ def test_strings_longer_than_the_limit_are_refused(tmp_path):
 
 def test_the_array_count_and_header_size_limits_hold_at_save_and_load(tmp_path, monkeypatch):
     path = tg.save({"a": np.ones(1), "b": np.ones(1), "c": np.ones(1)}, tmp_path / "c.safetensors")
-    monkeypatch.setattr(checkpoint, "MAX_ARRAYS", 2)
+    set_limit(monkeypatch, "MAX_ARRAYS", 2)
     with pytest.raises(ValueError, match="3 arrays, more than the 2"):
         tg.save({"a": np.ones(1), "b": np.ones(1), "c": np.ones(1)}, tmp_path / "d.safetensors")
     with pytest.raises(tg.CheckpointError, match="3 arrays, more than 2"):
         tg.load(path)
-    monkeypatch.setattr(checkpoint, "MAX_HEADER_BYTES", 64)
+    set_limit(monkeypatch, "MAX_HEADER_BYTES", 64)
     with pytest.raises(ValueError, match="more than the 64 allowed"):
         tg.save({"a": np.ones(1)}, tmp_path / "d.safetensors")
     with pytest.raises(tg.CheckpointError, match="exceeds the limit of 64 bytes"):
@@ -814,9 +820,9 @@ def test_the_length_field_needs_8_bytes_and_the_header_must_fit_in_the_file(tmp_
 def test_a_header_of_exactly_max_header_bytes_loads_and_saves(tmp_path, monkeypatch):
     path = tg.save({"w": np.ones(2)}, tmp_path / "c.safetensors")
     (length,) = struct.unpack("<Q", path.read_bytes()[:8])
-    monkeypatch.setattr(checkpoint, "MAX_HEADER_BYTES", length)
+    set_limit(monkeypatch, "MAX_HEADER_BYTES", length)
     assert tg.load(tg.save({"w": np.ones(2)}, path))["w"].data.tolist() == [1.0, 1.0]
-    monkeypatch.setattr(checkpoint, "MAX_HEADER_BYTES", length - 1)
+    set_limit(monkeypatch, "MAX_HEADER_BYTES", length - 1)
     assert refusal(path) == NOT_SAFETENSORS + (
         f"its header length {length} exceeds the limit of {length - 1} bytes"
     )
@@ -830,13 +836,13 @@ def test_a_header_of_exactly_max_header_bytes_loads_and_saves(tmp_path, monkeypa
 
 def test_exactly_max_arrays_arrays_save_and_load_and_one_more_is_refused(tmp_path, monkeypatch):
     three = {"a": np.ones(1), "b": np.ones(1), "c": np.ones(1)}
-    monkeypatch.setattr(checkpoint, "MAX_ARRAYS", 3)
+    set_limit(monkeypatch, "MAX_ARRAYS", 3)
     path = tg.save(three, tmp_path / "c.safetensors")
     assert sorted(tg.load(path)) == ["a", "b", "c"]
     foreign = tmp_path / "f.safetensors"
     safetensors.numpy.save_file(three, str(foreign))
     assert sorted(tg.load(foreign)) == ["a", "b", "c"]
-    monkeypatch.setattr(checkpoint, "MAX_ARRAYS", 2)
+    set_limit(monkeypatch, "MAX_ARRAYS", 2)
     with pytest.raises(ValueError) as caught:
         tg.save(three, tmp_path / "d.safetensors")
     assert str(caught.value) == (
@@ -1529,7 +1535,7 @@ def test_the_size_bound_counts_item_bytes_as_numpy_does(tmp_path):
     )
     # An 8 GiB float32 tensor is an ordinary array (its header alone is checked here).
     eight_gib = {"dtype": "F32", "shape": [2**31], "data_offsets": [0, 2**33]}
-    assert checkpoint._entry("w", eight_gib).shape == (2**31,)
+    assert safetensors_format._entry("w", eight_gib).shape == (2**31,)
 
 
 def test_a_shape_numpy_refuses_is_refused_with_numpys_reason(tmp_path, monkeypatch):
@@ -1539,7 +1545,7 @@ def test_a_shape_numpy_refuses_is_refused_with_numpys_reason(tmp_path, monkeypat
     def refuse(shape, dtype):
         raise ValueError("maximum supported dimension for an ndarray is 32")
 
-    monkeypatch.setattr(checkpoint.np, "empty", refuse)
+    monkeypatch.setattr(safetensors_format.np, "empty", refuse)
     assert refusal(path) == (
         NOT_SAFETENSORS + "tensor 'x' of shape [1] cannot be an array here (maximum supported "
         "dimension for an ndarray is 32)"
