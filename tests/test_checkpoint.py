@@ -51,12 +51,6 @@ def weights(model):
     return {name: p.data.copy() for name, p in model.named_parameters()}
 
 
-def set_limit(monkeypatch, name, value):
-    """A limit lowered for one test, in both modules that read it."""
-    monkeypatch.setattr(checkpoint, name, value)
-    monkeypatch.setattr(safetensors_format, name, value)
-
-
 # ------------------------------------------------------------------ files
 def test_a_state_dict_is_a_plain_safetensors_file_keyed_by_the_state_dict_names(tmp_path):
     model = make_model()
@@ -309,12 +303,12 @@ def test_strings_longer_than_the_limit_are_refused(tmp_path):
 
 def test_the_array_count_and_header_size_limits_hold_at_save_and_load(tmp_path, monkeypatch):
     path = tg.save({"a": np.ones(1), "b": np.ones(1), "c": np.ones(1)}, tmp_path / "c.safetensors")
-    set_limit(monkeypatch, "MAX_ARRAYS", 2)
+    monkeypatch.setattr(safetensors_format, "MAX_ARRAYS", 2)
     with pytest.raises(ValueError, match="3 arrays, more than the 2"):
         tg.save({"a": np.ones(1), "b": np.ones(1), "c": np.ones(1)}, tmp_path / "d.safetensors")
     with pytest.raises(tg.CheckpointError, match="3 arrays, more than 2"):
         tg.load(path)
-    set_limit(monkeypatch, "MAX_HEADER_BYTES", 64)
+    monkeypatch.setattr(safetensors_format, "MAX_HEADER_BYTES", 64)
     with pytest.raises(ValueError, match="more than the 64 allowed"):
         tg.save({"a": np.ones(1)}, tmp_path / "d.safetensors")
     with pytest.raises(tg.CheckpointError, match="exceeds the limit of 64 bytes"):
@@ -820,9 +814,9 @@ def test_the_length_field_needs_8_bytes_and_the_header_must_fit_in_the_file(tmp_
 def test_a_header_of_exactly_max_header_bytes_loads_and_saves(tmp_path, monkeypatch):
     path = tg.save({"w": np.ones(2)}, tmp_path / "c.safetensors")
     (length,) = struct.unpack("<Q", path.read_bytes()[:8])
-    set_limit(monkeypatch, "MAX_HEADER_BYTES", length)
+    monkeypatch.setattr(safetensors_format, "MAX_HEADER_BYTES", length)
     assert tg.load(tg.save({"w": np.ones(2)}, path))["w"].data.tolist() == [1.0, 1.0]
-    set_limit(monkeypatch, "MAX_HEADER_BYTES", length - 1)
+    monkeypatch.setattr(safetensors_format, "MAX_HEADER_BYTES", length - 1)
     assert refusal(path) == NOT_SAFETENSORS + (
         f"its header length {length} exceeds the limit of {length - 1} bytes"
     )
@@ -836,13 +830,13 @@ def test_a_header_of_exactly_max_header_bytes_loads_and_saves(tmp_path, monkeypa
 
 def test_exactly_max_arrays_arrays_save_and_load_and_one_more_is_refused(tmp_path, monkeypatch):
     three = {"a": np.ones(1), "b": np.ones(1), "c": np.ones(1)}
-    set_limit(monkeypatch, "MAX_ARRAYS", 3)
+    monkeypatch.setattr(safetensors_format, "MAX_ARRAYS", 3)
     path = tg.save(three, tmp_path / "c.safetensors")
     assert sorted(tg.load(path)) == ["a", "b", "c"]
     foreign = tmp_path / "f.safetensors"
     safetensors.numpy.save_file(three, str(foreign))
     assert sorted(tg.load(foreign)) == ["a", "b", "c"]
-    set_limit(monkeypatch, "MAX_ARRAYS", 2)
+    monkeypatch.setattr(safetensors_format, "MAX_ARRAYS", 2)
     with pytest.raises(ValueError) as caught:
         tg.save(three, tmp_path / "d.safetensors")
     assert str(caught.value) == (

@@ -9,10 +9,12 @@ epoch, notes) fits too: its arrays become safetensors tensors under dotted
 keys, and the rest of its structure travels as JSON in the file's metadata,
 beside a SHA-256 checksum of the whole file that :func:`load` verifies.
 
-This module reads and writes the format itself, streaming: :func:`save` writes
-the header and then each array's bytes straight from the array, :func:`load`
-reads each array straight into a fresh NumPy array (about one copy of the data
-in memory), after checking the header strictly and within fixed limits.
+This module turns a checkpoint into arrays and a structure and back;
+:mod:`~tinygrad_ann.safetensors_format` reads and writes the file, streaming:
+:func:`save` writes the header and then each array's bytes straight from the
+array, :func:`load` reads each array straight into a fresh NumPy array (about
+one copy of the data in memory), after checking the header strictly and within
+fixed limits.
 
 >>> import tempfile, pathlib
 >>> import numpy as np
@@ -53,36 +55,27 @@ import numpy as np
 from .errors import CheckpointError
 from .files import write_atomically
 from .safetensors_format import (
-    _CHECKSUM_LITERAL,
-    _DAMAGED,
-    _DIGEST_LENGTH,
-    _LENGTH_FIELD,
-    _METADATA,
-    _NOT_SAFETENSORS,
-    _SAFETENSORS_NAMES,
-    _UNSEALED_KEYS,
-    _UNSEALED_VERSION,
     CHECKSUM_KEY,
+    DAMAGED,
     FORMAT_KEY,
     FORMAT_VERSION,
     INTEGER_BOUND,
     MAX_ARRAYS,
     MAX_HEADER_BYTES,
+    MAX_NDIM,
+    METADATA_KEY,
     OUR_KEYS,
+    OUR_PREFIX,
+    SAFETENSORS_NAMES,
     STRUCTURE_KEY,
-    _checksum_of_header,
-    _file_chunks,
-    _header,
-    _layout,
-    _open_regular_file,
-    _parse_header,
-    _parse_json,
-    _read_arrays,
-    _read_exactly,
-    _sha256,
-    _short,
-    _UnloadableError,
-    _writer,
+    UNSEALED_KEYS,
+    UNSEALED_VERSION,
+    UnloadableError,
+    open_regular_file,
+    parse_json,
+    read_safetensors,
+    sealed_writer,
+    short,
 )
 from .tensor import Tensor
 
@@ -123,18 +116,10 @@ def save(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
         )
     tensors: dict[str, np.ndarray] = {}
     structure = _encode(obj, (), tensors, depth=1)
-    if len(tensors) > MAX_ARRAYS:
-        raise ValueError(
-            f"tg.save: the checkpoint holds {len(tensors)} arrays, more than the "
-            f"{MAX_ARRAYS} a checkpoint may hold; split it into several files"
-        )
     # ensure_ascii: a string with a lone surrogate is escaped instead of failing to encode.
     structure_json = json.dumps(structure, separators=(",", ":"))
-    header = _header(tensors, {FORMAT_KEY: FORMAT_VERSION, STRUCTURE_KEY: structure_json})
-    digest = _sha256(_file_chunks(header, tensors)).encode()
-    start = header.index(_CHECKSUM_LITERAL) + len(_CHECKSUM_LITERAL)
-    sealed = header[:start] + digest + header[start + _DIGEST_LENGTH :]
-    return write_atomically(path, _writer(sealed, tensors), "tg.save")
+    metadata = {FORMAT_KEY: FORMAT_VERSION, STRUCTURE_KEY: structure_json}
+    return write_atomically(path, sealed_writer(tensors, metadata), "tg.save")
 
 
 def _key(path: tuple[str, ...]) -> str:
@@ -207,12 +192,12 @@ def _checked_integer(number: int, where: str) -> int:
 
 def _store(array: np.ndarray, path: tuple[str, ...], tensors: dict[str, np.ndarray]) -> str:
     key = _key(path)  # the root is a dict (save checks), so path is never empty
-    if (array.dtype.kind, array.dtype.itemsize) not in _SAFETENSORS_NAMES:
+    if (array.dtype.kind, array.dtype.itemsize) not in SAFETENSORS_NAMES:
         raise TypeError(
             f"tg.save: {key} has dtype {array.dtype}, which safetensors cannot store "
             "(booleans, integers and floats can)"
         )
-    if key == _METADATA:
+    if key == METADATA_KEY:
         raise ValueError(
             f"tg.save: an array would be stored under the key {key!r}, which safetensors "
             "reserves for the file's metadata; rename it"
@@ -244,64 +229,38 @@ def load(path: str | os.PathLike[str]) -> Any:
     """
     path = Path(path)
     try:
-        with _open_regular_file(path) as file:
+        with open_regular_file(path) as file:
             return _read(file, os.fstat(file.fileno()).st_size)
-    except _UnloadableError as refusal:
+    except UnloadableError as refusal:
         raise CheckpointError(f"tg.load: {path} {refusal}") from None
 
 
 def _read(file: BinaryIO, size: int) -> Any:
     """The checkpoint in ``file`` (of ``size`` bytes), checked in full before it is returned."""
-    if size < _LENGTH_FIELD.size:
-        raise _UnloadableError(
-            f"{_NOT_SAFETENSORS}: it has {size} bytes, fewer than a header's length"
-        )
-    length_field = _read_exactly(file, _LENGTH_FIELD.size)
-    (header_length,) = _LENGTH_FIELD.unpack(length_field)
-    if header_length > MAX_HEADER_BYTES:
-        raise _UnloadableError(
-            f"{_NOT_SAFETENSORS}: its header length {header_length} exceeds the limit of "
-            f"{MAX_HEADER_BYTES} bytes"
-        )
-    if header_length > size - _LENGTH_FIELD.size:
-        raise _UnloadableError(
-            f"{_NOT_SAFETENSORS}: it is truncated, or its header length is wrong (the header "
-            f"claims {header_length} bytes, {size - _LENGTH_FIELD.size} follow the length field)"
-        )
-    header_bytes = _read_exactly(file, header_length)
-    header = _parse_header(header_bytes)
-    data_size = size - _LENGTH_FIELD.size - header_length
-    metadata, entries = _layout(header, data_size)
-    checksum = _checksum_of_header(metadata, length_field, header_bytes)
-    arrays = _read_arrays(file, entries, checksum)
-    if checksum is not None and checksum.hexdigest() != metadata[CHECKSUM_KEY]:
-        raise _UnloadableError(
-            "is damaged: checksum mismatch (its bytes are not the ones tg.save wrote: a "
-            "flipped bit, a partial copy or an edit)"
-        )
+    metadata, arrays, sealed = read_safetensors(file, size)
     if STRUCTURE_KEY not in metadata:  # a plain safetensors file, from anywhere
         return {name: Tensor._wrap(array) for name, array in arrays.items()}
-    if checksum is None:
+    if not sealed:
         return _decode_unsealed(metadata[STRUCTURE_KEY], arrays)
-    structure = _parse_json(
-        metadata[STRUCTURE_KEY], "its structure", _STRUCTURE_JSON_DEPTH, _DAMAGED, strict=False
+    structure = parse_json(
+        metadata[STRUCTURE_KEY], "its structure", _STRUCTURE_JSON_DEPTH, DAMAGED, strict=False
     )
     return _decode_structure(structure, arrays)
 
 
 def _decode_unsealed(structure_json: str, arrays: Mapping[str, np.ndarray]) -> Any:
     """A checkpoint written before checksums: its structure wrapped with a version number."""
-    wrapped = _parse_json(
-        structure_json, "its structure", _STRUCTURE_JSON_DEPTH + 1, _DAMAGED, strict=False
+    wrapped = parse_json(
+        structure_json, "its structure", _STRUCTURE_JSON_DEPTH + 1, DAMAGED, strict=False
     )
     if (
         not isinstance(wrapped, dict)
         or set(wrapped) != {"version", "structure"}
         or type(wrapped["version"]) is not int
-        or wrapped["version"] != _UNSEALED_VERSION
+        or wrapped["version"] != UNSEALED_VERSION
     ):
-        raise _UnloadableError(
-            f"{_DAMAGED}: its metadata lacks {', '.join(sorted(OUR_KEYS - _UNSEALED_KEYS))} "
+        raise UnloadableError(
+            f"{DAMAGED}: its metadata lacks {', '.join(sorted(OUR_KEYS - UNSEALED_KEYS))} "
             "and its structure is not one an older tg.save wrote (a damaged key name?)"
         )
     return _decode_structure(wrapped["structure"], arrays)
@@ -310,14 +269,14 @@ def _decode_unsealed(structure_json: str, arrays: Mapping[str, np.ndarray]) -> A
 def _decode_structure(structure: Any, arrays: Mapping[str, np.ndarray]) -> Any:
     """The checkpoint that the parsed ``structure`` describes, with ``arrays`` in their places."""
     if not isinstance(structure, dict):
-        raise _UnloadableError(f"{_DAMAGED}: its structure is not a dict")
+        raise UnloadableError(f"{DAMAGED}: its structure is not a dict")
     unused = set(arrays)
     checkpoint = _decode(structure, arrays, unused, depth=1)
     if not isinstance(checkpoint, dict):
-        raise _UnloadableError(f"{_DAMAGED}: its structure is not a dict")
+        raise UnloadableError(f"{DAMAGED}: its structure is not a dict")
     if unused:
-        raise _UnloadableError(
-            f"{_DAMAGED}: it holds arrays its structure does not mention: {sorted(unused)[:5]}"
+        raise UnloadableError(
+            f"{DAMAGED}: it holds arrays its structure does not mention: {sorted(unused)[:5]}"
         )
     return checkpoint
 
@@ -334,15 +293,15 @@ def _decode(node: Any, arrays: Mapping[str, np.ndarray], unused: set[str], depth
     if isinstance(node, dict) and len(node) == 1 and "$tensor" in node:
         name = node["$tensor"]
         if not isinstance(name, str) or name not in arrays:
-            raise _UnloadableError(
-                f"{_DAMAGED}: its structure names the array {_short(name)}, which is missing"
+            raise UnloadableError(
+                f"{DAMAGED}: its structure names the array {short(name)}, which is missing"
             )
         if name not in unused:
-            raise _UnloadableError(f"{_DAMAGED}: its structure uses the array {_short(name)} twice")
+            raise UnloadableError(f"{DAMAGED}: its structure uses the array {short(name)} twice")
         unused.discard(name)
         return Tensor._wrap(arrays[name])
     if depth > MAX_DEPTH:
-        raise _UnloadableError(f"{_DAMAGED}: its structure nests more than {MAX_DEPTH} levels deep")
+        raise UnloadableError(f"{DAMAGED}: its structure nests more than {MAX_DEPTH} levels deep")
     if isinstance(node, list):
         return [_decode(item, arrays, unused, depth + 1) for item in node]
     markers = [marker for marker in _MARKERS if marker in node]
@@ -352,14 +311,14 @@ def _decode(node: Any, arrays: Mapping[str, np.ndarray], unused: set[str], depth
             for key, item in node.items()
         }
     if len(node) != 1:
-        raise _UnloadableError(
-            f"{_DAMAGED}: its structure has an object with {markers[0]} and more keys"
+        raise UnloadableError(
+            f"{DAMAGED}: its structure has an object with {markers[0]} and more keys"
         )
     if "$tuple" in node and isinstance(node["$tuple"], list):
         return tuple(_decode(item, arrays, unused, depth + 1) for item in node["$tuple"])
     if "$dict" in node and isinstance(node["$dict"], list):
         return _decode_dict(node["$dict"], arrays, unused, depth)
-    raise _UnloadableError(f"{_DAMAGED}: its structure has a malformed {markers[0]} object")
+    raise UnloadableError(f"{DAMAGED}: its structure has a malformed {markers[0]} object")
 
 
 def _decode_dict(
@@ -373,13 +332,13 @@ def _decode_dict(
             or not isinstance(pair[0], str | int)
             or isinstance(pair[0], bool)
         ):
-            raise _UnloadableError(
-                f"{_DAMAGED}: its structure has a $dict entry that is not [key, value]"
+            raise UnloadableError(
+                f"{DAMAGED}: its structure has a $dict entry that is not [key, value]"
             )
         key = _loaded_string(pair[0]) if isinstance(pair[0], str) else pair[0]
         if key in result:
-            raise _UnloadableError(
-                f"{_DAMAGED}: its structure has the key {_short(key)} twice in one dict"
+            raise UnloadableError(
+                f"{DAMAGED}: its structure has the key {short(key)} twice in one dict"
             )
         result[key] = _decode(pair[1], arrays, unused, depth + 1)
     return result
@@ -387,8 +346,26 @@ def _decode_dict(
 
 def _loaded_string(text: str) -> str:
     if len(text) > MAX_STRING_LENGTH:
-        raise _UnloadableError(
-            f"{_DAMAGED}: its structure has a string of {len(text)} characters, more than "
+        raise UnloadableError(
+            f"{DAMAGED}: its structure has a string of {len(text)} characters, more than "
             f"{MAX_STRING_LENGTH}"
         )
     return text
+
+
+__all__ = [
+    "CHECKSUM_KEY",
+    "FORMAT_KEY",
+    "FORMAT_VERSION",
+    "INTEGER_BOUND",
+    "MAX_ARRAYS",
+    "MAX_DEPTH",
+    "MAX_HEADER_BYTES",
+    "MAX_NDIM",
+    "MAX_STRING_LENGTH",
+    "OUR_KEYS",
+    "OUR_PREFIX",
+    "STRUCTURE_KEY",
+    "load",
+    "save",
+]

@@ -42,8 +42,8 @@ OUR_KEYS = frozenset({FORMAT_KEY, CHECKSUM_KEY, STRUCTURE_KEY})
 # Before checksums, tg.save wrote the structure key alone, holding
 # {"version": 1, "structure": ...}. One damaged key name cannot turn a file of today
 # into one of those (it takes two keys gone), so they still load, checked but unsealed.
-_UNSEALED_KEYS = frozenset({STRUCTURE_KEY})
-_UNSEALED_VERSION = 1
+UNSEALED_KEYS = frozenset({STRUCTURE_KEY})
+UNSEALED_VERSION = 1
 
 # Limits, refused at save (ValueError) and at load (CheckpointError); docs/checkpoints.md
 # has them as a table.
@@ -57,7 +57,7 @@ INTEGER_BOUND = 2**128
 #: Dimensions of one array.
 MAX_NDIM = 64
 
-_METADATA = "__metadata__"
+METADATA_KEY = "__metadata__"
 _ENTRY_FIELDS = frozenset({"dtype", "shape", "data_offsets"})
 _LENGTH_FIELD = struct.Struct("<Q")
 # The literal that holds the digest in the header we write (compact JSON, our key once).
@@ -89,7 +89,7 @@ _NUMPY_DTYPES = {
         "F64": "<f8",
     }.items()
 }
-_SAFETENSORS_NAMES = {(dtype.kind, dtype.itemsize): name for name, dtype in _NUMPY_DTYPES.items()}
+SAFETENSORS_NAMES = {(dtype.kind, dtype.itemsize): name for name, dtype in _NUMPY_DTYPES.items()}
 _UNSUPPORTED_DTYPES = {  # name: (bits per element, what it is)
     "BF16": (16, " (bfloat16)"),
     "C64": (64, " (complex64)"),
@@ -106,26 +106,42 @@ _DTYPE_BITS = {
 }
 
 _NOT_SAFETENSORS = "is not a valid safetensors file (truncated or corrupted?)"
-_DAMAGED = "is a damaged checkpoint"
+DAMAGED = "is a damaged checkpoint"
 
 
-class _UnloadableError(Exception):
+class UnloadableError(Exception):
     """Why a file cannot be loaded: the end of a CheckpointError's message, after its path."""
 
 
-def _short(value: Any) -> str:
+def short(value: Any) -> str:
     """``repr(value)``, cut short: names and values read from a damaged file may be huge."""
     text = repr(value) if not isinstance(value, int) or value.bit_length() < 128 else "<huge int>"
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
+def sealed_writer(
+    tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]
+) -> Callable[[BinaryIO], None]:
+    """What writes a file of ``tensors`` and ``metadata``, sealed by the SHA-256 of its bytes."""
+    if len(tensors) > MAX_ARRAYS:
+        raise ValueError(
+            f"tg.save: the checkpoint holds {len(tensors)} arrays, more than the "
+            f"{MAX_ARRAYS} a checkpoint may hold; split it into several files"
+        )
+    header = _header(tensors, metadata)
+    digest = _sha256(_file_chunks(header, tensors)).encode()
+    start = header.index(_CHECKSUM_LITERAL) + len(_CHECKSUM_LITERAL)
+    sealed = header[:start] + digest + header[start + _DIGEST_LENGTH :]
+    return _writer(sealed, tensors)
+
+
 def _header(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> bytes:
     """The JSON header, its checksum a placeholder of zeros, padded with spaces to 8 bytes."""
-    entries: dict[str, Any] = {_METADATA: {**metadata, CHECKSUM_KEY: _PLACEHOLDER.decode()}}
+    entries: dict[str, Any] = {METADATA_KEY: {**metadata, CHECKSUM_KEY: _PLACEHOLDER.decode()}}
     begin = 0
     for key, array in tensors.items():
         entries[key] = {
-            "dtype": _SAFETENSORS_NAMES[array.dtype.kind, array.dtype.itemsize],
+            "dtype": SAFETENSORS_NAMES[array.dtype.kind, array.dtype.itemsize],
             "shape": list(array.shape),
             "data_offsets": [begin, begin + array.nbytes],
         }
@@ -185,7 +201,7 @@ def _writer(header: bytes, tensors: Mapping[str, np.ndarray]) -> Callable[[Binar
     return write
 
 
-def _open_regular_file(path: Path) -> BinaryIO:
+def open_regular_file(path: Path) -> BinaryIO:
     """``path`` opened for reading, refused before any read unless it is a regular file."""
     # O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever.
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -241,6 +257,41 @@ class _Entry(NamedTuple):
     end: int
 
 
+def read_safetensors(
+    file: BinaryIO, size: int
+) -> tuple[dict[str, str], dict[str, np.ndarray], bool]:
+    """The metadata and the arrays of ``file`` (of ``size`` bytes), checked in full, and whether
+    a checksum sealed them (it matched, or this raised)."""
+    if size < _LENGTH_FIELD.size:
+        raise UnloadableError(
+            f"{_NOT_SAFETENSORS}: it has {size} bytes, fewer than a header's length"
+        )
+    length_field = _read_exactly(file, _LENGTH_FIELD.size)
+    (header_length,) = _LENGTH_FIELD.unpack(length_field)
+    if header_length > MAX_HEADER_BYTES:
+        raise UnloadableError(
+            f"{_NOT_SAFETENSORS}: its header length {header_length} exceeds the limit of "
+            f"{MAX_HEADER_BYTES} bytes"
+        )
+    if header_length > size - _LENGTH_FIELD.size:
+        raise UnloadableError(
+            f"{_NOT_SAFETENSORS}: it is truncated, or its header length is wrong (the header "
+            f"claims {header_length} bytes, {size - _LENGTH_FIELD.size} follow the length field)"
+        )
+    header_bytes = _read_exactly(file, header_length)
+    header = _parse_header(header_bytes)
+    data_size = size - _LENGTH_FIELD.size - header_length
+    metadata, entries = _layout(header, data_size)
+    checksum = _checksum_of_header(metadata, length_field, header_bytes)
+    arrays = _read_arrays(file, entries, checksum)
+    if checksum is not None and checksum.hexdigest() != metadata[CHECKSUM_KEY]:
+        raise UnloadableError(
+            "is damaged: checksum mismatch (its bytes are not the ones tg.save wrote: a "
+            "flipped bit, a partial copy or an edit)"
+        )
+    return metadata, arrays, checksum is not None
+
+
 def _read_exactly(file: BinaryIO, count: int) -> bytearray:
     buffer = bytearray(count)
     _fill(file, memoryview(buffer))
@@ -253,7 +304,7 @@ def _fill(file: BinaryIO, view: memoryview) -> None:
     while filled < view.nbytes:
         count = file.readinto(view[filled:])  # type: ignore[attr-defined]
         if not count:
-            raise _UnloadableError(f"{_NOT_SAFETENSORS}: it became shorter while being read")
+            raise UnloadableError(f"{_NOT_SAFETENSORS}: it became shorter while being read")
         filled += count
 
 
@@ -261,26 +312,24 @@ def _parse_header(header_bytes: bytearray) -> dict[str, Any]:
     try:
         text = header_bytes.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise _UnloadableError(
+        raise UnloadableError(
             f"{_NOT_SAFETENSORS}: its header is not UTF-8 ({error.reason})"
         ) from None
-    header = _parse_json(text, "its header", _HEADER_JSON_DEPTH, _NOT_SAFETENSORS, strict=True)
+    header = parse_json(text, "its header", _HEADER_JSON_DEPTH, _NOT_SAFETENSORS, strict=True)
     if not isinstance(header, dict):
-        raise _UnloadableError(f"{_NOT_SAFETENSORS}: its header is not a JSON object")
+        raise UnloadableError(f"{_NOT_SAFETENSORS}: its header is not a JSON object")
     return header
 
 
-def _parse_json(text: str, what: str, max_depth: int, problem: str, strict: bool) -> Any:
+def parse_json(text: str, what: str, max_depth: int, problem: str, strict: bool) -> Any:
     """``text`` parsed as JSON, refused if it nests deeper than ``max_depth``, has a key twice
     or an integer beyond ``INTEGER_BOUND``; ``strict`` also refuses NaN and Infinity."""
     depth = _nesting_depth(text)
     if depth > max_depth:
-        raise _UnloadableError(
-            f"{problem}: {what} nests {depth} levels deep, more than {max_depth}"
-        )
+        raise UnloadableError(f"{problem}: {what} nests {depth} levels deep, more than {max_depth}")
 
     def refuse_constant(name: str) -> Any:
-        raise _UnloadableError(f"{problem}: {what} holds {name}, which is not JSON")
+        raise UnloadableError(f"{problem}: {what} holds {name}, which is not JSON")
 
     try:
         return json.loads(
@@ -290,7 +339,7 @@ def _parse_json(text: str, what: str, max_depth: int, problem: str, strict: bool
             parse_constant=refuse_constant if strict else float,
         )
     except ValueError as error:  # json.JSONDecodeError
-        raise _UnloadableError(f"{problem}: {what} is not JSON ({error})") from None
+        raise UnloadableError(f"{problem}: {what} is not JSON ({error})") from None
 
 
 # JSON strings (brackets inside them do not nest anything), and everything but brackets.
@@ -316,8 +365,8 @@ def _object_without_duplicates(what: str, problem: str) -> Callable[[list[Any]],
         if len(result) != len(pairs):
             seen: set[str] = set()
             twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-            raise _UnloadableError(
-                f"{problem}: {what} has the key {_short(twice)} twice in one object"
+            raise UnloadableError(
+                f"{problem}: {what} has the key {short(twice)} twice in one object"
             )
         return result
 
@@ -328,7 +377,7 @@ def _bounded_integer(what: str, problem: str) -> Callable[[str], int]:
     def parse(literal: str) -> int:
         # Checked on the digits first: int() of a long literal is slow, or refused past 4300.
         if len(literal.lstrip("-")) > _INTEGER_DIGITS or abs(int(literal)) >= INTEGER_BOUND:
-            raise _UnloadableError(
+            raise UnloadableError(
                 f"{problem}: {what} holds an integer of {len(literal)} characters, beyond "
                 "the bound of 2**128"
             )
@@ -341,33 +390,33 @@ def _layout(header: dict[str, Any], data_size: int) -> tuple[dict[str, str], lis
     """The metadata and the tensors' entries of a header, checked as safetensors checks them:
     exact fields and types, known dtypes, sizes that match shapes, and data offsets that tile
     the data section (``data_size`` bytes) from its start to the end of the file."""
-    metadata = header.get(_METADATA, {})
+    metadata = header.get(METADATA_KEY, {})
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise _UnloadableError(f"{_NOT_SAFETENSORS}: its {_METADATA} is not an object of strings")
-    count = len(header) - (_METADATA in header)
+        raise UnloadableError(f"{_NOT_SAFETENSORS}: its {METADATA_KEY} is not an object of strings")
+    count = len(header) - (METADATA_KEY in header)
     if count > MAX_ARRAYS:
-        raise _UnloadableError(
+        raise UnloadableError(
             f"{_NOT_SAFETENSORS}: it holds {count} arrays, more than {MAX_ARRAYS}"
         )
-    entries = [_entry(name, info) for name, info in header.items() if name != _METADATA]
+    entries = [_entry(name, info) for name, info in header.items() if name != METADATA_KEY]
     position = 0
     for entry in sorted(entries, key=lambda entry: (entry.begin, entry.end)):
         if entry.begin != position:
             problem = "overlaps the previous one" if entry.begin < position else "leaves a gap"
-            raise _UnloadableError(
-                f"{_NOT_SAFETENSORS}: the data of tensor {_short(entry.name)} ({entry.begin} to "
+            raise UnloadableError(
+                f"{_NOT_SAFETENSORS}: the data of tensor {short(entry.name)} ({entry.begin} to "
                 f"{entry.end}) {problem}"
             )
         position = entry.end
     if position != data_size:
-        raise _UnloadableError(
+        raise UnloadableError(
             f"{_NOT_SAFETENSORS}: its tensors' data ends at byte {position} of the data section, "
             f"which has {data_size} bytes to the end of the file"
         )
     for entry in entries:
         if entry.dtype in _UNSUPPORTED_DTYPES:
-            raise _UnloadableError(
-                f"is a valid safetensors file, but its tensor {_short(entry.name)} has dtype "
+            raise UnloadableError(
+                f"is a valid safetensors file, but its tensor {short(entry.name)} has dtype "
                 f"{entry.dtype}{_UNSUPPORTED_DTYPES[entry.dtype][1]}, which NumPy and "
                 "tinygrad_ann do not support. Convert it before saving, e.g. in PyTorch "
                 "{name: t.float() for name, t in state_dict.items()}"
@@ -376,16 +425,16 @@ def _layout(header: dict[str, Any], data_size: int) -> tuple[dict[str, str], lis
 
 
 def _entry(name: str, info: Any) -> _Entry:
-    def refuse(problem: str) -> _UnloadableError:
-        return _UnloadableError(f"{_NOT_SAFETENSORS}: the entry of tensor {_short(name)} {problem}")
+    def refuse(problem: str) -> UnloadableError:
+        return UnloadableError(f"{_NOT_SAFETENSORS}: the entry of tensor {short(name)} {problem}")
 
     if not isinstance(info, dict) or set(info) != _ENTRY_FIELDS:
         raise refuse("is not an object of exactly dtype, shape and data_offsets")
     dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
     if not isinstance(dtype, str) or dtype not in _DTYPE_BITS:
-        raise refuse(f"has the unknown dtype {_short(dtype)}")
+        raise refuse(f"has the unknown dtype {short(dtype)}")
     if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
-        raise refuse(f"has the shape {_short(shape)}, not a list of non-negative integers")
+        raise refuse(f"has the shape {short(shape)}, not a list of non-negative integers")
     if len(shape) > MAX_NDIM:
         raise refuse(f"has {len(shape)} dimensions, more than {MAX_NDIM}")
     if (
@@ -395,17 +444,17 @@ def _entry(name: str, info: Any) -> _Entry:
         or not 0 <= offsets[0] <= offsets[1]
     ):
         raise refuse(
-            f"has the data_offsets {_short(offsets)}, not [begin, end] with 0 <= begin <= end"
+            f"has the data_offsets {short(offsets)}, not [begin, end] with 0 <= begin <= end"
         )
     bits = math.prod(shape) * _DTYPE_BITS[dtype]
     size = offsets[1] - offsets[0]
     if bits != 8 * size:
         raise refuse(
-            f"says {size} bytes, but its shape {_short(shape)} of {dtype} takes {_short(bits)} bits"
+            f"says {size} bytes, but its shape {short(shape)} of {dtype} takes {short(bits)} bits"
         )
     item_bytes = max(_DTYPE_BITS[dtype] // 8, 1)
     if math.prod(n for n in shape if n) * item_bytes >= 2**63:
-        raise refuse(f"has the shape {_short(shape)}, too large for an array")
+        raise refuse(f"has the shape {short(shape)}, too large for an array")
     return _Entry(name, dtype, tuple(shape), offsets[0], offsets[1])
 
 
@@ -415,24 +464,24 @@ def _checksum_of_header(
     """A SHA-256 fed with the file's bytes up to the data, its digest as zeros; None for a file
     without our metadata (a plain safetensors file from elsewhere)."""
     ours = {key for key in metadata if key.startswith(OUR_PREFIX)}
-    if not ours or ours == _UNSEALED_KEYS:
+    if not ours or ours == UNSEALED_KEYS:
         return None
     if ours != OUR_KEYS:
-        problems = [f"lacks {_short(key)}" for key in sorted(OUR_KEYS - ours)]
-        problems += [f"has the unknown {_short(key)}" for key in sorted(ours - OUR_KEYS)]
-        raise _UnloadableError(
-            f"{_DAMAGED}: its metadata {' and '.join(problems[:4])} (tg.save writes exactly "
+        problems = [f"lacks {short(key)}" for key in sorted(OUR_KEYS - ours)]
+        problems += [f"has the unknown {short(key)}" for key in sorted(ours - OUR_KEYS)]
+        raise UnloadableError(
+            f"{DAMAGED}: its metadata {' and '.join(problems[:4])} (tg.save writes exactly "
             f"{', '.join(sorted(OUR_KEYS))}: a damaged key name, or a file written by an older "
             "tinygrad_ann, before checksums)"
         )
     if metadata[FORMAT_KEY] != FORMAT_VERSION:
-        raise _UnloadableError(
-            f"{_DAMAGED}, or one written by a newer tinygrad_ann: its format is "
+        raise UnloadableError(
+            f"{DAMAGED}, or one written by a newer tinygrad_ann: its format is "
             f"{metadata[FORMAT_KEY][:20]!r}, this version reads {FORMAT_VERSION!r}"
         )
     digest = metadata[CHECKSUM_KEY]
     if not _DIGEST.fullmatch(digest):
-        raise _UnloadableError(f"{_DAMAGED}: its checksum is not 64 hexadecimal digits")
+        raise UnloadableError(f"{DAMAGED}: its checksum is not 64 hexadecimal digits")
     start = header_bytes.find(_CHECKSUM_LITERAL) + len(_CHECKSUM_LITERAL)
     end = start + _DIGEST_LENGTH
     if (
@@ -440,7 +489,7 @@ def _checksum_of_header(
         or header_bytes[start:end] != digest.encode()
         or header_bytes[end : end + 1] != b'"'
     ):
-        raise _UnloadableError(f"{_DAMAGED}: its checksum is not written as tg.save writes it")
+        raise UnloadableError(f"{DAMAGED}: its checksum is not written as tg.save writes it")
     import hashlib
 
     checksum = hashlib.sha256(length_field)
@@ -460,17 +509,17 @@ def _read_arrays(
         try:
             array = np.empty(entry.shape, dtype=_NUMPY_DTYPES[entry.dtype])
         except ValueError as error:  # e.g. more dimensions than this NumPy allows
-            raise _UnloadableError(
-                f"{_NOT_SAFETENSORS}: tensor {_short(entry.name)} of shape "
-                f"{_short(list(entry.shape))} cannot be an array here ({error})"
+            raise UnloadableError(
+                f"{_NOT_SAFETENSORS}: tensor {short(entry.name)} of shape "
+                f"{short(list(entry.shape))} cannot be an array here ({error})"
             ) from None
         data = _bytes_of(array)
         _fill(file, data)
         if checksum is not None:
             checksum.update(data)
         if entry.dtype == "BOOL" and array.size and array.view(np.uint8).max() > 1:
-            raise _UnloadableError(
-                f"{_NOT_SAFETENSORS}: the bool tensor {_short(entry.name)} holds bytes other "
+            raise UnloadableError(
+                f"{_NOT_SAFETENSORS}: the bool tensor {short(entry.name)} holds bytes other "
                 "than 0 and 1"
             )
         arrays[entry.name] = array
