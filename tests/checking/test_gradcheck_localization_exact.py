@@ -15,7 +15,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from custom_ops import scaled_exp
-from test_gradcheck_exact import ALL_CORRECT
+from test_gradcheck import ALL_CORRECT
 
 import tinygrad_ann as tg
 from tinygrad_ann.gradcheck import LOCALIZE_ELEMENTS, _recorded_ops, localize_mismatch
