@@ -1,8 +1,9 @@
-"""The Tensor and the engine: construction, dtypes, accumulation, graph release, errors, memory."""
+"""The backward engine: accumulation, broadcast gradients summed back, graph release, memory,
+.grad buffers, and the errors of a backward called wrongly."""
 
 import gc
+import re
 import sys
-import warnings
 import weakref
 
 import numpy as np
@@ -10,178 +11,8 @@ import pytest
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
-from tinygrad_ann import nn, optim
-
-# ---------------------------------------------------------------- construction
-
-
-def test_construction_from_array_list_and_scalar():
-    array = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
-    t = tg.Tensor(array)
-    assert t.dtype == np.float32 and t.shape == (2, 2) and t.ndim == 2 and t.size == 4
-    array[0, 0] = 99.0
-    assert t.data[0, 0] == 1.0  # the tensor owns a copy
-    assert tg.Tensor([1.5, 2]).dtype == np.float64  # Python floats -> the default dtype
-    assert tg.Tensor([1, 2]).dtype == np.int64  # integers stay integers (class labels)
-    assert tg.Tensor(3.0).shape == ()
-    assert tg.Tensor(np.array([1, 2])).dtype == np.int64  # an integer array keeps its dtype
-    assert tg.Tensor([1.0], dtype=np.float32).dtype == np.float32
-
-
-def test_default_dtype_applies_to_lists_scalars_and_factories():
-    tg.set_default_dtype(np.float32)
-    assert tg.Tensor([1.0]).dtype == np.float32
-    assert tg.zeros(2).dtype == np.float32 and tg.randn(2, 2).dtype == np.float32
-    assert nn.Linear(2, 3).weight.dtype == np.float32
-    assert tg.Tensor(np.zeros(2)).dtype == np.float64  # arrays keep theirs
-
-
-def test_requires_grad_on_integers_is_a_clear_error():
-    with pytest.raises(tg.DTypeError, match="floating"):
-        tg.Tensor(np.array([1, 2]), requires_grad=True)
-
-
-def test_float32_stays_float32_with_python_scalars():
-    x = tg.Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
-    y = (x * 2.5 + 1) ** 2 / 3.0 - 0.5
-    assert y.dtype == np.float32
-    y.sum().backward()
-    assert x.grad.dtype == np.float32
-
-
-def test_properties_and_conversions():
-    t = tg.Tensor([[1.0, 2.0, 3.0]], requires_grad=True)
-    assert t.T.shape == (3, 1)
-    assert np.asarray(t).shape == (1, 3)
-    assert t.numpy() is t.data
-    assert len(t) == 1
-    assert tg.Tensor(2.5).item() == 2.5
-    d = t.detach()
-    assert not d.requires_grad and np.shares_memory(d.data, t.data)
-    with pytest.raises(ValueError, match="one-element"):
-        t.item()
-    assert "requires_grad=True" in repr(t)
-    assert "grad_fn=<mul>" in repr(t * 2)
-    assert "1., 2., 3." in repr(t)
-
-
-def test_factories_accept_tuples_or_ints_and_seed_reproducibly():
-    assert tg.zeros((2, 3)).shape == tg.zeros(2, 3).shape == (2, 3)
-    assert tg.ones(4).data.sum() == 4
-    assert tg.zeros_like(tg.ones(2, 2)).shape == (2, 2)
-    assert tg.ones_like(np.zeros(3)).data.tolist() == [1.0, 1.0, 1.0]
-    assert tg.arange(5).data.tolist() == [0, 1, 2, 3, 4]
-    tg.manual_seed(7)
-    first = tg.randn(3, 2).data, tg.rand(4).data
-    tg.manual_seed(7)
-    second = tg.randn((3, 2)).data, tg.rand(4).data
-    np.testing.assert_array_equal(first[0], second[0])
-    np.testing.assert_array_equal(first[1], second[1])
-    assert tg.randn(2, requires_grad=True).requires_grad
-
-
-# ---------------------------------------------------------------- arithmetic
-
-
-def test_arrays_and_scalars_on_either_side_give_tensors():
-    t = tg.Tensor([1.0, 2.0], requires_grad=True)
-    for value in (np.ones(2) + t, t + np.ones(2), 2.0 * t, t * 2.0, 1.0 - t, 4.0 / t, 2.0**t):
-        assert isinstance(value, tg.Tensor) and value.requires_grad
-    np.testing.assert_allclose((np.array([3.0, 3.0]) - t).data, [2.0, 1.0])
-    np.testing.assert_allclose((np.eye(2) @ t).data, [1.0, 2.0])
-
-
-def test_comparisons_give_tensors_without_grad():
-    t = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
-    for result, expected in (
-        (t < 2, [True, False, False]),
-        (t <= 2, [True, True, False]),
-        (t > 2, [False, False, True]),
-        (t >= 2, [False, True, True]),
-        (t == 2, [False, True, False]),
-    ):
-        assert isinstance(result, tg.Tensor) and not result.requires_grad
-        assert result.data.tolist() == expected
-
-
-def test_hand_computed_gradients_of_a_small_expression():
-    # f(x, y) = sum(x * y + x ** 2) -> df/dx = y + 2x, df/dy = x
-    x = tg.Tensor([1.0, -2.0], requires_grad=True)
-    y = tg.Tensor([3.0, 4.0], requires_grad=True)
-    (x * y + x**2).sum().backward()
-    assert x.grad.data.tolist() == [5.0, 0.0]
-    assert y.grad.data.tolist() == [1.0, -2.0]
-
-
-def test_broadcast_gradient_is_summed_to_the_operand_shape():
-    x = tg.Tensor(np.ones((2, 3)), requires_grad=True)
-    b = tg.Tensor([[1.0], [2.0]], requires_grad=True)  # (2, 1)
-    (x * b).sum().backward()
-    assert b.grad.data.tolist() == [[3.0], [3.0]]
-    assert x.grad.data.tolist() == [[1.0] * 3, [2.0] * 3]
-
-
-def test_integer_array_indexing_accumulates_repeated_indices():
-    x = tg.Tensor([10.0, 20.0, 30.0], requires_grad=True)
-    x[np.array([0, 2, 0, 0])].sum().backward()
-    assert x.grad.data.tolist() == [3.0, 0.0, 1.0]
-
-
-def test_sigmoid_and_tanh_of_zero_dimensional_tensors():
-    x = tg.Tensor(0.0, requires_grad=True)
-    (x.sigmoid() + x.tanh()).backward()
-    assert x.grad.item() == pytest.approx(0.25 + 1.0)
-
-
-@pytest.mark.parametrize("value", [1e4, -1e4])
-def test_stable_functions_at_huge_logits(value):
-    logits = tg.Tensor([[value, 0.0, -value]], requires_grad=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        outputs = [
-            logits.sigmoid().sum(),
-            logits.tanh().sum(),
-            logits.softmax(axis=1).max(),
-            logits.log_softmax(axis=1).sum(),
-            F.cross_entropy(logits, np.array([1])),
-            F.binary_cross_entropy_with_logits(logits, np.array([[0.0, 1.0, 1.0]])),
-        ]
-        for output in outputs:
-            logits.grad = None
-            output.backward()
-            assert np.isfinite(output.item())
-            assert np.isfinite(logits.grad.data).all()
-    assert F.cross_entropy(logits, np.array([0])).item() == pytest.approx(0.0 if value > 0 else 2e4)
-
-
-# ---------------------------------------------------------------- errors
-
-
-def test_matmul_shape_mismatch_names_op_and_shapes():
-    with pytest.raises(tg.ShapeError, match=r"matmul.*\(2, 3\).*\(2, 3\)"):
-        tg.ones(2, 3) @ tg.ones(2, 3)
-
-
-def test_non_broadcastable_operands_name_op_and_shapes():
-    with pytest.raises(tg.ShapeError, match=r"add: operands of shapes \(3,\) and \(4,\)"):
-        tg.ones(3) + tg.ones(4)
-    with pytest.raises(tg.ShapeError, match=r"mul: operands of shapes \(2, 3\) and \(2,\)"):
-        tg.ones(2, 3) * np.ones(2)
-
-
-def test_custom_function_with_wrong_backward_is_named():
-    class Twice(tg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return 2 * x
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            return grad_output[:1]
-
-    with pytest.raises(tg.ShapeError, match=r"Twice\.backward returned a gradient of shape"):
-        Twice.apply(tg.ones(3, requires_grad=True)).sum().backward()
-
+from tinygrad_ann import ShapeError, nn, optim
+from tinygrad_ann.autograd import column_sums, run_backward
 
 # ---------------------------------------------------------------- the engine
 
@@ -233,23 +64,6 @@ def test_diamond_graph_adds_both_paths():
     a = x * 3
     (a * a + a).backward()  # d/dx (9x² + 3x) = 18x + 3
     assert x.grad.item() == 39.0
-
-
-def test_no_grad_as_context_and_decorator_and_enable_grad_inside():
-    w = tg.Tensor([1.0], requires_grad=True)
-    with tg.no_grad():
-        assert not tg.is_grad_enabled()
-        assert not (w * 2).requires_grad
-        with tg.enable_grad():
-            assert (w * 2).requires_grad
-    assert tg.is_grad_enabled()
-
-    @tg.no_grad()
-    def predict(t):
-        return t * 2
-
-    assert not predict(w).requires_grad
-    assert tg.is_grad_enabled()
 
 
 def test_grad_returns_gradients_without_touching_dot_grad():
@@ -406,3 +220,295 @@ def test_recorded_results_walks_a_long_chain_without_recursion():
         y = y * 1.0
     results = recorded_results(y)
     assert len(results) == 5000 and results[-1] is y and results[0].grad_fn.parents[0] is x
+
+
+def leaf(values, dtype=np.float64):
+    return tg.tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+@pytest.mark.parametrize(
+    ("shape", "other"),
+    [
+        ((3,), (4, 3)),  # one leading axis of a 2-D gradient
+        ((3,), (2, 4, 3)),  # two leading axes
+        ((1, 3), (4, 3)),  # a size-1 axis kept
+        ((1, 3), (2, 3)),  # a size-1 axis against two rows
+        ((4, 1), (4, 3)),  # a trailing size-1 axis
+        ((2, 1, 3), (5, 2, 4, 3)),  # both: a leading axis and a size-1 axis
+        ((), (2, 3)),  # a scalar
+        ((300,), (2, 300)),  # large enough for column_sums' BLAS path
+    ],
+)
+def test_broadcast_gradients_are_summed_back_to_each_input(shape, other):
+    rng = np.random.default_rng(0)
+    a, b = leaf(rng.normal(size=shape)), leaf(rng.normal(size=other))
+    upstream = rng.normal(size=np.broadcast_shapes(shape, other))
+    (a * b).backward(upstream)
+    full = upstream * np.broadcast_to(b.numpy(), upstream.shape)
+    leading = full.ndim - len(shape)
+    expected = full.sum(axis=tuple(range(leading)))
+    expected = expected.sum(axis=tuple(i for i, s in enumerate(shape) if s == 1), keepdims=True)
+    assert a.grad.shape == shape
+    np.testing.assert_allclose(a.grad.numpy(), expected.reshape(shape), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+@pytest.mark.parametrize("rows", [2, 300])
+def test_column_sums_is_the_sum_over_rows(dtype, rows):
+    values = np.arange(rows * 3).reshape(rows, 3).astype(dtype)
+    result = column_sums(values)
+    assert result.dtype == dtype
+    np.testing.assert_array_equal(result, values.sum(axis=0))
+
+
+def test_gradients_accumulate_over_backward_calls_and_uses():
+    x = leaf([1.0, 2.0])
+    (x * x).sum().backward()
+    (3 * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0 + 3.0, 4.0 + 3.0])
+    y = leaf([1.0, -1.0])
+    (y * 2 + y * 5).backward(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(y.grad.numpy(), [7.0, 70.0])
+
+
+def test_each_leaf_gets_its_own_gradient_buffer_in_its_own_dtype():
+    a, b = leaf([1.0, 2.0], np.float32), leaf([1.0, 2.0])
+    (a + b).sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    s = leaf(3.0)
+    (s * s).backward()
+    assert type(s.grad.numpy()) is np.ndarray and s.grad.shape == ()
+    assert s.grad.item() == 6.0
+
+
+def test_accumulating_onto_a_gradient_a_live_graph_holds():
+    # .grad of more than SavedArrays.copy_limit elements, saved by a graph, is read-only:
+    # accumulation must then make a new array rather than fail or write into the graph.
+    x = leaf(np.ones(2048))
+    x.sum().backward()
+    held = x.grad * 1.0  # records nothing: x.grad does not require grad
+    saved = tg.tensor(x.grad.numpy(), requires_grad=False)
+    y = leaf(np.ones(2048))
+    graph = (y * x.grad).sum()
+    x.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(2048, 2.0))
+    graph.backward()
+    np.testing.assert_array_equal(y.grad.numpy(), saved.numpy())
+    np.testing.assert_array_equal(held.numpy(), np.ones(2048))
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda x: x.reshape(6).sum(),  # backward hands the leaf a view of the upstream gradient
+        lambda x: x.transpose().sum(),
+        lambda x: (x * 2.0).sum(),
+    ],
+    ids=["reshape", "transpose", "scale"],
+)
+def test_a_fresh_grad_owns_a_writable_buffer(loss):
+    x = leaf(np.ones((2, 3)))
+    loss(x).backward()
+    expected = x.grad.numpy().copy()
+    x.grad.data *= 0.5  # in-place clipping or scaling, as an optimizer step may do
+    np.testing.assert_array_equal(x.grad.numpy(), expected * 0.5)
+    x.grad.data[...] = 0.0
+    loss(x).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+class TwoGradients(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+def _backward_twice(x):
+    y = x * x
+    y.sum().backward()
+    y.sum().backward()
+
+
+ENGINE_ERRORS = {
+    "backward twice": (
+        _backward_twice,
+        RuntimeError,
+        "backward through the graph a second time (mul was already backpropagated and its "
+        "saved arrays freed); pass retain_graph=True to the first backward() if you need to "
+        "call it twice",
+    ),
+    "too many gradients": (
+        lambda x: TwoGradients.apply(x).sum().backward(),
+        TypeError,
+        "TwoGradients.backward returned 2 gradient(s) but its forward took 1 positional "
+        "input(s) (0: array of shape (2,)); return one per positional input, or one per Tensor "
+        "or array input (1) leaving out plain values such as numbers; None stands for an input "
+        "that needs no gradient",
+    ),
+    "backward of a vector": (
+        lambda x: (x * x).backward(),
+        RuntimeError,
+        "backward(): the output has shape (2,); a gradient can be implied only for a "
+        "single-element output. Reduce it first (e.g. y.sum()) or pass gradient= with the "
+        "output's shape",
+    ),
+    "grad of a vector": (
+        lambda x: tg.grad([x.sum(), x * x], [x]),
+        RuntimeError,
+        "grad: the output 1 has shape (2,); a gradient can be implied only for a single-element "
+        "output. Reduce it first (e.g. y.sum()) or pass grad_outputs= with the output's shape",
+    ),
+    "backward gradient of another shape": (
+        lambda x: (x * x).backward(np.ones(3)),
+        ShapeError,
+        "backward(): the gradient for the output has shape (3,) but the output has shape (2,); "
+        "they must be equal",
+    ),
+    "grad gradient of another shape": (
+        lambda x: tg.grad([x.sum(), x * x], [x], grad_outputs=[np.ones(()), np.ones(3)]),
+        ShapeError,
+        "grad: the gradient for the output 1 has shape (3,) but the output 1 has shape (2,); "
+        "they must be equal",
+    ),
+    "grad_outputs count": (
+        lambda x: tg.grad((x * x).sum(), [x], grad_outputs=[None, None]),
+        ValueError,
+        "grad: got 2 grad_outputs for 1 outputs; give one each",
+    ),
+    "input not a Tensor": (
+        lambda x: tg.grad((x * x).sum(), [x, np.ones(2)]),
+        TypeError,
+        "grad: input 1 is a ndarray, not a Tensor",
+    ),
+    "input without requires_grad": (
+        lambda x: tg.grad((x * x).sum(), [x, tg.tensor([1.0])]),
+        RuntimeError,
+        "grad: input 1 does not require grad",
+    ),
+    "output without requires_grad": (
+        lambda x: tg.grad([x.sum(), tg.tensor([1.0, 2.0]).sum()], [x]),
+        RuntimeError,
+        "grad: output 1 does not require grad (no input it depends on does; if it is itself a "
+        "gradient, it is constant and its derivative is zero)",
+    ),
+    "unused input": (
+        lambda x: tg.grad((x * x).sum(), [x, leaf([1.0])]),
+        RuntimeError,
+        "grad: input 1 (shape (1,)) is not used to compute the outputs; pass allow_unused=True "
+        "to get None for it",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ENGINE_ERRORS))
+def test_engine_errors_say_what_is_wrong_and_what_to_do(case):
+    call, error, message = ENGINE_ERRORS[case]
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        call(leaf([1.0, 2.0]))
+
+
+def test_run_backward_frees_the_graph_unless_asked_to_retain_it():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    run_backward([y], [np.ones(())], retain_graph=True)
+    run_backward([y], [np.ones(())])
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 8.0])
+    assert not x.grad.requires_grad  # nothing recorded unless create_graph=True
+    with pytest.raises(RuntimeError, match=r"^backward through the graph a second time"):
+        run_backward([y], [np.ones(())])
+
+
+def test_grad_with_respect_to_an_intermediate_result():
+    x = leaf([1.0, 2.0])
+    h = x * 3.0
+    (gh,) = tg.grad((h * h).sum(), [h])
+    np.testing.assert_array_equal(gh.numpy(), [6.0, 12.0])
+    assert x.grad is None and h.grad is None
+
+
+def test_an_output_may_be_a_leaf_itself():
+    x = leaf([1.0, 2.0])
+    (g,) = tg.grad([x, (x * x).sum()], [x], grad_outputs=[np.array([10.0, 20.0]), None])
+    np.testing.assert_array_equal(g.numpy(), [10.0 + 2.0, 20.0 + 4.0])
+    s = leaf(3.0)
+    s.backward()
+    assert s.grad.item() == 1.0
+
+
+def test_the_same_output_given_twice_counts_twice():
+    x = leaf([1.0, 2.0])
+    y = x * x
+    seeds = [np.array([1.0, 10.0]), np.array([100.0, 1000.0])]
+    (g,) = tg.grad([y, y], [x], grad_outputs=seeds)
+    np.testing.assert_array_equal(g.numpy(), [2.0 * 101.0, 4.0 * 1010.0])
+
+
+def test_the_implied_gradient_of_a_one_element_output_has_its_shape_and_dtype():
+    x = leaf([[3.0]], np.float32)
+    y = x * x
+    seen = []
+    y.register_hook(lambda g: seen.append((g.shape, g.dtype)))
+    y.backward()
+    assert seen == [((1, 1), np.float32)]
+    np.testing.assert_array_equal(x.grad.numpy(), [[6.0]])
+
+
+def test_a_tensor_given_as_gradient_is_not_shared_with_grad():
+    x = leaf([1.0, 2.0])
+    upstream = tg.tensor([10.0, 20.0])
+    x.backward(upstream)
+    upstream.data[...] = 0.0
+    np.testing.assert_array_equal(x.grad.numpy(), [10.0, 20.0])
+    assert not x.grad.requires_grad
+
+
+def test_a_gradient_given_for_a_leaf_output_is_cast_to_the_leafs_dtype():
+    x = leaf([1.0, 2.0], np.float32)
+    x.backward(np.array([0.1, 0.2]))  # float64
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), np.array([0.1, 0.2], np.float32))
+    # Through an op too: the upstream gradient is cast before the op's VJP, which then
+    # computes in float32 (in float64 and rounded after, this would be 0.11 exactly).
+    z = leaf([2.0], np.float32)
+    (z * 1.1).backward(np.array([0.1]))
+    assert z.grad.numpy()[0] == np.float32(0.1) * np.float32(1.1) != np.float32(0.11)
+    (direct,) = tg.grad(x, x, grad_outputs=tg.tensor([0.1, 0.2]), create_graph=True)
+    assert direct.dtype == np.float32
+    np.testing.assert_array_equal(direct.numpy(), np.array([0.1, 0.2], np.float32))
+    (same,) = tg.grad(x, x, grad_outputs=tg.tensor(np.float32([0.5, 1.5])), create_graph=True)
+    np.testing.assert_array_equal(same.numpy(), [0.5, 1.5])
+
+
+def test_a_gradient_with_one_extra_leading_axis_and_three_axes_is_summed_over_that_axis():
+    # 400 elements: the size at which 2-D gradients take the faster column sums.
+    bias = leaf(np.arange(20.0).reshape(4, 5))
+    batch = tg.ones(20, 4, 5)
+    (batch * 2.0 + bias).sum().backward()
+    np.testing.assert_array_equal(bias.grad.data, np.full((4, 5), 20.0))
+
+
+class LeadingAxisGradient(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.ones((2, 3, 4))
+
+
+def test_a_gradient_axis_that_cannot_have_grown_is_named_counting_the_extra_axes():
+    with pytest.raises(ShapeError) as raised:
+        LeadingAxisGradient.apply(leaf(np.ones((5, 4)))).sum().backward()
+    assert str(raised.value) == (
+        "LeadingAxisGradient.backward returned a gradient of shape (2, 3, 4) for an input of "
+        "shape (5, 4): its axis 1 has size 3 where the input's axis 0 has size 5, and only "
+        "axes of size 1 can have grown. A gradient must have the input's shape, or a shape the "
+        "input broadcasts to (extra leading axes, or size-1 axes grown), which the engine sums "
+        "back to the input's shape"
+    )
