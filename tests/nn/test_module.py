@@ -1,4 +1,7 @@
-"""Modules, layers, losses, optimizers (closed-form updates), gradcheck, and XOR training."""
+"""nn.Module: named parameters, train and eval, state dicts, dtype conversion, reprs, buffer
+errors, forward hooks and keyword arguments, and a two-layer net that learns XOR."""
+
+import re
 
 import numpy as np
 import pytest
@@ -79,194 +82,10 @@ def test_non_strict_load_skips_missing_keys():
     assert model.hidden.bias.data.tolist() == [1.0] * 4
 
 
-def test_linear_shapes_init_forward_and_feature_error():
-    tg.manual_seed(0)
-    layer = nn.Linear(50, 7)
-    assert layer.weight.shape == (7, 50) and layer.bias.shape == (7,)
-    bound = 1 / np.sqrt(50)
-    assert np.abs(layer.weight.data).max() <= bound and np.abs(layer.bias.data).max() <= bound
-    assert np.abs(layer.weight.data).max() > 0.8 * bound  # uniform over the whole range
-    x = np.random.default_rng(1).normal(size=(3, 50))
-    np.testing.assert_allclose(layer(tg.tensor(x)).data, x @ layer.weight.data.T + layer.bias.data)
-    assert nn.Linear(3, 2, bias=False).bias is None
-    with pytest.raises(tg.ShapeError, match="in_features=50"):
-        layer(tg.ones(3, 49))
-    tg.manual_seed(0)
-    np.testing.assert_array_equal(nn.Linear(50, 7).weight.data, layer.weight.data)
-
-
 def test_module_to_converts_dtype():
     model = TwoLayer().to(np.float32)
     assert all(p.dtype == np.float32 for p in model.parameters())
     assert model(tg.tensor(np.ones((1, 2), dtype=np.float32))).dtype == np.float32
-
-
-def test_activation_and_loss_modules_match_functions():
-    x = tg.tensor([[-1.0, 0.5, 2.0]])
-    target = np.array([[0.0, 1.0, 1.0]])
-    assert np.allclose(nn.Sigmoid()(x).data, F.sigmoid(x).data)
-    assert np.allclose(nn.Tanh()(x).data, np.tanh(x.data))
-    assert np.allclose(nn.ReLU()(x).data, [[0.0, 0.5, 2.0]])
-    assert np.allclose(nn.Softmax(axis=1)(x).data.sum(), 1.0)
-    assert nn.MSELoss()(x, target).item() == pytest.approx(np.mean((x.data - target) ** 2))
-    assert nn.CrossEntropyLoss()(x, np.array([2])).item() == pytest.approx(
-        F.cross_entropy(x, np.array([2])).item()
-    )
-    probs = F.sigmoid(x)
-    assert nn.BCELoss()(probs, target).item() == pytest.approx(
-        nn.BCEWithLogitsLoss()(x, target).item()
-    )
-
-
-def test_init_functions():
-    tg.manual_seed(3)
-    w = nn.Parameter(np.empty((200, 300)))
-    nn.init.xavier_uniform_(w)
-    bound = np.sqrt(6 / (200 + 300))
-    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.95 * bound
-    nn.init.normal_(w, mean=1.0, std=0.5)
-    assert w.data.mean() == pytest.approx(1.0, abs=0.01)
-    assert w.data.std() == pytest.approx(0.5, abs=0.01)
-    nn.init.kaiming_uniform_(w)
-    assert np.abs(w.data).max() <= np.sqrt(6 / 300)
-    nn.init.zeros_(w)
-    assert not w.data.any()
-
-
-# ---------------------------------------------------------------- losses
-
-
-def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n():
-    logits = tg.tensor([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]], requires_grad=True)
-    labels = np.array([1, 2])
-    F.cross_entropy(logits, labels).backward()
-    p = np.exp(logits.data) / np.exp(logits.data).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(logits.grad.data, (p - np.eye(3)[labels]) / 2, atol=1e-15)
-
-
-def test_cross_entropy_label_errors():
-    logits = tg.ones(3, 4)
-    with pytest.raises(tg.LabelError, match=r"class index 4, outside \[0, 3\]"):
-        F.cross_entropy(logits, np.array([0, 4, 1]))
-    with pytest.raises(tg.LabelError, match="class index -1"):
-        F.cross_entropy(logits, np.array([0, -1, 1]))
-    with pytest.raises(tg.DTypeError, match="must be integers"):
-        F.cross_entropy(logits, np.array([0.0, 1.0, 2.0]))
-    with pytest.raises(tg.ShapeError, match=r"\(3,\)"):
-        F.cross_entropy(logits, np.array([0, 1]))
-    with pytest.raises(ValueError, match="reduction"):
-        F.cross_entropy(logits, np.array([0, 1, 2]), reduction="average")
-
-
-def test_mse_and_bce_input_errors():
-    with pytest.raises(tg.ShapeError, match=r"\(3, 1\).*\(3,\)"):
-        F.mse_loss(tg.ones(3, 1), np.ones(3))
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        F.binary_cross_entropy(tg.tensor([1.5]), np.array([1.0]))
-
-
-# ---------------------------------------------------------------- optimizers
-
-
-def _param_with_grad(value, grad):
-    p = nn.Parameter(np.array(value, dtype=float))
-    p.grad = tg.tensor(np.array(grad, dtype=float))
-    return p
-
-
-def test_sgd_step_is_p_minus_lr_g_with_weight_decay():
-    p = _param_with_grad([1.0, -2.0], [0.5, 0.5])
-    optim.SGD([p], lr=0.1, weight_decay=0.2).step()
-    np.testing.assert_allclose(p.data, [1.0 - 0.1 * (0.5 + 0.2), -2.0 - 0.1 * (0.5 - 0.4)])
-
-
-def test_sgd_momentum_follows_the_buffer_rule():
-    p = _param_with_grad([1.0], [1.0])
-    opt = optim.SGD([p], lr=0.1, momentum=0.9)
-    expected, buffer = 1.0, None
-    for grad in (1.0, 2.0, -1.0):
-        p.grad = tg.tensor([grad])
-        opt.step()
-        buffer = grad if buffer is None else 0.9 * buffer + grad
-        expected -= 0.1 * buffer
-        assert p.data[0] == pytest.approx(expected)
-
-
-def test_adam_matches_the_closed_form_over_three_steps():
-    lr, beta1, beta2, eps, wd = 0.01, 0.9, 0.999, 1e-8, 0.1
-    p = _param_with_grad([0.5, -1.0], [0.0, 0.0])
-    opt = optim.Adam([p], lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=wd)
-    value, m, v = np.array([0.5, -1.0]), np.zeros(2), np.zeros(2)
-    for step, grad in enumerate(([0.2, -0.3], [0.1, 0.4], [-0.5, 0.0]), start=1):
-        p.grad = tg.tensor(grad)
-        opt.step()
-        g = np.array(grad) + wd * value
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g**2
-        value = value - lr * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps)
-        np.testing.assert_allclose(p.data, value, rtol=1e-13)
-    # The first step moves every weight by about lr, whatever the gradient's size.
-    fresh = _param_with_grad([0.0], [123.0])
-    optim.Adam([fresh], lr=0.01).step()
-    assert fresh.data[0] == pytest.approx(-0.01)
-
-
-def test_optimizers_skip_parameters_without_gradient_and_zero_grad():
-    p, q = _param_with_grad([1.0], [1.0]), nn.Parameter(np.array([5.0]))
-    opt = optim.Adam([p, q], lr=0.1)
-    opt.step()
-    assert q.data[0] == 5.0 and p.data[0] != 1.0
-    opt.zero_grad()
-    assert p.grad is None
-
-
-@pytest.mark.parametrize(
-    ("make", "error", "message"),
-    [
-        (lambda p: optim.SGD([], lr=0.1), ValueError, "empty parameter list"),
-        (lambda p: optim.SGD(p, lr=-0.1), ValueError, "lr"),
-        (lambda p: optim.SGD(p, lr=float("nan")), ValueError, "lr"),
-        (lambda p: optim.Adam(p, lr=float("inf")), ValueError, "lr"),
-        (lambda p: optim.Adam(p, betas=(1.0, 0.999)), ValueError, "beta"),
-        (lambda p: optim.SGD(p, lr=0.1, momentum=-1), ValueError, "momentum"),
-    ],
-)
-def test_optimizer_argument_errors(make, error, message):
-    with pytest.raises(error, match=message):
-        make([nn.Parameter(np.zeros(2))])
-
-
-# ---------------------------------------------------------------- gradcheck
-
-
-def test_gradcheck_passes_correct_functions_and_checks_float32_in_float64():
-    a = tg.tensor(np.array([[0.3, -0.7]], dtype=np.float32), requires_grad=True)
-    b = tg.tensor([[1.5], [2.0]], requires_grad=True)
-    constant = tg.tensor([1.0, 2.0])
-    assert tg.gradcheck(lambda x, y, c: ((x @ y).tanh() * c.sum()).sum(), [a, b, constant])
-
-
-def test_gradcheck_names_input_element_and_values():
-    class Wrong(tg.Function):
-        @staticmethod
-        def forward(ctx, x, y):
-            ctx.save_for_backward(x, y)
-            return x * y
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            _, y = ctx.saved
-            return grad_output * y, grad_output * y  # d/dy should be x, not y
-
-    x = tg.tensor([1.0, 2.0], requires_grad=True)
-    y = tg.tensor([3.0, 5.0], requires_grad=True)
-    with pytest.raises(tg.GradcheckError) as caught:
-        tg.gradcheck(lambda a, b: Wrong.apply(a, b).sum(), [x, y])
-    assert isinstance(caught.value, AssertionError)
-    # The worst offender is named: element 1, off by 3.
-    assert "input 1, element (1,): analytic 5 vs numeric 2" in str(caught.value)
-    with pytest.raises(ValueError, match="nothing to check"):
-        tg.gradcheck(lambda a: a.sum(), [tg.tensor([1.0])])
 
 
 # ---------------------------------------------------------------- training
@@ -288,3 +107,222 @@ def test_two_layer_net_learns_xor_to_full_accuracy():
     predictions = model(inputs).data > 0
     assert (predictions == (targets > 0.5)).all()
     assert losses[-1] < 0.05 < losses[0]
+
+
+# ---------------------------------------------------------------- Module
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = nn.Linear(2, 2)
+        self.scale = nn.Parameter(np.ones(1))
+        self.register_buffer("count", np.array(0))
+        self.register_buffer("scratch", np.zeros(2), persistent=False)
+
+    def forward(self, x):
+        return self.inner(x) * self.scale
+
+
+def test_names_take_a_prefix_and_shared_parts_appear_once():
+    block = Block()
+    model = nn.Sequential(block, nn.Tanh(), block)
+    assert [name for name, _ in model.named_modules()] == ["", "0", "0.inner", "1"]
+    assert [name for name, _ in model.named_modules("net")] == [
+        "net",
+        "net.0",
+        "net.0.inner",
+        "net.1",
+    ]
+    assert [name for name, _ in block.named_parameters("b")] == [
+        "b.scale",
+        "b.inner.weight",
+        "b.inner.bias",
+    ]
+    assert [name for name, _ in model.named_buffers()] == ["0.count", "0.scratch"]
+    assert [name for name, _ in block.named_buffers("b")] == ["b.count", "b.scratch"]
+    assert list(block.state_dict()) == ["scale", "count", "inner.weight", "inner.bias"]
+    assert len(model) == 3 and model[1].short_repr() == "Tanh()" and list(model)[2] is block
+
+
+def test_nested_repr():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU()))
+    assert repr(model) == (
+        "Sequential(\n"
+        "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
+        "  (1): Sequential(\n"
+        "    (0): ReLU()\n"
+        "  )\n"
+        ")"
+    )
+    # The one-line label of a graph drawing's cluster.
+    assert nn.Linear(2, 3).short_repr() == "Linear(2 -> 3)"
+    assert nn.Linear(2, 3, bias=False).short_repr() == "Linear(2 -> 3, no bias)"
+    assert repr(nn.Parameter(np.array([1.0, 2.0]))) == "Parameter([1., 2.], requires_grad=True)"
+
+
+def test_load_state_dict_names_every_problem_and_changes_nothing():
+    model = Block()
+    before = {name: value.numpy().copy() for name, value in model.state_dict().items()}
+    state = model.state_dict()
+    state["inner.weight"] = np.zeros((3, 2))
+    state["count"] = np.array(1.5)
+    del state["scale"]
+    state["extra"] = np.zeros(1)
+    with pytest.raises(nn.StateDictError) as error:
+        model.load_state_dict(state)
+    assert str(error.value) == (
+        "load_state_dict into Block: missing keys ['scale']; unexpected keys ['extra']; "
+        "count: dtype float64 in the state dict, int64 in the model; inner.weight: shape "
+        "(3, 2) in the state dict, (2, 2) in the model (the model was not changed)"
+    )
+    with pytest.raises(nn.StateDictError) as error:
+        model.load_state_dict(state, strict=False)
+    assert "missing" not in str(error.value) and "unexpected" not in str(error.value)
+    assert "count: dtype float64" in str(error.value)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), before[name])
+    partial = {"scale": tg.tensor([3.0]), "count": np.array(4)}
+    model.load_state_dict(partial, strict=False)
+    assert model.scale.numpy().tolist() == [3.0] and model.count.item() == 4
+
+
+def test_buffer_registration_errors():
+    block = Block()
+    with pytest.raises(TypeError, match=r"^Block.register_buffer: the name must be a str, got 3$"):
+        block.register_buffer(3, np.zeros(1))
+    for name in ["", "a.b"]:
+        message = "Block.register_buffer: the name must be non-empty and without '.'"
+        with pytest.raises(KeyError, match=re.escape(message)):
+            block.register_buffer(name, np.zeros(1))
+    with pytest.raises(KeyError, match="attribute 'scale' already exists"):
+        block.register_buffer("scale", np.zeros(1))
+    with pytest.raises(TypeError, match="buffer 'p' cannot hold a Parameter"):
+        block.register_buffer("p", nn.Parameter(np.zeros(1)))
+    with pytest.raises(
+        TypeError, match="buffer 's' must be a Tensor, an array, a number or None, got str"
+    ):
+        block.register_buffer("s", "text")
+    with pytest.raises(TypeError, match="buffer 'c' must hold booleans, integers or floats"):
+        block.register_buffer("c", np.array([1j]))
+    block.register_buffer("listed", [1.0, 2.0])
+    assert block.listed.numpy().tolist() == [1.0, 2.0]
+    block.register_buffer("count", None)  # re-registering replaces; None is allowed
+    assert "count" not in block.state_dict()
+
+
+def test_to_converts_parameters_and_float_buffers_only():
+    block = Block()
+    block.scale.grad = tg.ones(1)
+    assert block.to(np.float32) is block
+    assert {p.dtype for p in block.parameters()} == {np.dtype(np.float32)}
+    assert block.scale.grad is None
+    assert block.scratch.dtype == np.float32 and block.count.dtype == np.int64
+    with pytest.raises(TypeError, match=r"^Module.to: expected a floating dtype, got int32$"):
+        block.to(np.int32)
+
+
+def test_train_and_eval_set_every_module_and_return_it():
+    model = nn.Sequential(Block(), nn.Dropout(0.5))
+    assert model.eval() is model
+    assert not any(module.training for module in model.modules())
+    assert model.train() is model
+    assert all(module.training for module in model.modules())
+
+
+def test_module_misuse_is_named():
+    with pytest.raises(NotImplementedError, match=r"^Module must define forward"):
+        nn.Module()(1.0)
+    with pytest.raises(TypeError, match=r"^expected a function as the hook, got int$"):
+        nn.Linear(2, 2).register_forward_hook(3)
+    with pytest.raises(TypeError, match=r"^Sequential: argument 1 is a int, not a Module$"):
+        nn.Sequential(nn.ReLU(), 3)
+    message = (
+        "Linear(in_features=3, out_features=2, bias=True): input of shape () has no features in "
+        "its last axis, but the layer has in_features=3; pass inputs of shape (batch, 3)"
+    )
+    with pytest.raises(tg.ShapeError, match=f"^{re.escape(message)}$"):
+        nn.Linear(3, 2)(tg.tensor(1.0))
+
+
+def test_forward_hooks_may_replace_inputs_with_one_value_or_a_tuple():
+    layer = nn.Linear(2, 2)
+    x, doubled = tg.ones(1, 2), tg.ones(1, 2) * 2.0
+    with layer.register_forward_pre_hook(lambda module, inputs: doubled):
+        np.testing.assert_array_equal(layer(x).numpy(), layer.forward(doubled).numpy())
+    with layer.register_forward_pre_hook(lambda module, inputs: (doubled,)):
+        np.testing.assert_array_equal(layer(x).numpy(), layer.forward(doubled).numpy())
+    seen = []
+    with layer.register_forward_hook(lambda module, inputs, out: seen.append(inputs) or out * 0.0):
+        assert not layer(x).numpy().any()
+    assert seen == [(x,)]
+
+
+class Scaled(nn.Module):
+    def forward(self, x, scale=1.0):
+        return x * scale
+
+
+def test_keyword_arguments_reach_forward_with_and_without_hooks():
+    module, x = Scaled(), tg.ones(2)
+    assert module(x, scale=3.0).numpy().tolist() == [3.0, 3.0]
+    seen = []
+    first = module.register_forward_pre_hook(lambda m, inputs: seen.append(("pre", m)))
+    module.register_forward_hook(lambda m, inputs, out: seen.append(("post", m)))
+    assert module(x, scale=5.0).numpy().tolist() == [5.0, 5.0]
+    assert seen == [("pre", module), ("post", module)]  # both hooks run: each has its own key
+    first.remove()
+    module(x)
+    assert seen[-1] == ("post", module) and len(seen) == 3
+
+
+def test_a_parameter_or_buffer_shared_by_two_modules_is_listed_once():
+    shared_weight, shared_steps = nn.Parameter(np.ones(2)), tg.tensor([0])
+    first, second = nn.Module(), nn.Module()
+    first.weight, second.weight = shared_weight, shared_weight
+    first.register_buffer("steps", shared_steps)
+    second.register_buffer("steps", shared_steps)
+    model = nn.Sequential(first, second)
+    assert [name for name, _ in model.named_parameters()] == ["0.weight"]
+    assert [name for name, _ in model.named_buffers()] == ["0.steps"]
+    assert [name for name, _ in first.named_buffers()] == ["steps"]
+
+
+def test_modules_after_a_shared_one_are_still_visited():
+    block = Block()
+    model = nn.Sequential(block, block, nn.ReLU())
+    assert [name for name, _ in model.named_modules()] == ["", "0", "0.inner", "2"]
+
+
+def test_load_state_dict_converts_to_the_models_dtype_and_skips_unknown_keys():
+    layer = nn.Linear(2, 1)
+    state = {
+        "extra": np.zeros(1),
+        "weight": np.array([[1.0, 2.0]], dtype=np.float32),
+        "bias": [0.5],
+    }
+    layer.load_state_dict(state, strict=False)
+    assert layer.weight.dtype == np.float64 and layer.weight.numpy().tolist() == [[1.0, 2.0]]
+    assert layer.bias.numpy().tolist() == [0.5]
+
+
+def test_eval_sets_training_to_false_itself():
+    model = nn.Sequential(nn.Linear(1, 1)).eval()
+    assert all(module.training is False for module in model.modules())
+
+
+def test_a_parameter_as_buffer_error_says_what_to_do():
+    message = (
+        "Block: buffer 'p' cannot hold a Parameter; assign a Parameter to an attribute that is "
+        "not a buffer to make it trainable"
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        Block().register_buffer("p", nn.Parameter(np.zeros(1)))
+
+
+def test_two_hooks_of_the_same_kind_both_run_in_order():
+    module, calls = Scaled(), []
+    module.register_forward_hook(lambda m, inputs, out: calls.append(1))
+    module.register_forward_hook(lambda m, inputs, out: calls.append(2))
+    module.register_forward_pre_hook(lambda m, inputs: calls.append(-1))
+    module.register_forward_pre_hook(lambda m, inputs: calls.append(-2))
+    module(tg.ones(1))
+    assert calls == [-1, -2, 1, 2]
