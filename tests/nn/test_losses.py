@@ -1,6 +1,6 @@
 """Losses against hand-computed values and gradients, their single-sample forms and their errors.
 
-The property tests in test_op_gradients.py compare with finite differences at a
+The property tests in tests/ops/test_op_gradients.py compare with finite differences at a
 tolerance; here the expected numbers are computed independently in NumPy and
 compared to 1e-12, so a gradient off by a factor of 1.0001 fails.
 """
