@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Chromium and its WebDriver where we can: tests/test_browser.py drives them headless.
+# Install Chromium and its WebDriver where we can: tests/viz/test_browser.py drives them headless.
 # Never fails: without them that test skips (in CI, where CI is set, it fails with the hint).
 have_browser() {
     command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||

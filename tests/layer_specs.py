@@ -1,6 +1,6 @@
 """Op-table rows for the layers after the MLP: convolution, pooling, normalization.
 
-They join ``op_specs.SPECS`` in ``test_op_gradients.py``, so each gets the same
+They join ``op_specs.SPECS`` in ``tests/ops/test_op_gradients.py``, so each gets the same
 forward, first-order, second-order and create_graph checks as every other op.
 The references below are written the slow, obvious way (loops over output
 positions), independent of the vectorized implementation under test. Shapes

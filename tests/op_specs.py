@@ -2,7 +2,7 @@
 
 Each ``OpSpec`` drives both the forward test (against ``reference``) and the
 property-based gradient test (against finite differences) in
-``test_op_gradients.py``: adding an op adds its tests by adding a row.
+``tests/ops/test_op_gradients.py``: adding an op adds its tests by adding a row.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tinygrad_ann.testing import well_conditioned
 # with the exact derivative to about 6e-8 relative and 3e-7 absolute at worst (truncation
 # eps^2 f'''/6, rounding ulp(f)/eps), so rtol = 1e-6 leaves a margin of over 10. A VJP off
 # by a relative 1e-4 then fails at every entry with |gradient| > 1e-3, which each drawn
-# case has (test_op_gradients_exact.py checks both). assert_gradients_match's defaults
+# case has (tests/ops/test_op_gradients.py checks both). assert_gradients_match's defaults
 # (atol 1e-5, rtol 1e-3) are for users' composite functions; they let a 1e-4 error pass.
 GRADIENT_TOLERANCE = {"eps": 1e-6, "atol": 1e-7, "rtol": 1e-6}
 # The relative error in a VJP that GRADIENT_TOLERANCE must catch.

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from custom_ops import Cube
+from custom_ops import Cube, Square
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
@@ -568,3 +568,162 @@ def test_gradgradcheck_rejects_grad_outputs_of_the_wrong_shape():
     x = tg.tensor([0.5, -1.0], requires_grad=True)
     with pytest.raises(ValueError, match="grad_outputs has shape"):
         tg.gradgradcheck(lambda t: t**3, [x], grad_outputs=np.ones(3))
+
+
+def leaf(values, dtype=np.float64):
+    return tg.tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+def test_create_graph_gradients_accumulate_as_recorded_tensors():
+    x = leaf([1.0, 2.0])
+    (x**3).sum().backward(create_graph=True)
+    (x**2).sum().backward(create_graph=True)
+    assert x.grad.requires_grad
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0 + 2.0, 12.0 + 4.0])
+    (second,) = tg.grad(x.grad.sum(), [x])
+    np.testing.assert_array_equal(second.numpy(), [6.0 + 2.0, 12.0 + 2.0])
+    x.grad = None
+    (x**3).sum().backward(create_graph=True)
+    (x * 1.0).sum().backward()  # a plain gradient onto a recorded one leaves it intact
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 13.0])
+
+
+class ArraysOnly(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 2
+
+
+def test_create_graph_through_a_first_order_only_op_is_refused():
+    x = leaf([1.0, 2.0])
+    message = (
+        r"^create_graph=True: the backward of ArraysOnly works on NumPy arrays only, so it "
+        r"cannot be differentiated again \(its second derivative would silently be zero\)\. "
+        r"Write its backward with operators and tinygrad_ann\.vjp_math functions and set "
+        r"differentiable_backward = True on the class \(docs/custom_ops\.md\)$"
+    )
+    with pytest.raises(RuntimeError, match=message):
+        tg.grad(ArraysOnly.apply(x).sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(tg.grad(ArraysOnly.apply(x).sum(), [x])[0].numpy(), [2, 2])
+
+
+def test_a_create_graph_gradient_of_a_float32_leaf_is_float32():
+    x = leaf([1.0, 2.0], np.float32)
+    (x * tg.tensor([3.0, 4.0])).sum().backward(create_graph=True)
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+
+
+def test_create_graph_accepts_saved_inputs_holding_nan():
+    # Saved inputs are compared with the live tensors before a recorded backward; NaN
+    # must equal NaN there, or every graph over a NaN would look tampered with.
+    x = leaf([np.nan, 1.0])
+    (g,) = tg.grad((x * x).sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), [np.nan, 2.0])
+
+
+def test_create_graph_after_the_output_changed_names_the_output():
+    x = leaf([1.0, 2.0])
+    y = x.exp()
+    y.data[...] = 0.5  # in place: the graph saved a copy of the small output
+    message = (
+        r"^create_graph=True: the output of exp \(shape \(2,\)\) has changed since the forward "
+        r"pass \(written in place or given a new array, e\.g\. by an optimizer step\), so a "
+        r"recorded backward would mix old and new values; compute the forward again$"
+    )
+    with pytest.raises(RuntimeError, match=message):
+        tg.grad(y.sum(), [x], create_graph=True)
+
+
+class SavesAnIntermediate(tg.Function):
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        doubled = x * 2.0
+        ctx.save_for_backward(doubled)
+        return doubled * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (doubled,) = ctx.saved
+        return grad * doubled * 2.0
+
+
+def test_create_graph_refuses_a_saved_float_array_that_is_neither_input_nor_output():
+    x = leaf([1.0, 2.0])
+    message = (
+        r"^create_graph=True: SavesAnIntermediate saved a floating-point array of shape "
+        r"\(2,\) that is neither an input of its forward nor its output \(or the output got a "
+        r"new array since\), so its dependence on the inputs cannot be recorded\. Save the "
+        r"inputs \(or the output\) and recompute the value in backward, or override "
+        r"lift_saved to build it from Tensors$"
+    )
+    with pytest.raises(RuntimeError, match=message):
+        tg.grad(SavesAnIntermediate.apply(x).sum(), [x], create_graph=True)
+    # First order needs no Tensors: the saved array serves as it is.
+    np.testing.assert_array_equal(
+        tg.grad(SavesAnIntermediate.apply(x).sum(), [x])[0].numpy(), [4, 8]
+    )
+
+
+def test_create_graph_after_an_input_changed_names_which_input():
+    w, x = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    y = w * x
+    x.data[...] = 0.5  # in place: the graph saved a copy of the small input
+    message = (
+        r"^create_graph=True: the input 1 of mul \(shape \(2,\)\) has changed since the forward "
+        r"pass \(written in place or given a new array, e\.g\. by an optimizer step\)"
+    )
+    with pytest.raises(RuntimeError, match=message):
+        tg.grad(y.sum(), [w], create_graph=True)
+
+
+class DifferentiatesInside(Square):
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        (slope,) = tg.grad((x * x).sum(), [x], create_graph=True)  # a recorded backward inside
+        return grad * slope * np.asarray(x)  # still inside the outer one: refused
+
+
+def test_a_recorded_backward_refuses_numpy_conversions_even_after_a_nested_one():
+    x = leaf([1.0, 2.0])
+    message = (
+        r"^create_graph=True: the backward of DifferentiatesInside failed on Tensors \(a Tensor "
+        r"that requires grad was converted to a NumPy array inside a backward run with "
+        r"create_graph=True, which would make it a constant\); it must compute with operators "
+        r"and tinygrad_ann\.vjp_math functions, not NumPy functions \(docs/custom_ops\.md\)$"
+    )
+    with pytest.raises(RuntimeError, match=message):
+        tg.grad(DifferentiatesInside.apply(x).sum(), [x], create_graph=True)
+
+
+def test_after_a_create_graph_backward_tensors_convert_and_anomalies_are_caught_again():
+    x = leaf([1.0, 2.0])
+    tg.grad((x * x).sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(np.asarray(x), [1.0, 2.0])
+    with tg.detect_anomaly(), pytest.raises(tg.AnomalyError, match=r"^mul: forward produced"):
+        x * 1e308
+
+
+def test_anomaly_mode_records_second_order_and_runs_first_order_only_ops():
+    x = leaf([1.0, 2.0])
+    with tg.detect_anomaly():
+        (slope,) = tg.grad((x * x * x).sum(), [x], create_graph=True)
+        (curvature,) = tg.grad(slope.sum(), [x])
+        np.testing.assert_array_equal(curvature.numpy(), [6.0, 12.0])
+        (slope,) = tg.grad(x.exp().sum(), [x], create_graph=True)  # exp saves its output
+        np.testing.assert_allclose(tg.grad(slope.sum(), [x])[0].numpy(), np.exp([1.0, 2.0]))
+        np.testing.assert_array_equal(tg.grad(ArraysOnly.apply(x).sum(), [x])[0].numpy(), [2, 2])
+
+
+def test_create_graph_accepts_a_list_as_the_upstream_gradient():
+    x = leaf([1.0, 2.0])
+    (x * x).backward([1.0, 10.0], create_graph=True)
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 40.0])
+    assert x.grad.requires_grad

@@ -483,3 +483,55 @@ def test_an_array_numpy_could_not_make_writable_again_is_copied_instead_of_locke
     assert array.flags.writeable  # never left read-only
     array[0, 0] = 3.0
     np.testing.assert_array_equal(weight.grad.data, 2.0)  # the values the graph saw
+
+
+def leaf(values, dtype=np.float64):
+    return tg.tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+def test_a_read_only_array_of_the_caller_stays_read_only_after_the_graph():
+    constant = np.ones(2048)
+    constant.setflags(write=False)
+    w = leaf(np.ones(2048))
+    loss = (w * tg.tensor(constant)).sum()
+    loss.backward()
+    del loss
+    assert not constant.flags.writeable
+
+
+class SavesItsInput(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        return 2.0 * x * grad
+
+
+@pytest.mark.parametrize("size", [1023, 1024])
+def test_saved_arrays_up_to_the_copy_limit_are_copied_and_stay_writable(size):
+    assert SavedArrays.copy_limit == 1024
+    x, y = leaf(np.full(size, 2.0)), leaf(np.full(size, 3.0))
+    z = x * y  # saves both inputs
+    x.data[...] = 0.0  # allowed: the graph kept copies
+    z.sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), np.full(size, 2.0))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(size, 3.0))
+    w = leaf(np.full(size, 2.0))
+    squared = SavesItsInput.apply(w)  # saves one array
+    w.data[...] = 0.0
+    squared.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(size, 4.0))
+
+
+def test_a_saved_array_over_the_copy_limit_is_read_only_until_backward():
+    w = leaf(np.full(1025, 2.0))
+    squared = SavesItsInput.apply(w)
+    with pytest.raises(ValueError, match="read-only"):
+        w.data[...] = 0.0
+    squared.sum().backward()
+    w.data[...] = 0.0  # unlocked once the graph is freed
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(1025, 4.0))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinygrad_ann as tg
-from tinygrad_ann import nn
+from tinygrad_ann import ShapeError, nn
 
 
 def test_a_leaf_hook_sees_the_total_gradient_once_and_can_replace_it():
@@ -187,3 +187,88 @@ def test_module_hooks_are_not_state():
     net[0].register_forward_hook(lambda *args: None)
     assert list(net.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
     assert "_forward_hooks" not in repr(net)
+
+
+def leaf(values, dtype=np.float64):
+    return tg.tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+def test_a_hook_may_replace_the_gradient_and_it_is_cast_to_the_tensors_dtype():
+    x = leaf([1.0, 2.0], np.float32)
+    x.register_hook(lambda g: np.array([10.0, 20.0]))
+    (x * 1.0).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [10.0, 20.0])
+    y = leaf([1.0, 2.0])
+    seen = []
+    y.register_hook(lambda g: seen.append(type(g)))
+    (y * y).sum().backward()
+    assert seen == [tg.Tensor]
+    z = leaf([1.0, 2.0])
+    z.register_hook(lambda g: np.zeros(3))
+    message = (
+        r"^a gradient hook of a tensor of shape \(2,\) returned a gradient of shape \(3,\); "
+        r"return one of the tensor's shape, or None to keep the gradient$"
+    )
+    with pytest.raises(ShapeError, match=message):
+        (z * 1.0).sum().backward()
+
+
+def test_a_hook_under_create_graph_sees_and_returns_recorded_tensors():
+    x = leaf([1.0, 2.0])
+    x.register_hook(lambda g: g * 2)
+    (g,) = tg.grad((x * x).sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), [4.0, 8.0])
+    assert g.requires_grad
+
+
+def test_under_create_graph_a_hook_may_return_an_array_a_constant_gradient():
+    x = leaf([1.0, 2.0])
+    y = x * x
+    y.register_hook(lambda g: np.array([5.0, 5.0]))
+    (g,) = tg.grad(y.sum(), [x], create_graph=True)
+    assert isinstance(g, tg.Tensor)
+    np.testing.assert_array_equal(g.numpy(), [10.0, 20.0])  # 5 * 2x, still recorded
+    np.testing.assert_array_equal(tg.grad(g.sum(), [x])[0].numpy(), [10.0, 10.0])
+    z = leaf([1.0, 2.0])
+    z.register_hook(lambda g: np.array([5.0, 6.0]))
+    (g,) = tg.grad((z * z).sum(), [z], create_graph=True)
+    assert isinstance(g, tg.Tensor) and not g.requires_grad  # a constant: derivative zero
+    np.testing.assert_array_equal(g.numpy(), [5.0, 6.0])
+
+
+def test_the_backward_observer_sees_every_op_in_order_with_its_gradients():
+    from tinygrad_ann.autograd import observe_backward
+
+    x = leaf([1.0, 2.0])
+    doubled = x * 2.0
+    total = doubled.sum()
+    calls = []
+
+    def observer(ctx, output, grad_output, input_grads):
+        calls.append((ctx.op_name(), output, np.array(grad_output), input_grads))
+
+    with observe_backward(observer):
+        total.backward()
+    assert [(name, output) for name, output, _, _ in calls] == [("sum", total), ("mul", doubled)]
+    np.testing.assert_array_equal(calls[0][2], 1.0)
+    np.testing.assert_array_equal(calls[1][2], [1.0, 1.0])
+    np.testing.assert_array_equal(calls[1][3][0], [2.0, 2.0])
+    assert len(calls[1][3]) == 2  # one per input of mul, the constant's included
+    with observe_backward(observer):
+        pass
+    calls.clear()
+    (x * 3.0).sum().backward()
+    assert calls == []  # the observer left with its block
+
+
+def test_a_hook_on_a_retained_intermediate_runs_once_per_pass():
+    x = leaf([1.0, 2.0])
+    hidden = x * 3.0
+    hidden.retain_grad()
+    seen = []
+    hidden.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 2.0)
+    hidden.sum().backward()
+    assert len(seen) == 1
+    np.testing.assert_array_equal(hidden.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])

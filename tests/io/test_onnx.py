@@ -397,7 +397,7 @@ def test_sum_over_no_axes_is_the_identity(tmp_path):
 
 
 # ---------------------------------------------------------------------- images and normalization
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def digit_images(batch: int, seed: int = 0) -> np.ndarray:

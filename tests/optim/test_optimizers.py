@@ -295,3 +295,71 @@ def test_a_subclass_inherits_lr_saving_and_checking():
         opt.load_state_dict({"state": {}, "param_groups": [{"lr": -1.0, "params": [0]}]})
     with pytest.raises(NotImplementedError):
         optim.Optimizer([p], lr=0.1).step()
+
+
+def _param_with_grad(value, grad):
+    p = nn.Parameter(np.array(value, dtype=float))
+    p.grad = tg.tensor(np.array(grad, dtype=float))
+    return p
+
+
+def test_sgd_step_is_p_minus_lr_g_with_weight_decay():
+    p = _param_with_grad([1.0, -2.0], [0.5, 0.5])
+    optim.SGD([p], lr=0.1, weight_decay=0.2).step()
+    np.testing.assert_allclose(p.data, [1.0 - 0.1 * (0.5 + 0.2), -2.0 - 0.1 * (0.5 - 0.4)])
+
+
+def test_sgd_momentum_follows_the_buffer_rule():
+    p = _param_with_grad([1.0], [1.0])
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    expected, buffer = 1.0, None
+    for grad in (1.0, 2.0, -1.0):
+        p.grad = tg.tensor([grad])
+        opt.step()
+        buffer = grad if buffer is None else 0.9 * buffer + grad
+        expected -= 0.1 * buffer
+        assert p.data[0] == pytest.approx(expected)
+
+
+def test_adam_matches_the_closed_form_over_three_steps():
+    lr, beta1, beta2, eps, wd = 0.01, 0.9, 0.999, 1e-8, 0.1
+    p = _param_with_grad([0.5, -1.0], [0.0, 0.0])
+    opt = optim.Adam([p], lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=wd)
+    value, m, v = np.array([0.5, -1.0]), np.zeros(2), np.zeros(2)
+    for step, grad in enumerate(([0.2, -0.3], [0.1, 0.4], [-0.5, 0.0]), start=1):
+        p.grad = tg.tensor(grad)
+        opt.step()
+        g = np.array(grad) + wd * value
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        value = value - lr * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps)
+        np.testing.assert_allclose(p.data, value, rtol=1e-13)
+    # The first step moves every weight by about lr, whatever the gradient's size.
+    fresh = _param_with_grad([0.0], [123.0])
+    optim.Adam([fresh], lr=0.01).step()
+    assert fresh.data[0] == pytest.approx(-0.01)
+
+
+def test_optimizers_skip_parameters_without_gradient_and_zero_grad():
+    p, q = _param_with_grad([1.0], [1.0]), nn.Parameter(np.array([5.0]))
+    opt = optim.Adam([p, q], lr=0.1)
+    opt.step()
+    assert q.data[0] == 5.0 and p.data[0] != 1.0
+    opt.zero_grad()
+    assert p.grad is None
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda p: optim.SGD([], lr=0.1), ValueError, "empty parameter list"),
+        (lambda p: optim.SGD(p, lr=-0.1), ValueError, "lr"),
+        (lambda p: optim.SGD(p, lr=float("nan")), ValueError, "lr"),
+        (lambda p: optim.Adam(p, lr=float("inf")), ValueError, "lr"),
+        (lambda p: optim.Adam(p, betas=(1.0, 0.999)), ValueError, "beta"),
+        (lambda p: optim.SGD(p, lr=0.1, momentum=-1), ValueError, "momentum"),
+    ],
+)
+def test_optimizer_argument_errors(make, error, message):
+    with pytest.raises(error, match=message):
+        make([nn.Parameter(np.zeros(2))])

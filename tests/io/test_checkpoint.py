@@ -714,7 +714,7 @@ BEFORE_CHECKSUMS = os.path.join(
 
 
 def checkpoint_of_the_recipe():
-    """What tests/data/checkpoint_before_checksums.safetensors holds: this recipe, saved by
+    """What tests/io/data/checkpoint_before_checksums.safetensors holds: this recipe, saved by
     the tg.save of the version before checksums."""
     tg.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))

@@ -15,7 +15,7 @@ import pytest
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 # benchmarks/ is a folder of scripts, not a package
 import bench
 import cost_curve

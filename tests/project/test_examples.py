@@ -8,7 +8,7 @@ import pytest
 
 import tinygrad_ann as tg
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def load(name: str):

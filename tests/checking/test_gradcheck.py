@@ -318,3 +318,33 @@ def test_localize_tolerance_is_relative_to_the_numeric_value():
     # Off by 5e-4 relatively on values near 150: within rtol=1e-3 of each numeric value.
     fn = lambda t: scaled_exp(1.0005).apply(t).sum()  # noqa: E731
     assert localize_mismatch(fn, [leaf([5.0, 5.01])]) == ALL_CORRECT.format(2)
+
+
+def test_gradcheck_passes_correct_functions_and_checks_float32_in_float64():
+    a = tg.tensor(np.array([[0.3, -0.7]], dtype=np.float32), requires_grad=True)
+    b = tg.tensor([[1.5], [2.0]], requires_grad=True)
+    constant = tg.tensor([1.0, 2.0])
+    assert tg.gradcheck(lambda x, y, c: ((x @ y).tanh() * c.sum()).sum(), [a, b, constant])
+
+
+def test_gradcheck_names_input_element_and_values():
+    class Wrong(tg.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            _, y = ctx.saved
+            return grad_output * y, grad_output * y  # d/dy should be x, not y
+
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = tg.tensor([3.0, 5.0], requires_grad=True)
+    with pytest.raises(tg.GradcheckError) as caught:
+        tg.gradcheck(lambda a, b: Wrong.apply(a, b).sum(), [x, y])
+    assert isinstance(caught.value, AssertionError)
+    # The worst offender is named: element 1, off by 3.
+    assert "input 1, element (1,): analytic 5 vs numeric 2" in str(caught.value)
+    with pytest.raises(ValueError, match="nothing to check"):
+        tg.gradcheck(lambda a: a.sum(), [tg.tensor([1.0])])

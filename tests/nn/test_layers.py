@@ -1,6 +1,6 @@
-"""nn stated exactly: the initialisers' bounds for every gain and mode (PyTorch's formulas),
-layer defaults and the modules the other tests only reach through functional calls.
-"""
+"""nn's layers stated exactly: defaults, reprs, argument errors and dtypes, and the layers the
+other tests only reach through functional calls (activations, losses, convolution, pooling,
+Linear, normalization)."""
 
 import math
 import re
@@ -11,66 +11,6 @@ import pytest
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
 from tinygrad_ann import nn
-
-
-def drawn_with_seed(fill, shape=(6, 4, 3, 2)):
-    tg.manual_seed(11)
-    weight = nn.Parameter(np.zeros(shape))
-    fill(weight)
-    return weight.data
-
-
-def uniform_with_seed(low, high, shape=(6, 4, 3, 2)):
-    return drawn_with_seed(lambda w: nn.init.uniform_(w, low, high), shape)
-
-
-# A (6, 4, 3, 2) weight: fan_in = 4 * 3 * 2 = 24, fan_out = 6 * 3 * 2 = 36.
-@pytest.mark.parametrize(
-    ("arguments", "gain", "fan"),
-    [
-        ({}, math.sqrt(2.0), 24),  # leaky_relu with a = 0
-        ({"a": math.sqrt(5)}, math.sqrt(2.0 / 6.0), 24),  # what Linear and Conv2d use
-        ({"a": 0.5, "mode": "fan_out"}, math.sqrt(2.0 / 1.25), 36),
-        ({"nonlinearity": "relu"}, math.sqrt(2.0), 24),
-        ({"nonlinearity": "linear", "a": 3.0}, 1.0, 24),
-        ({"nonlinearity": "sigmoid"}, 1.0, 24),
-        ({"nonlinearity": "tanh", "mode": "fan_out"}, 5.0 / 3.0, 36),
-    ],
-)
-def test_kaiming_uniform_bound_is_gain_times_sqrt_3_over_fan(arguments, gain, fan):
-    bound = gain * math.sqrt(3.0 / fan)
-    drawn = drawn_with_seed(lambda w: nn.init.kaiming_uniform_(w, **arguments))
-    np.testing.assert_array_equal(drawn, uniform_with_seed(-bound, bound))
-
-
-def test_xavier_uniform_bound_and_gain():
-    bound = 2.5 * math.sqrt(6.0 / (24 + 36))
-    drawn = drawn_with_seed(lambda w: nn.init.xavier_uniform_(w, gain=2.5))
-    np.testing.assert_array_equal(drawn, uniform_with_seed(-bound, bound))
-    bound = math.sqrt(6.0 / (3 + 5))
-    drawn = drawn_with_seed(nn.init.xavier_uniform_, shape=(5, 3))
-    np.testing.assert_array_equal(drawn, uniform_with_seed(-bound, bound, shape=(5, 3)))
-
-
-def test_uniform_normal_ones_and_zeros_defaults():
-    unit = drawn_with_seed(nn.init.uniform_)
-    assert unit.min() >= 0.0 and unit.max() < 1.0 and unit.max() > 0.9
-    tg.manual_seed(11)
-    expected = tg.factories.generator().normal(0.0, 1.0, (6, 4, 3, 2))
-    np.testing.assert_array_equal(drawn_with_seed(nn.init.normal_), expected)
-    assert np.all(drawn_with_seed(nn.init.ones_) == 1.0)
-    assert np.all(drawn_with_seed(nn.init.zeros_) == 0.0)
-    weight = nn.Parameter(np.zeros((2, 2)))
-    assert nn.init.ones_(weight) is weight  # in place, returned for chaining
-
-
-def test_init_errors_name_the_problem():
-    with pytest.raises(ValueError, match=r"at least 2 dimensions, got shape \(3,\)"):
-        nn.init.kaiming_uniform_(nn.Parameter(np.zeros(3)))
-    with pytest.raises(ValueError, match="mode must be 'fan_in' or 'fan_out', got 'fan'"):
-        nn.init.kaiming_uniform_(nn.Parameter(np.zeros((2, 2))), mode="fan")
-    with pytest.raises(ValueError, match="unknown nonlinearity 'selu'"):
-        nn.init.kaiming_uniform_(nn.Parameter(np.zeros((2, 2))), nonlinearity="selu")
 
 
 # ---------------------------------------------------------------- layers without a weight
@@ -344,154 +284,7 @@ def test_layer_norm_defaults_and_options():
     assert nn.LayerNorm(3, dtype=np.float32).weight.dtype == np.float32
 
 
-# ---------------------------------------------------------------- Module
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.inner = nn.Linear(2, 2)
-        self.scale = nn.Parameter(np.ones(1))
-        self.register_buffer("count", np.array(0))
-        self.register_buffer("scratch", np.zeros(2), persistent=False)
-
-    def forward(self, x):
-        return self.inner(x) * self.scale
-
-
-def test_names_take_a_prefix_and_shared_parts_appear_once():
-    block = Block()
-    model = nn.Sequential(block, nn.Tanh(), block)
-    assert [name for name, _ in model.named_modules()] == ["", "0", "0.inner", "1"]
-    assert [name for name, _ in model.named_modules("net")] == [
-        "net",
-        "net.0",
-        "net.0.inner",
-        "net.1",
-    ]
-    assert [name for name, _ in block.named_parameters("b")] == [
-        "b.scale",
-        "b.inner.weight",
-        "b.inner.bias",
-    ]
-    assert [name for name, _ in model.named_buffers()] == ["0.count", "0.scratch"]
-    assert [name for name, _ in block.named_buffers("b")] == ["b.count", "b.scratch"]
-    assert list(block.state_dict()) == ["scale", "count", "inner.weight", "inner.bias"]
-    assert len(model) == 3 and model[1].short_repr() == "Tanh()" and list(model)[2] is block
-
-
-def test_nested_repr():
-    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU()))
-    assert repr(model) == (
-        "Sequential(\n"
-        "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
-        "  (1): Sequential(\n"
-        "    (0): ReLU()\n"
-        "  )\n"
-        ")"
-    )
-    # The one-line label of a graph drawing's cluster.
-    assert nn.Linear(2, 3).short_repr() == "Linear(2 -> 3)"
-    assert nn.Linear(2, 3, bias=False).short_repr() == "Linear(2 -> 3, no bias)"
-    assert repr(nn.Parameter(np.array([1.0, 2.0]))) == "Parameter([1., 2.], requires_grad=True)"
-
-
-def test_load_state_dict_names_every_problem_and_changes_nothing():
-    model = Block()
-    before = {name: value.numpy().copy() for name, value in model.state_dict().items()}
-    state = model.state_dict()
-    state["inner.weight"] = np.zeros((3, 2))
-    state["count"] = np.array(1.5)
-    del state["scale"]
-    state["extra"] = np.zeros(1)
-    with pytest.raises(nn.StateDictError) as error:
-        model.load_state_dict(state)
-    assert str(error.value) == (
-        "load_state_dict into Block: missing keys ['scale']; unexpected keys ['extra']; "
-        "count: dtype float64 in the state dict, int64 in the model; inner.weight: shape "
-        "(3, 2) in the state dict, (2, 2) in the model (the model was not changed)"
-    )
-    with pytest.raises(nn.StateDictError) as error:
-        model.load_state_dict(state, strict=False)
-    assert "missing" not in str(error.value) and "unexpected" not in str(error.value)
-    assert "count: dtype float64" in str(error.value)
-    for name, value in model.state_dict().items():
-        np.testing.assert_array_equal(value.numpy(), before[name])
-    partial = {"scale": tg.tensor([3.0]), "count": np.array(4)}
-    model.load_state_dict(partial, strict=False)
-    assert model.scale.numpy().tolist() == [3.0] and model.count.item() == 4
-
-
-def test_buffer_registration_errors():
-    block = Block()
-    with pytest.raises(TypeError, match=r"^Block.register_buffer: the name must be a str, got 3$"):
-        block.register_buffer(3, np.zeros(1))
-    for name in ["", "a.b"]:
-        message = "Block.register_buffer: the name must be non-empty and without '.'"
-        with pytest.raises(KeyError, match=re.escape(message)):
-            block.register_buffer(name, np.zeros(1))
-    with pytest.raises(KeyError, match="attribute 'scale' already exists"):
-        block.register_buffer("scale", np.zeros(1))
-    with pytest.raises(TypeError, match="buffer 'p' cannot hold a Parameter"):
-        block.register_buffer("p", nn.Parameter(np.zeros(1)))
-    with pytest.raises(
-        TypeError, match="buffer 's' must be a Tensor, an array, a number or None, got str"
-    ):
-        block.register_buffer("s", "text")
-    with pytest.raises(TypeError, match="buffer 'c' must hold booleans, integers or floats"):
-        block.register_buffer("c", np.array([1j]))
-    block.register_buffer("listed", [1.0, 2.0])
-    assert block.listed.numpy().tolist() == [1.0, 2.0]
-    block.register_buffer("count", None)  # re-registering replaces; None is allowed
-    assert "count" not in block.state_dict()
-
-
-def test_to_converts_parameters_and_float_buffers_only():
-    block = Block()
-    block.scale.grad = tg.ones(1)
-    assert block.to(np.float32) is block
-    assert {p.dtype for p in block.parameters()} == {np.dtype(np.float32)}
-    assert block.scale.grad is None
-    assert block.scratch.dtype == np.float32 and block.count.dtype == np.int64
-    with pytest.raises(TypeError, match=r"^Module.to: expected a floating dtype, got int32$"):
-        block.to(np.int32)
-
-
-def test_train_and_eval_set_every_module_and_return_it():
-    model = nn.Sequential(Block(), nn.Dropout(0.5))
-    assert model.eval() is model
-    assert not any(module.training for module in model.modules())
-    assert model.train() is model
-    assert all(module.training for module in model.modules())
-
-
-def test_module_misuse_is_named():
-    with pytest.raises(NotImplementedError, match=r"^Module must define forward"):
-        nn.Module()(1.0)
-    with pytest.raises(TypeError, match=r"^expected a function as the hook, got int$"):
-        nn.Linear(2, 2).register_forward_hook(3)
-    with pytest.raises(TypeError, match=r"^Sequential: argument 1 is a int, not a Module$"):
-        nn.Sequential(nn.ReLU(), 3)
-    message = (
-        "Linear(in_features=3, out_features=2, bias=True): input of shape () has no features in "
-        "its last axis, but the layer has in_features=3; pass inputs of shape (batch, 3)"
-    )
-    with pytest.raises(tg.ShapeError, match=f"^{re.escape(message)}$"):
-        nn.Linear(3, 2)(tg.tensor(1.0))
-
-
-def test_forward_hooks_may_replace_inputs_with_one_value_or_a_tuple():
-    layer = nn.Linear(2, 2)
-    x, doubled = tg.ones(1, 2), tg.ones(1, 2) * 2.0
-    with layer.register_forward_pre_hook(lambda module, inputs: doubled):
-        np.testing.assert_array_equal(layer(x).numpy(), layer.forward(doubled).numpy())
-    with layer.register_forward_pre_hook(lambda module, inputs: (doubled,)):
-        np.testing.assert_array_equal(layer(x).numpy(), layer.forward(doubled).numpy())
-    seen = []
-    with layer.register_forward_hook(lambda module, inputs, out: seen.append(inputs) or out * 0.0):
-        assert not layer(x).numpy().any()
-    assert seen == [(x,)]
-
-
-# ---------------------------------------------------------------- dtypes, kwargs, sharing
+# ---------------------------------------------------------------- dtypes
 @pytest.fixture
 def float32_default():
     tg.set_default_dtype(np.float32)
@@ -556,88 +349,6 @@ def test_linear_checks_the_last_axis_of_any_batch_shape():
         layer(tg.ones(2, 4, 3))
 
 
-class Scaled(nn.Module):
-    def forward(self, x, scale=1.0):
-        return x * scale
-
-
-def test_keyword_arguments_reach_forward_with_and_without_hooks():
-    module, x = Scaled(), tg.ones(2)
-    assert module(x, scale=3.0).numpy().tolist() == [3.0, 3.0]
-    seen = []
-    first = module.register_forward_pre_hook(lambda m, inputs: seen.append(("pre", m)))
-    module.register_forward_hook(lambda m, inputs, out: seen.append(("post", m)))
-    assert module(x, scale=5.0).numpy().tolist() == [5.0, 5.0]
-    assert seen == [("pre", module), ("post", module)]  # both hooks run: each has its own key
-    first.remove()
-    module(x)
-    assert seen[-1] == ("post", module) and len(seen) == 3
-
-
-def test_a_parameter_or_buffer_shared_by_two_modules_is_listed_once():
-    shared_weight, shared_steps = nn.Parameter(np.ones(2)), tg.tensor([0])
-    first, second = nn.Module(), nn.Module()
-    first.weight, second.weight = shared_weight, shared_weight
-    first.register_buffer("steps", shared_steps)
-    second.register_buffer("steps", shared_steps)
-    model = nn.Sequential(first, second)
-    assert [name for name, _ in model.named_parameters()] == ["0.weight"]
-    assert [name for name, _ in model.named_buffers()] == ["0.steps"]
-    assert [name for name, _ in first.named_buffers()] == ["steps"]
-
-
-def test_modules_after_a_shared_one_are_still_visited():
-    block = Block()
-    model = nn.Sequential(block, block, nn.ReLU())
-    assert [name for name, _ in model.named_modules()] == ["", "0", "0.inner", "2"]
-
-
-def test_load_state_dict_converts_to_the_models_dtype_and_skips_unknown_keys():
-    layer = nn.Linear(2, 1)
-    state = {
-        "extra": np.zeros(1),
-        "weight": np.array([[1.0, 2.0]], dtype=np.float32),
-        "bias": [0.5],
-    }
-    layer.load_state_dict(state, strict=False)
-    assert layer.weight.dtype == np.float64 and layer.weight.numpy().tolist() == [[1.0, 2.0]]
-    assert layer.bias.numpy().tolist() == [0.5]
-
-
-def test_eval_sets_training_to_false_itself():
-    model = nn.Sequential(nn.Linear(1, 1)).eval()
-    assert all(module.training is False for module in model.modules())
-
-
-def test_a_parameter_as_buffer_error_says_what_to_do():
-    message = (
-        "Block: buffer 'p' cannot hold a Parameter; assign a Parameter to an attribute that is "
-        "not a buffer to make it trainable"
-    )
-    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
-        Block().register_buffer("p", nn.Parameter(np.zeros(1)))
-
-
-def test_init_of_a_locked_parameter_gives_it_new_values_in_its_dtype():
-    weight = nn.Parameter(np.zeros((40, 30), dtype=np.float32))  # over the copy limit
-    loss = (weight * weight).sum()  # the graph holds weight's array read-only
-    assert not weight.data.flags.writeable
-    nn.init.ones_(weight)
-    assert weight.dtype == np.float32 and np.all(weight.numpy() == 1.0)
-    loss.backward()
-    assert not weight.grad.numpy().any()  # backward saw the old zeros
-
-
-def test_two_hooks_of_the_same_kind_both_run_in_order():
-    module, calls = Scaled(), []
-    module.register_forward_hook(lambda m, inputs, out: calls.append(1))
-    module.register_forward_hook(lambda m, inputs, out: calls.append(2))
-    module.register_forward_pre_hook(lambda m, inputs: calls.append(-1))
-    module.register_forward_pre_hook(lambda m, inputs: calls.append(-2))
-    module(tg.ones(1))
-    assert calls == [-1, -2, 1, 2]
-
-
 def test_batch_norm_told_to_stop_tracking_leaves_its_running_statistics_alone():
     # PyTorch's rule: in training, running statistics are updated only while tracked.
     layer = nn.BatchNorm1d(2)
@@ -646,3 +357,36 @@ def test_batch_norm_told_to_stop_tracking_leaves_its_running_statistics_alone():
     np.testing.assert_array_equal(layer.running_mean.numpy(), [0.0, 0.0])
     np.testing.assert_array_equal(layer.running_var.numpy(), [1.0, 1.0])
     assert layer.num_batches_tracked.item() == 0
+
+
+def test_linear_shapes_init_forward_and_feature_error():
+    tg.manual_seed(0)
+    layer = nn.Linear(50, 7)
+    assert layer.weight.shape == (7, 50) and layer.bias.shape == (7,)
+    bound = 1 / np.sqrt(50)
+    assert np.abs(layer.weight.data).max() <= bound and np.abs(layer.bias.data).max() <= bound
+    assert np.abs(layer.weight.data).max() > 0.8 * bound  # uniform over the whole range
+    x = np.random.default_rng(1).normal(size=(3, 50))
+    np.testing.assert_allclose(layer(tg.tensor(x)).data, x @ layer.weight.data.T + layer.bias.data)
+    assert nn.Linear(3, 2, bias=False).bias is None
+    with pytest.raises(tg.ShapeError, match="in_features=50"):
+        layer(tg.ones(3, 49))
+    tg.manual_seed(0)
+    np.testing.assert_array_equal(nn.Linear(50, 7).weight.data, layer.weight.data)
+
+
+def test_activation_and_loss_modules_match_functions():
+    x = tg.tensor([[-1.0, 0.5, 2.0]])
+    target = np.array([[0.0, 1.0, 1.0]])
+    assert np.allclose(nn.Sigmoid()(x).data, F.sigmoid(x).data)
+    assert np.allclose(nn.Tanh()(x).data, np.tanh(x.data))
+    assert np.allclose(nn.ReLU()(x).data, [[0.0, 0.5, 2.0]])
+    assert np.allclose(nn.Softmax(axis=1)(x).data.sum(), 1.0)
+    assert nn.MSELoss()(x, target).item() == pytest.approx(np.mean((x.data - target) ** 2))
+    assert nn.CrossEntropyLoss()(x, np.array([2])).item() == pytest.approx(
+        F.cross_entropy(x, np.array([2])).item()
+    )
+    probs = F.sigmoid(x)
+    assert nn.BCELoss()(probs, target).item() == pytest.approx(
+        nn.BCEWithLogitsLoss()(x, target).item()
+    )

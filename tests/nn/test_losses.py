@@ -1,6 +1,6 @@
 """Losses against hand-computed values and gradients, their single-sample forms and their errors.
 
-The property tests in test_op_gradients.py compare with finite differences at a
+The property tests in tests/ops/test_op_gradients.py compare with finite differences at a
 tolerance; here the expected numbers are computed independently in NumPy and
 compared to 1e-12, so a gradient off by a factor of 1.0001 fails.
 """
@@ -320,3 +320,32 @@ def test_float32_losses_give_float32_values_and_gradients(name, reduction):
 def test_class_indices_may_be_a_list(loss):
     expected = loss(tg.tensor(LOGITS), LABELS).item()
     assert loss(tg.tensor(LOGITS), LABELS.tolist()).item() == expected
+
+
+def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n():
+    logits = tg.tensor([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]], requires_grad=True)
+    labels = np.array([1, 2])
+    F.cross_entropy(logits, labels).backward()
+    p = np.exp(logits.data) / np.exp(logits.data).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(logits.grad.data, (p - np.eye(3)[labels]) / 2, atol=1e-15)
+
+
+def test_cross_entropy_label_errors():
+    logits = tg.ones(3, 4)
+    with pytest.raises(tg.LabelError, match=r"class index 4, outside \[0, 3\]"):
+        F.cross_entropy(logits, np.array([0, 4, 1]))
+    with pytest.raises(tg.LabelError, match="class index -1"):
+        F.cross_entropy(logits, np.array([0, -1, 1]))
+    with pytest.raises(tg.DTypeError, match="must be integers"):
+        F.cross_entropy(logits, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(tg.ShapeError, match=r"\(3,\)"):
+        F.cross_entropy(logits, np.array([0, 1]))
+    with pytest.raises(ValueError, match="reduction"):
+        F.cross_entropy(logits, np.array([0, 1, 2]), reduction="average")
+
+
+def test_mse_and_bce_input_errors():
+    with pytest.raises(tg.ShapeError, match=r"\(3, 1\).*\(3,\)"):
+        F.mse_loss(tg.ones(3, 1), np.ones(3))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        F.binary_cross_entropy(tg.tensor([1.5]), np.array([1.0]))

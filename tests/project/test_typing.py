@@ -6,7 +6,7 @@ from pathlib import Path
 
 import tinygrad_ann
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_installed_package_is_marked_as_typed():

@@ -224,3 +224,51 @@ def test_graph_recorded_inside_is_not_checked_in_a_backward_outside():
     with np.errstate(divide="ignore"):
         loss.backward()
     assert x.grad.data[0] == np.inf
+
+
+def leaf(values, dtype=np.float64):
+    return tg.tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+@pytest.mark.parametrize(
+    ("fn", "values", "produced"),
+    [
+        (tg.log, [1.0, 0.0], "-inf"),
+        (tg.exp, [1.0, 1000.0], "inf"),
+        (lambda t: t / t, [1.0, 0.0], "nan"),
+    ],
+)
+def test_anomaly_names_the_op_and_what_forward_produced(fn, values, produced):
+    shapes = r"\(2,\), \(2,\)" if produced == "nan" else r"\(2,\)"
+    with (
+        tg.detect_anomaly(),
+        pytest.raises(
+            tg.AnomalyError,
+            match=rf"forward produced {produced} from finite inputs of shape {shapes}, called at",
+        ),
+    ):
+        fn(leaf(values))
+    with np.errstate(all="ignore"):
+        assert fn(leaf(values)).shape == (2,)  # outside detect_anomaly: no check
+
+
+def test_anomaly_names_the_op_input_and_what_backward_produced():
+    x = leaf([1.0, 0.0])
+    with tg.detect_anomaly():
+        y = tg.sqrt(x)
+        with pytest.raises(
+            tg.AnomalyError,
+            match=r"^sqrt: backward produced inf in the gradient of input 0 from a finite",
+        ):
+            y.sum().backward()
+
+
+def test_anomaly_in_backward_says_whether_the_op_was_recorded_under_detect_anomaly():
+    outside = tg.sqrt(leaf([1.0, 0.0]))
+    with tg.detect_anomaly(), pytest.raises(tg.AnomalyError) as error:
+        outside.sum().backward()
+    assert str(error.value).endswith("the op was recorded at <recorded outside detect_anomaly>")
+    with tg.detect_anomaly(), pytest.raises(tg.AnomalyError) as error:
+        tg.sqrt(leaf([1.0, 0.0])).sum().backward()
+    assert "the op was recorded at " in str(error.value)
+    assert "<recorded outside detect_anomaly>" not in str(error.value)

@@ -1,0 +1,130 @@
+"""Custom ops through ``tg.Function``: what forward and backward may return, what a hand-made
+function saves, and the errors a backward of the wrong shape or an op given wrong shapes gets."""
+
+import numpy as np
+import pytest
+
+import tinygrad_ann as tg
+from tinygrad_ann import ShapeError
+
+
+def test_custom_function_with_wrong_backward_is_named():
+    class Twice(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output[:1]
+
+    with pytest.raises(tg.ShapeError, match=r"Twice\.backward returned a gradient of shape"):
+        Twice.apply(tg.ones(3, requires_grad=True)).sum().backward()
+
+
+def leaf(values, dtype=np.float64):
+    return tg.tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+class WrongShape(tg.Function):
+    name = "wrong_shape"
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.ones(3)
+
+
+def test_a_backward_of_the_wrong_shape_is_named():
+    x = leaf([1.0, 2.0])
+    message = (
+        r"^wrong_shape\.backward returned a gradient of shape \(3,\) for an input of shape "
+        r"\(2,\): its axis 0 has size 3 where the input's axis 0 has size 2, and only axes of "
+        r"size 1 can have grown\. A gradient must have the input's shape, or a shape the input "
+        r"broadcasts to \(extra leading axes, or size-1 axes grown\), which the engine sums "
+        r"back to the input's shape$"
+    )
+    with pytest.raises(ShapeError, match=message):
+        WrongShape.apply(x).sum().backward()
+    # A scalar input takes any gradient: a scalar broadcasts to every shape.
+    scalar = leaf(1.0)
+    WrongShape.apply(scalar).backward()
+    assert scalar.grad.item() == 3.0
+
+
+class Reshaper(tg.Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        return x.reshape(y.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def test_a_custom_ops_value_error_names_the_op_and_the_input_shapes():
+    message = r"^Reshaper: invalid input shapes \(2, 3\), \(4,\): cannot reshape array"
+    with pytest.raises(ShapeError, match=message):
+        Reshaper.apply(leaf(np.zeros((2, 3))), tg.tensor(np.zeros(4)))
+
+
+def test_a_function_made_by_hand_has_nothing_saved():
+    assert tg.Function().saved == ()
+
+
+class ProductOfAll(tg.Function):
+    """Forward returns a NumPy scalar (not an array) and saves it for backward."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.prod(x)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, out = ctx.saved
+        return grad_output * out / x
+
+
+def test_a_forward_returning_a_numpy_scalar_gives_a_0d_array_that_backward_can_lift():
+    x = leaf([2.0, 3.0, 5.0])
+    y = ProductOfAll.apply(x)
+    assert type(y.data) is np.ndarray and y.shape == ()
+    (slope,) = tg.grad(y, x, create_graph=True)
+    np.testing.assert_allclose(slope.numpy(), [15.0, 10.0, 6.0], rtol=1e-15)
+    # d/dx_j of prod/x_i is prod/(x_i x_j) off the diagonal and 0 on it (grad * out / x).
+    (curvature,) = tg.grad(slope.sum(), x)
+    np.testing.assert_allclose(curvature.numpy(), [5.0 + 3.0, 5.0 + 2.0, 3.0 + 2.0], rtol=1e-15)
+
+
+class ListGradient(tg.Function):
+    """A backward that returns a plain list: the engine turns it into an array."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 3.0
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return [3.0 * g for g in grad_output]
+
+
+def test_a_backward_may_return_a_list_or_a_python_number():
+    x = leaf([1.0, 2.0])
+    ListGradient.apply(x).backward(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 30.0])
+    assert x.grad.data.dtype == np.float64
+
+
+def test_an_op_on_constants_does_not_require_grad():
+    y = tg.tensor([1.0, 2.0]).exp()
+    assert y.requires_grad is False and y.grad_fn is None
+    with tg.no_grad():
+        z = leaf([1.0]) * 2.0
+    assert z.requires_grad is False
