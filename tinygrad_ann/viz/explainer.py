@@ -114,6 +114,11 @@ class Step:
     hooked: bool
     sent: tuple[SentGradient, ...]
 
+    def parts_received(self, sent: SentGradient) -> tuple[Contribution, ...]:
+        """What ``sent.target`` has received up to this step: ``sent.earlier``, then ``sent``."""
+        assert sent.value is not None
+        return (*sent.earlier, Contribution(self.op, sent.role, sent.value))
+
 
 @dataclass(frozen=True)
 class LeafGradient:
@@ -139,69 +144,11 @@ class BackpropTrace:
 
     def text(self, first: int | None = None) -> str:
         """The steps as a plain-text table, one or more lines per step; ``first`` cuts it short."""
-        rows: list[tuple[str, str, str, str]] = []
-        shown = self.steps if first is None else self.steps[:first]
-        for step in shown:
-            lines = _step_lines(step)
-            rows.append((str(step.number), step.op, step.formula or "custom op", lines[0]))
-            rows += [("", "", "", line) for line in lines[1:]]
-        if first is None or first > len(self.steps):
-            lines = _leaf_lines(self.leaves)
-            number = str(len(self.steps) + 1)
-            rows.append((number, "leaves", "Σ of what each received", lines[0]))
-            rows += [("", "", "", line) for line in lines[1:]]
-        # A name's newline or terminal escape would break the table (or the terminal).
-        rows = [
-            (number, visible_text(op), visible_text(formula), visible_text(gradients))
-            for number, op, formula, gradients in rows
-        ]
-        headers = ("step", "op", "formula", "gradients")
-        widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(3)]
-        layout = "  ".join(f"{{:<{width}}}" for width in widths) + "  {}"
-        out = [
-            f"Backpropagation of loss = {_show(self.loss)}: {len(self.steps)} op(s) in the "
-            "engine's order, then the leaves' .grad",
-            layout.format(*headers).rstrip(),
-            layout.format(*("-" * w for w in widths), "-" * len(headers[3])),
-        ]
-        out += [layout.format(*row).rstrip() for row in rows]
-        if len(shown) < len(self.steps):
-            more = len(self.steps) - len(shown)
-            out.append(f"... {more} more op(s), then the leaves' .grad")
-        return "\n".join([*self.notes, *out]) if self.notes else "\n".join(out)
+        return _text_table(self, first)
 
     def html(self) -> str:
         """The whole page: graph, step panel, styles and script, with nothing to fetch."""
-        sections = [_step_section(step, len(self.steps) + 1) for step in self.steps]
-        sections.append(_leaves_section(self.leaves, len(self.steps) + 1))
-        listing = (
-            "".join(
-                f'<li><a href="#step={step.number}">{_e(step.op)}</a></li>' for step in self.steps
-            )
-            + f'<li><a href="#step={len(self.steps) + 1}">leaves\' .grad</a></li>'
-        )
-        graph = (
-            self.svg if self.svg is not None else f'<p class="note">{_e(" ".join(self.notes))}</p>'
-        )
-        # The exact names (the page shows each hidden character as its escape), for tools.
-        data = {
-            "steps": [
-                {"step": s.number, "op": s.op, "op_name": s.op_name, "node": s.node}
-                for s in self.steps
-            ],
-            "leaves": [{"name": leaf.name, "node": leaf.node} for leaf in self.leaves],
-        }
-        return _PAGE.format(
-            style=_STYLE,
-            script=_SCRIPT,
-            data=_script_json(data),
-            loss=_e(_show(self.loss)),
-            count=len(self.steps),
-            total=len(self.steps) + 1,
-            graph=graph,
-            sections="\n".join(sections),
-            listing=listing,
-        )
+        return _html_page(self)
 
 
 # ---------------------------------------------------------------- formatting
@@ -266,8 +213,7 @@ def _step_lines(step: Step) -> list[str]:
             continue
         lines.append(f"{role} → {sent.target}: {_show(sent.value)}")
         if sent.earlier and sent.total is not None and sent.value is not None:
-            part = Contribution(step.op, sent.role, sent.value)
-            lines.append("  " + _sum_line(sent.target, [*sent.earlier, part], sent.total))
+            lines.append("  " + _sum_line(sent.target, step.parts_received(sent), sent.total))
     return lines
 
 
@@ -344,8 +290,7 @@ def _step_section(step: Step, total_steps: int) -> str:
         if sent.is_leaf:
             item.append(' <span class="origin">(a leaf: added into its .grad at the end)</span>')
         if sent.earlier and sent.total is not None and sent.value is not None:
-            part = Contribution(step.op, sent.role, sent.value)
-            line = _sum_line(sent.target, [*sent.earlier, part], sent.total)
+            line = _sum_line(sent.target, step.parts_received(sent), sent.total)
             item.append(f'<div class="sum">{_e(line)}</div>')
         parts.append("".join(item) + "</li>")
     parts.append("</ul></section>")
@@ -379,6 +324,72 @@ def _leaves_section(leaves: Sequence[LeafGradient], number: int) -> str:
         parts.append("<li>No leaf received a gradient.</li>")
     parts.append("</ul></section>")
     return "\n".join(parts)
+
+
+def _text_table(trace: BackpropTrace, first: int | None) -> str:
+    """The steps as a plain-text table, one or more lines per step; ``first`` cuts it short."""
+    rows: list[tuple[str, str, str, str]] = []
+    shown = trace.steps if first is None else trace.steps[:first]
+    for step in shown:
+        lines = _step_lines(step)
+        rows.append((str(step.number), step.op, step.formula or "custom op", lines[0]))
+        rows += [("", "", "", line) for line in lines[1:]]
+    if first is None or first > len(trace.steps):
+        lines = _leaf_lines(trace.leaves)
+        number = str(len(trace.steps) + 1)
+        rows.append((number, "leaves", "Σ of what each received", lines[0]))
+        rows += [("", "", "", line) for line in lines[1:]]
+    # A name's newline or terminal escape would break the table (or the terminal).
+    rows = [
+        (number, visible_text(op), visible_text(formula), visible_text(gradients))
+        for number, op, formula, gradients in rows
+    ]
+    headers = ("step", "op", "formula", "gradients")
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(3)]
+    layout = "  ".join(f"{{:<{width}}}" for width in widths) + "  {}"
+    out = [
+        f"Backpropagation of loss = {_show(trace.loss)}: {len(trace.steps)} op(s) in the "
+        "engine's order, then the leaves' .grad",
+        layout.format(*headers).rstrip(),
+        layout.format(*("-" * w for w in widths), "-" * len(headers[3])),
+    ]
+    out += [layout.format(*row).rstrip() for row in rows]
+    if len(shown) < len(trace.steps):
+        more = len(trace.steps) - len(shown)
+        out.append(f"... {more} more op(s), then the leaves' .grad")
+    return "\n".join([*trace.notes, *out]) if trace.notes else "\n".join(out)
+
+
+def _html_page(trace: BackpropTrace) -> str:
+    """The whole page: graph, step panel, styles and script, with nothing to fetch."""
+    sections = [_step_section(step, len(trace.steps) + 1) for step in trace.steps]
+    sections.append(_leaves_section(trace.leaves, len(trace.steps) + 1))
+    listing = (
+        "".join(f'<li><a href="#step={step.number}">{_e(step.op)}</a></li>' for step in trace.steps)
+        + f'<li><a href="#step={len(trace.steps) + 1}">leaves\' .grad</a></li>'
+    )
+    graph = (
+        trace.svg if trace.svg is not None else f'<p class="note">{_e(" ".join(trace.notes))}</p>'
+    )
+    # The exact names (the page shows each hidden character as its escape), for tools.
+    data = {
+        "steps": [
+            {"step": s.number, "op": s.op, "op_name": s.op_name, "node": s.node}
+            for s in trace.steps
+        ],
+        "leaves": [{"name": leaf.name, "node": leaf.node} for leaf in trace.leaves],
+    }
+    return _PAGE.format(
+        style=_STYLE,
+        script=_SCRIPT,
+        data=_script_json(data),
+        loss=_e(_show(trace.loss)),
+        count=len(trace.steps),
+        total=len(trace.steps) + 1,
+        graph=graph,
+        sections="\n".join(sections),
+        listing=listing,
+    )
 
 
 _STYLE = """
