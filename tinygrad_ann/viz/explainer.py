@@ -37,7 +37,7 @@ import numpy as np
 from .. import autograd
 from ..autograd import Function
 from ..files import write_atomically
-from ..tensor import Tensor, _data
+from ..tensor import Tensor
 from . import graph as viz
 from .page import _html_page, _text_table, _total
 
@@ -54,10 +54,6 @@ __all__ = [
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _ROLE = re.compile(r"∂(\w+) =")
-# Characters a name cannot be shown with as themselves: dot rejects NUL, XML 1.0 (the
-# SVG) forbids the other C0 controls, lone surrogates and U+FFFE/U+FFFF, UTF-8 cannot
-# encode lone surrogates, and the rest (DEL, C1 controls, line and paragraph
-# separators, bidirectional overrides) draw nothing or reorder the text around them.
 
 
 # ---------------------------------------------------------------- what was seen
@@ -147,19 +143,6 @@ class BackpropTrace:
 
 
 # ---------------------------------------------------------------- running backward
-def _ops_behind(loss: Tensor) -> list[Function]:
-    """Every op the loss depends on, in forward order (their sequence numbers decrease)."""
-    assert loss._ctx is not None
-    seen = {id(loss._ctx): loss._ctx}
-    stack = [loss._ctx]
-    while stack:
-        for parent in stack.pop().parents:
-            if parent is not None and parent._ctx is not None and id(parent._ctx) not in seen:
-                seen[id(parent._ctx)] = parent._ctx
-                stack.append(parent._ctx)
-    return sorted(seen.values(), key=lambda ctx: -ctx.sequence)
-
-
 def _numbered(names: Sequence[str]) -> list[str]:
     """``names`` with a subscript count on each that occurs more than once, in order."""
     totals: dict[str, int] = {}
@@ -188,7 +171,7 @@ def _roles(ctx: Function) -> list[str | None]:
 def _check(loss: object, gradient: Any) -> Tensor:
     if not isinstance(loss, Tensor):
         raise TypeError(f"explain: the loss must be a Tensor, got {type(loss).__name__}")
-    if loss._ctx is None:
+    if loss.grad_fn is None:
         raise RuntimeError(
             "explain: the loss has no recorded graph (it is a leaf, or was computed under "
             "no_grad() or from tensors that do not require grad); compute it from tensors "
@@ -217,102 +200,115 @@ def trace(
     retain_graph)`` would. With ``draw`` the graph is rendered to SVG for the page.
     """
     loss = _check(loss, gradient)
+    svg, node_ids, notes = _picture(loss, params) if draw else (None, {}, [])
+    names = _Names(loss, params, node_ids)
+    grads_before = {id(leaf): _copy(leaf.grad) for leaf in names.leaves}
 
-    svg: str | None = None
-    notes: list[str] = []
-    node_ids: dict[int, str] = {}
-    if draw:
-        graph, node_ids = viz._draw(loss, params)
-        if viz.dot_available():
-            rendered = graph.pipe(format="svg").decode("utf-8")
-            svg = rendered[rendered.index("<svg") :]  # no XML prolog or DOCTYPE inside HTML
-        else:
-            notes.append(f"The graph is not drawn: {viz.INSTALL_HINT}.")
-            warnings.warn(
-                f"explain: the page has no graph picture; {viz.INSTALL_HINT}",
-                viz.GraphvizMissingWarning,
-                stacklevel=3,
-            )
+    recorder = _Recorder(names)
+    with autograd.observe_backward(recorder.observe):
+        loss.backward(gradient, retain_graph=retain_graph)
+    if not retain_graph:  # so that a later loss.backward() says who freed the graph
+        for ctx in recorder.differentiated:
+            ctx.released_by = "tg.viz.explain, which runs loss.backward() itself"
 
-    ops = _ops_behind(loss)
-    op_labels = dict(zip((id(ctx) for ctx in ops), _numbered([ctx.op_name() for ctx in ops])))
-    names = viz._parameter_names(params)
-    leaves: dict[int, Tensor] = {}
-    for ctx in ops:
-        for parent in ctx.parents:
-            if parent is not None and parent._ctx is None:
-                leaves.setdefault(id(parent), parent)
-    unnamed = [leaf for leaf in leaves.values() if id(leaf) not in names]
-    leaf_names = dict(names)
-    leaf_names.update(zip((id(leaf) for leaf in unnamed), _numbered(["input"] * len(unnamed))))
-    before = {
-        key: None if leaf.grad is None else np.array(_data(leaf.grad))
-        for key, leaf in leaves.items()
-    }
+    leaves = _leaf_gradients(names, grads_before, recorder.received)
+    return BackpropTrace(np.array(loss.data), recorder.steps, leaves, svg, notes)
 
-    def name_of(tensor: Tensor) -> str:
-        if tensor is loss:
+
+def _picture(loss: Tensor, params: Any) -> tuple[str | None, dict[int, str], list[str]]:
+    """The graph as SVG for the page, the node id of each op and leaf in it, and notes.
+
+    Without ``dot`` there is no SVG: a note on the page and a warning say why.
+    """
+    graph, node_ids = viz._draw(loss, params)
+    if not viz.dot_available():
+        warnings.warn(
+            f"explain: the page has no graph picture; {viz.INSTALL_HINT}",
+            viz.GraphvizMissingWarning,
+            stacklevel=4,
+        )
+        return None, node_ids, [f"The graph is not drawn: {viz.INSTALL_HINT}."]
+    rendered = graph.pipe(format="svg").decode("utf-8")
+    svg = rendered[rendered.index("<svg") :]  # no XML prolog or DOCTYPE inside HTML
+    return svg, node_ids, []
+
+
+class _Names:
+    """What the steps call each tensor, and which node of the picture shows it.
+
+    A leaf is called by its name in ``params`` (else ``input``), the loss ``loss``, and
+    any other tensor by the op that made it, numbered in forward order when that op
+    occurs more than once.
+    """
+
+    def __init__(self, loss: Tensor, params: Any, node_ids: dict[int, str]) -> None:
+        self.loss = loss
+        self.node_ids = node_ids
+        ops = [viz._op(result) for result in autograd.recorded_results(loss)]
+        self.op_labels = dict(zip(map(id, ops), _numbered([op.op_name() for op in ops])))
+        leaves: dict[int, Tensor] = {}
+        for op in ops:
+            for parent in op.parents:
+                if parent is not None and parent.grad_fn is None:
+                    leaves.setdefault(id(parent), parent)
+        #: The leaves behind the loss, in the order the ops that use them ran.
+        self.leaves = list(leaves.values())
+        names = viz._parameter_names(params)
+        unnamed = [leaf for leaf in self.leaves if id(leaf) not in names]
+        self.leaf_names = dict(names)
+        self.leaf_names.update(zip(map(id, unnamed), _numbered(["input"] * len(unnamed))))
+
+    def op(self, ctx: Function) -> str:
+        return self.op_labels.get(id(ctx), ctx.op_name())
+
+    def of(self, tensor: Tensor) -> str:
+        if tensor is self.loss:
             return "loss"
-        if tensor._ctx is None:
-            return leaf_names.get(id(tensor), "input")
-        return op_labels.get(id(tensor._ctx), tensor._ctx.op_name())
+        if tensor.grad_fn is None:
+            return self.leaf_names.get(id(tensor), "input")
+        return self.op(tensor.grad_fn)
 
-    def node_of(tensor: Tensor) -> str | None:
-        return node_ids.get(id(tensor) if tensor._ctx is None else id(tensor._ctx))
+    def node(self, tensor: Tensor) -> str | None:
+        return self.node_ids.get(id(tensor) if tensor.grad_fn is None else id(tensor.grad_fn))
 
-    steps: list[Step] = []
-    received: dict[int, list[Contribution]] = {}
-    # The tensors whose ids key ``received``: kept alive so that no id is reused meanwhile.
-    keep: list[Tensor] = []
 
-    differentiated: list[Function] = []
+class _Recorder:
+    """Writes down a :class:`Step` for each op backward differentiates, as it does so.
 
-    def observe(ctx: Function, output: Tensor, grad: Any, input_grads: tuple[Any, ...]) -> None:
-        differentiated.append(ctx)
-        upstream = np.array(_data(grad))
-        parts = tuple(received.pop(id(output), ()))
+    Its :meth:`observe` is the callback of ``autograd.observe_backward``.
+    """
+
+    def __init__(self, names: _Names) -> None:
+        self.names = names
+        self.steps: list[Step] = []
+        self.differentiated: list[Function] = []
+        #: The gradients each tensor has received so far, by ``id()``.
+        self.received: dict[int, list[Contribution]] = {}
+        # The tensors whose ids key ``received``: kept alive so that no id is reused meanwhile.
+        self.keep: list[Tensor] = []
+
+    def observe(
+        self, ctx: Function, output: Tensor, grad: Any, input_grads: tuple[Any, ...]
+    ) -> None:
+        self.differentiated.append(ctx)
+        upstream = np.array(_numbers(grad))
+        parts = tuple(self.received.pop(id(output), ()))
         hooked = bool(parts) and not np.allclose(
             _total(parts), upstream, rtol=1e-12, atol=0.0, equal_nan=True
         )
-        op = op_labels.get(id(ctx), ctx.op_name())
+        op = self.names.op(ctx)
         sent = []
         for position, (parent, role) in enumerate(zip(ctx.parents, _roles(ctx))):
             input_grad = input_grads[position] if position < len(input_grads) else None
-            if parent is None:
-                sent.append(SentGradient(position, role, None, None, None))
-                continue
-            if input_grad is None:
-                sent.append(SentGradient(position, role, name_of(parent), node_of(parent), None))
-                continue
-            value = np.asarray(_data(input_grad))
-            if value.shape != parent.shape:
-                value = autograd._unbroadcast(value, parent.shape, ctx)
-            value = np.array(value, dtype=parent.dtype)
-            earlier = tuple(received.get(id(parent), ()))
-            contribution = Contribution(op, role, value)
-            received.setdefault(id(parent), []).append(contribution)
-            keep.append(parent)
-            total = _total([*earlier, contribution])
-            sent.append(
-                SentGradient(
-                    position,
-                    role,
-                    name_of(parent),
-                    node_of(parent),
-                    value,
-                    earlier,
-                    total,
-                    parent._ctx is None,
-                )
-            )
-        steps.append(
+            sent.append(self._sent(ctx, op, position, role, parent, input_grad))
+        self.steps.append(
             Step(
-                number=len(steps) + 1,
+                number=len(self.steps) + 1,
                 op=op,
                 op_name=ctx.op_name(),
                 formula=ctx.formula,
-                node=node_ids.get(id(ctx)),
-                output=name_of(output),
+                node=self.names.node_ids.get(id(ctx)),
+                output=self.names.of(output),
                 upstream=upstream,
                 upstream_parts=parts,
                 hooked=hooked,
@@ -320,24 +316,60 @@ def trace(
             )
         )
 
-    with autograd.observe_backward(observe):
-        loss.backward(gradient, retain_graph=retain_graph)
-    if not retain_graph:  # so that a later loss.backward() says who freed the graph
-        for ctx in differentiated:
-            ctx.released_by = "tg.viz.explain, which runs loss.backward() itself"
+    def _sent(
+        self,
+        ctx: Function,
+        op: str,
+        position: int,
+        role: str | None,
+        parent: Tensor | None,
+        input_grad: Any,
+    ) -> SentGradient:
+        """What ``op`` sent to its input at ``position``, summed to the input's shape."""
+        if parent is None:
+            return SentGradient(position, role, None, None, None)
+        target, node = self.names.of(parent), self.names.node(parent)
+        if input_grad is None:
+            return SentGradient(position, role, target, node, None)
+        value = np.asarray(_numbers(input_grad))
+        if value.shape != parent.shape:
+            value = autograd._unbroadcast(value, parent.shape, ctx)
+        value = np.array(value, dtype=parent.dtype)
+        earlier = tuple(self.received.get(id(parent), ()))
+        contribution = Contribution(op, role, value)
+        self.received.setdefault(id(parent), []).append(contribution)
+        self.keep.append(parent)
+        total = _total([*earlier, contribution])
+        is_leaf = parent.grad_fn is None
+        return SentGradient(position, role, target, node, value, earlier, total, is_leaf)
 
-    finals = [
+
+def _leaf_gradients(
+    names: _Names,
+    grads_before: dict[int, np.ndarray | None],
+    received: dict[int, list[Contribution]],
+) -> list[LeafGradient]:
+    """Each leaf that received a gradient: its ``.grad`` before and after, and the parts."""
+    return [
         LeafGradient(
-            name=leaf_names.get(key, "input"),
-            node=node_ids.get(key),
-            parts=tuple(received.get(key, ())),
-            before=before[key],
-            grad=None if leaf.grad is None else np.array(_data(leaf.grad)),
+            name=names.leaf_names.get(id(leaf), "input"),
+            node=names.node_ids.get(id(leaf)),
+            parts=tuple(received[id(leaf)]),
+            before=grads_before[id(leaf)],
+            grad=_copy(leaf.grad),
         )
-        for key, leaf in leaves.items()
-        if key in received
+        for leaf in names.leaves
+        if id(leaf) in received
     ]
-    return BackpropTrace(np.array(loss.data), steps, finals, svg, notes)
+
+
+def _numbers(value: Any) -> Any:
+    """A Tensor's array, or ``value`` itself (a gradient can be either)."""
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _copy(grad: Tensor | None) -> np.ndarray | None:
+    return None if grad is None else np.array(grad.data)
 
 
 @overload
