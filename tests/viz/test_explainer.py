@@ -11,7 +11,7 @@ from custom_ops import Cube
 
 import tinygrad_ann as tg
 from tinygrad_ann import autograd, nn, ops, viz
-from tinygrad_ann.viz import explainer as explain
+from tinygrad_ann.viz import explainer
 
 SECTION = re.compile(
     r'<section class="step" id="step-(\d+)" data-step="\d+" data-op="([^"]*)" '
@@ -136,7 +136,7 @@ def test_page_steps_follow_the_engine_with_the_hand_computed_values(tmp_path):
 def test_trace_holds_the_exact_vjps_and_formulas():
     loss, w, x = small_net()
     w0, x0 = w.data.copy(), x.data.copy()
-    steps = explain.trace(loss, {"w": w}, draw=False)
+    steps = explainer.trace(loss, {"w": w}, draw=False)
     for step, (op, upstream, sent) in zip(steps.steps, hand_steps(w0, x0), strict=True):
         assert step.op_name == op
         assert step.formula == OPS_BY_NAME[op].formula
@@ -265,7 +265,7 @@ def test_a_gradient_hook_that_replaces_the_sum_is_pointed_out():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     h = x * 3.0
     h.register_hook(lambda grad: grad * 0.0)
-    steps = explain.trace((h + h).sum(), draw=False)
+    steps = explainer.trace((h + h).sum(), draw=False)
     mul = steps.steps[-1]
     assert mul.hooked and [part.source for part in mul.upstream_parts] == ["add", "add"]
     assert "a gradient hook replaced it" in steps.text()

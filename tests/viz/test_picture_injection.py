@@ -18,7 +18,7 @@ import pytest
 
 import tinygrad_ann as tg
 from tinygrad_ann import nn, viz
-from tinygrad_ann.viz import explainer as explain
+from tinygrad_ann.viz.page import _SCRIPT
 
 HOSTILE = {
     "less_than": "a<b",
@@ -306,7 +306,7 @@ def check_page(page: str) -> PageParser:
         {"type": "application/json", "id": "backprop-data"},
         {},
     ]
-    assert parser.scripts[1][1] == explain._SCRIPT
+    assert parser.scripts[1][1] == _SCRIPT
     svg = page[page.index("<svg") : page.index("</svg>") + len("</svg>")]
     check_svg(svg)
     return parser
@@ -341,7 +341,7 @@ def test_hostile_names_in_the_text_table_cannot_break_its_lines_or_the_terminal(
     assert not hidden.search(table), repr(hidden.search(table))
     for line in table.split("\n"):
         if line.startswith("2 "):  # the step of the hostile op
-            assert explain.visible_text(name)[:40] in line
+            assert viz.visible_text(name)[:40] in line
             break
     else:
         raise AssertionError(table)
@@ -398,7 +398,7 @@ def test_hostile_page_in_headless_chromium(browser, tmp_path):
         "return Array.from(document.scripts, s => [s.type, s.id, s.text]);"
     )
     assert [script[:2] for script in scripts] == [["application/json", "backprop-data"], ["", ""]]
-    assert scripts[1][2] == explain._SCRIPT
+    assert scripts[1][2] == _SCRIPT
     data = json.loads(scripts[0][2])
     assert [step["op_name"] for step in data["steps"]] == ["sum", *reversed(BROWSER_NAMES)]
     assert data["leaves"][0]["name"] == BROWSER_NAMES[0]

@@ -1,8 +1,9 @@
 """Pictures of the computation graph, and the backward pass explained step by step.
 
 :mod:`~tinygrad_ann.viz.graph` draws a graph with Graphviz (``draw_graph``, ``save``);
-:mod:`~tinygrad_ann.viz.explainer` runs one backward pass and shows every op's
-vector-Jacobian product on a page (``explain``).
+:mod:`~tinygrad_ann.viz.explainer` runs one backward pass and records every op's
+vector-Jacobian product (``explain``, ``trace``), which
+:mod:`~tinygrad_ann.viz.page` lays out as a text table or a web page.
 """
 
 from .explainer import explain

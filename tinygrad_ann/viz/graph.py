@@ -5,7 +5,7 @@
 writes the DOT source. Building the Digraph needs only the ``graphviz`` Python
 package; rendering needs ``dot`` (``apt-get install graphviz``). :func:`explain`
 runs backward and shows it step by step on that drawing, as a web page or a
-table (:mod:`tinygrad_ann.explain`).
+table (:mod:`tinygrad_ann.viz.explainer`).
 
 What the picture shows:
 
@@ -41,13 +41,14 @@ import re
 import shutil
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import graphviz
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, recorded_results
 from ..files import write_atomically
 from ..tensor import Tensor
 
@@ -87,6 +88,10 @@ class GraphvizMissingWarning(UserWarning):
     """Graphviz's ``dot`` is not installed, so only the DOT source could be written."""
 
 
+# Characters a name cannot be shown with as themselves: dot rejects NUL, XML 1.0 (the
+# SVG) forbids the other C0 controls, lone surrogates and U+FFFE/U+FFFF, UTF-8 cannot
+# encode lone surrogates, and the rest (DEL, C1 controls, line and paragraph
+# separators, bidirectional overrides) draw nothing or reorder the text around them.
 _HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 _STAND_INS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -209,26 +214,31 @@ def _tensor_label(tensor: Tensor, name: str, show_values: bool, show_grads: bool
     return _label(*lines)
 
 
-def _collect(outputs: Sequence[Tensor], max_nodes: int | None) -> tuple[list[Function], int]:
-    """The ops behind ``outputs``, nearest the outputs first, and how many were left out."""
-    seen: set[int] = set()
-    ordered: list[Function] = []
-    frontier = [t._ctx for t in outputs if t._ctx is not None]
-    # Breadth first, so a truncated drawing keeps the part next to the outputs.
-    while frontier:
-        next_frontier = []
-        for ctx in frontier:
-            if id(ctx) in seen:
-                continue
-            seen.add(id(ctx))
-            ordered.append(ctx)
-            for parent in ctx.parents:
-                if parent is not None and parent._ctx is not None:
-                    next_frontier.append(parent._ctx)
-        frontier = next_frontier
-    if max_nodes is not None and len(ordered) > max_nodes:
-        return ordered[:max_nodes], len(ordered) - max_nodes
-    return ordered, 0
+def _op(result: Tensor) -> Function:
+    """The op that made ``result``, one of :func:`~tinygrad_ann.autograd.recorded_results`."""
+    op = result.grad_fn
+    assert op is not None
+    return op
+
+
+def _collect(outputs: Sequence[Tensor], max_nodes: int | None) -> tuple[list[Tensor], int]:
+    """The op results behind ``outputs``, nearest the outputs first, and how many were left out.
+
+    Nearest means fewest ops away from an output, so that a truncated drawing keeps the
+    part next to the outputs; results equally far keep the order their ops ran in.
+    """
+    results = recorded_results(outputs)
+    distance = {id(tensor): 0 for tensor in outputs}
+    # Backward's order reaches every result after all the results made from it.
+    for result in reversed(results):
+        nearer = distance[id(result)] + 1
+        for parent in _op(result).parents:
+            if parent is not None and parent.grad_fn is not None:
+                distance[id(parent)] = min(distance.get(id(parent), nearer), nearer)
+    results.sort(key=lambda result: distance[id(result)])
+    if max_nodes is not None and len(results) > max_nodes:
+        return results[:max_nodes], len(results) - max_nodes
+    return results, 0
 
 
 def _owner_scope(
@@ -332,8 +342,45 @@ def _draw(
     """:func:`draw_graph`, and the node id it gave each op, leaf and output.
 
     The ids are keyed by ``id()`` of the op's ``Function`` instance, or of the
-    leaf or output Tensor; :mod:`tinygrad_ann.explain` finds them in the SVG.
+    leaf or output Tensor; :mod:`tinygrad_ann.viz.explainer` finds them in the SVG.
     """
+    outputs = _checked_outputs(output, max_nodes, rankdir)
+    names = _parameter_names(params)
+    module_names = _module_names(params)
+    results, left_out = _collect(outputs, max_nodes)
+    # Node ids number the ops in drawing order, so the same graph gives the same DOT source.
+    op_ids = {id(_op(result)): f"op{number}" for number, result in enumerate(results)}
+
+    tree = _ClusterTree()
+    leaves, edges = _add_ops(tree, results, op_ids, show_shapes)
+    _add_leaves(tree, leaves, names, module_names, show_values, show_grads)
+    edges += _add_outputs(tree, outputs, op_ids, show_values, show_grads)
+
+    graph = graphviz.Digraph(
+        "computation_graph",
+        graph_attr={"rankdir": rankdir},
+        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#555555"},
+    )
+    tree.emit(graph, module_names, itertools.count())
+    for tail, head, label in edges:
+        graph.edge(tail, head, label=_label(label))
+    if left_out:
+        _add_left_out_note(
+            graph, results, op_ids, f"{left_out} more op(s) not drawn (max_nodes={max_nodes})"
+        )
+
+    node_ids = dict(op_ids)
+    node_ids.update((id(leaf.tensor), leaf.node_id) for leaf in leaves)
+    for position, tensor in enumerate(outputs):
+        node_ids.setdefault(id(tensor), f"out{position}")
+    return graph, node_ids
+
+
+def _checked_outputs(
+    output: Tensor | Sequence[Tensor], max_nodes: int | None, rankdir: str
+) -> list[Tensor]:
+    """The tensors to draw, as a list, once they and the options are known to be valid."""
     given: list[object] = list(output) if isinstance(output, list | tuple) else [output]
     outputs: list[Tensor] = []
     for position, tensor in enumerate(given):
@@ -346,89 +393,105 @@ def _draw(
         raise ValueError(f"draw_graph: max_nodes must be at least 1, got {max_nodes}")
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"draw_graph: rankdir must be 'TB', 'LR', 'BT' or 'RL', got {rankdir!r}")
+    return outputs
 
-    names = _parameter_names(params)
-    module_names = _module_names(params)
-    graph = graphviz.Digraph(
-        "computation_graph",
-        graph_attr={"rankdir": rankdir},
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
-        edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#555555"},
-    )
-    tree = _ClusterTree()
-    ops, left_out = _collect(outputs, max_nodes)
-    # Node ids number the ops in drawing order, so the same graph gives the same DOT source.
-    op_ids = {id(ctx): f"op{number}" for number, ctx in enumerate(ops)}
-    op_attributes = {id(ctx): dict(STYLES["op"]) for ctx in ops}
-    leaves: dict[int, tuple[Tensor, str, list[tuple[Any, ...]]]] = {}
+
+@dataclass
+class _Leaf:
+    """A leaf some drawn op uses, and the module scopes of the ops that use it."""
+
+    tensor: Tensor
+    node_id: str
+    scopes: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _is_finite_tensor(tensor: Tensor) -> bool:
+    """True when neither the value nor the gradient of ``tensor`` holds NaN or inf."""
+    grad = tensor.grad.data if tensor.grad is not None else None
+    return _is_finite(tensor.data) and _is_finite(grad)
+
+
+def _add_ops(
+    tree: _ClusterTree, results: list[Tensor], op_ids: dict[int, str], show_shapes: bool
+) -> tuple[list[_Leaf], list[tuple[str, str, str]]]:
+    """One node per op, in its module's cluster, and an edge from each input drawn.
+
+    An op is red when its result is not finite. Returns the leaves the ops use, in the
+    order first met, and the edges as (tail, head, label).
+    """
+    leaves: dict[int, _Leaf] = {}
     edges: list[tuple[str, str, str]] = []
-
-    def shape_label(tensor: Tensor) -> str:
-        return str(tensor.shape) if show_shapes else ""
-
-    def mark_result(tensor: Tensor) -> None:
-        """Colour the op that made ``tensor`` red when its value or gradient is not finite."""
-        grad = tensor.grad.data if tensor.grad is not None else None
-        if tensor._ctx is not None and not (_is_finite(tensor.data) and _is_finite(grad)):
-            op_attributes.get(id(tensor._ctx), {}).update(STYLES["nonfinite"])
-
-    for ctx in ops:
-        node_id = op_ids[id(ctx)]
-        tree.add(ctx.scope, (node_id, _label(ctx.op_name()), op_attributes[id(ctx)]))
-        for parent in ctx.parents:
+    for result in results:
+        op = _op(result)
+        node_id = op_ids[id(op)]
+        attributes = dict(STYLES["op"])
+        if not _is_finite_tensor(result):
+            attributes.update(STYLES["nonfinite"])
+        tree.add(op.scope, (node_id, _label(op.op_name()), attributes))
+        for parent in op.parents:
             if parent is None:
                 continue
-            if parent._ctx is None:
-                if id(parent) not in leaves:
-                    leaves[id(parent)] = (parent, f"leaf{len(leaves)}", [])
-                leaves[id(parent)][2].append(ctx.scope)
-                edges.append((leaves[id(parent)][1], node_id, shape_label(parent)))
-            elif id(parent._ctx) in op_ids:
-                edges.append((op_ids[id(parent._ctx)], node_id, shape_label(parent)))
-                mark_result(parent)
+            shape = str(parent.shape) if show_shapes else ""
+            if parent.grad_fn is None:
+                leaf = leaves.setdefault(id(parent), _Leaf(parent, f"leaf{len(leaves)}"))
+                leaf.scopes.append(op.scope)
+                edges.append((leaf.node_id, node_id, shape))
+            elif id(parent.grad_fn) in op_ids:
+                edges.append((op_ids[id(parent.grad_fn)], node_id, shape))
+    return list(leaves.values()), edges
 
-    for leaf, node_id, scopes in leaves.values():
-        name = names.get(id(leaf))
-        kind = "parameter" if name is not None else "input"
-        attributes = dict(STYLES[kind])
-        grad = leaf.grad.data if leaf.grad is not None else None
-        if not (_is_finite(leaf.data) and _is_finite(grad)):
+
+def _add_leaves(
+    tree: _ClusterTree,
+    leaves: list[_Leaf],
+    names: dict[int, str],
+    module_names: dict[int, str],
+    show_values: bool,
+    show_grads: bool,
+) -> None:
+    """A node per leaf: a parameter (named, in its module's cluster) or an input."""
+    for leaf in leaves:
+        name = names.get(id(leaf.tensor))
+        attributes = dict(STYLES["parameter" if name is not None else "input"])
+        if not _is_finite_tensor(leaf.tensor):
             attributes.update(STYLES["nonfinite"])
-        label = _tensor_label(leaf, name or "input", show_values, show_grads)
-        scope = _owner_scope(name, scopes, module_names) if name is not None else ()
-        tree.add(scope, (node_id, label, attributes))
+        label = _tensor_label(leaf.tensor, name or "input", show_values, show_grads)
+        scope = _owner_scope(name, leaf.scopes, module_names) if name is not None else ()
+        tree.add(scope, (leaf.node_id, label, attributes))
 
+
+def _add_outputs(
+    tree: _ClusterTree,
+    outputs: list[Tensor],
+    op_ids: dict[int, str],
+    show_values: bool,
+    show_grads: bool,
+) -> list[tuple[str, str, str]]:
+    """A node per output, outside every cluster; returns the edges from the ops that made them."""
+    edges = []
     for position, tensor in enumerate(outputs):
         attributes = dict(STYLES["output"])
-        grad = tensor.grad.data if tensor.grad is not None else None
-        if not (_is_finite(tensor.data) and _is_finite(grad)):
+        if not _is_finite_tensor(tensor):
             attributes.update(STYLES["nonfinite"])
-        mark_result(tensor)
         node_id = f"out{position}"
         title = "output" if len(outputs) == 1 else f"output {position}"
         label = _tensor_label(tensor, title, show_values or tensor.size == 1, show_grads)
         tree.add((), (node_id, label, attributes))
-        if id(tensor._ctx) in op_ids:
-            edges.append((op_ids[id(tensor._ctx)], node_id, ""))
+        if id(tensor.grad_fn) in op_ids:
+            edges.append((op_ids[id(tensor.grad_fn)], node_id, ""))
+    return edges
 
-    node_ids = dict(op_ids)
-    node_ids.update((id(leaf), node_id) for leaf, node_id, _ in leaves.values())
-    for position, tensor in enumerate(outputs):
-        node_ids.setdefault(id(tensor), f"out{position}")
-    tree.emit(graph, module_names, itertools.count())
-    for tail, head, label in edges:
-        graph.edge(tail, head, label=_label(label))
-    if left_out:
-        graph.node(
-            "truncated",
-            _label(f"{left_out} more op(s) not drawn (max_nodes={max_nodes})"),
-            **STYLES["note"],
-        )
-        for ctx in ops:
-            cut = (p for p in ctx.parents if p is not None and p._ctx is not None)
-            if any(id(parent._ctx) not in op_ids for parent in cut):
-                graph.edge("truncated", op_ids[id(ctx)], style="dashed")
-    return graph, node_ids
+
+def _add_left_out_note(
+    graph: graphviz.Digraph, results: list[Tensor], op_ids: dict[int, str], note: str
+) -> None:
+    """A note saying what was left out, with a dashed edge to each op whose input was."""
+    graph.node("truncated", _label(note), **STYLES["note"])
+    for result in results:
+        op = _op(result)
+        cut = (p for p in op.parents if p is not None and p.grad_fn is not None)
+        if any(id(parent.grad_fn) not in op_ids for parent in cut):
+            graph.edge("truncated", op_ids[id(op)], style="dashed")
 
 
 def save(output: Tensor | Sequence[Tensor], path: str | os.PathLike[str], **options: Any) -> Path:
