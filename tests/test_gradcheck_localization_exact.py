@@ -18,7 +18,8 @@ from custom_ops import scaled_exp
 from test_gradcheck_exact import ALL_CORRECT
 
 import tinygrad_ann as tg
-from tinygrad_ann.gradcheck import LOCALIZE_ELEMENTS, _recorded_ops, localize_mismatch
+from tinygrad_ann.autograd import recorded_results
+from tinygrad_ann.gradcheck import LOCALIZE_ELEMENTS, localize_mismatch
 
 U = np.random.default_rng(0).normal(size=3)  # 0.1257302211, -0.1321048632, 0.6404226504
 EPS = 2.0**-20
@@ -249,8 +250,8 @@ def test_the_walk_reads_each_recorded_op_once_however_often_its_result_is_reused
             reads[id(self)] += 1
             return super().__iter__()
 
-    ops = _recorded_ops(y)
-    for ctx in ops:
-        ctx.parents = CountedParents(ctx.parents)
-    assert _recorded_ops(y) == ops
-    assert len(ops) == 10 and sorted(reads.values()) == [1] * 10
+    results = recorded_results(y)  # the walk the localization takes, in reverse
+    for result in results:
+        result.grad_fn.parents = CountedParents(result.grad_fn.parents)
+    assert [id(result) for result in recorded_results(y)] == [id(result) for result in results]
+    assert len(results) == 10 and sorted(reads.values()) == [1] * 10

@@ -7,8 +7,8 @@ import pytest
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
-from tinygrad_ann.autograd import observe_backward
-from tinygrad_ann.gradcheck import _recorded_ops, localize_mismatch
+from tinygrad_ann.autograd import observe_backward, recorded_results
+from tinygrad_ann.gradcheck import localize_mismatch
 from tinygrad_ann.testing import assert_gradients_match
 
 
@@ -89,7 +89,8 @@ def test_localization_checks_every_op_in_backward_order():
     engine_order = []
     with observe_backward(lambda ctx, *_: engine_order.append(ctx)):
         loss.backward()
-    assert [id(ctx) for ctx in _recorded_ops(loss)] == [id(ctx) for ctx in engine_order]
+    walked = [id(result.grad_fn) for result in reversed(recorded_results(loss))]
+    assert walked == [id(ctx) for ctx in engine_order]
     assert len(engine_order) == 11
 
 
