@@ -16,11 +16,11 @@ import math
 import numbers
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from .autograd import Function, enable_grad, grad, no_grad, switches
+from .autograd import Function, enable_grad, grad, no_grad, recorded_results, switches
 from .errors import GradcheckError
 from .ops import Concatenate
 from .tensor import Tensor
@@ -75,6 +75,52 @@ def _check_finite_inputs(caller: str, inputs: Sequence[Any], positions: Sequence
             )
 
 
+# ------------------------------------------------------------------ central differences
+def _moved(x: np.ndarray, direction: np.ndarray, step: float) -> np.ndarray:
+    """``x + step * direction`` as a new array, so an array a live graph saved stays untouched.
+
+    Entries where ``direction`` is 0 keep their exact value: adding 0 would turn -0.0
+    into 0.0, where ``1 / x`` jumps from -inf to inf.
+    """
+    moved = x.copy()
+    along = direction != 0
+    moved[along] += step * direction[along]
+    return moved
+
+
+def _one_hot(shape: tuple[int, ...], element: int) -> np.ndarray:
+    """The direction that moves only ``element`` (a row-major index) of an array of ``shape``."""
+    direction = np.zeros(shape)
+    direction.flat[element] = 1.0
+    return direction
+
+
+def numerical_jvp(
+    f: Callable[[np.ndarray], Any], x: np.ndarray, eps: float = 1e-6
+) -> Callable[[np.ndarray], Any]:
+    """Central differences of ``f`` at ``x``, as a function of a direction ``v``.
+
+    The function returned gives ``(f(x + eps v) - f(x - eps v)) / (2 eps)``, the
+    derivative of ``f`` along ``v`` up to an error of order ``eps²``; ``f`` is called
+    at ``x + eps v`` first, each time on a new array. A one-hot ``v`` gives a column of
+    the Jacobian: gradcheck builds the first derivatives from it, gradgradcheck the
+    second (it applies it to the first-order VJP), and the localization steps each
+    element of an op's input with the same ``x ± eps v``.
+
+    >>> import numpy as np
+    >>> slope = numerical_jvp(np.sin, np.array([0.0, 1.0]))
+    >>> bool(abs(slope(np.array([1.0, 0.0])) - [1.0, 0.0]).max() < 1e-9)
+    True
+    """
+
+    def jvp(direction: np.ndarray) -> Any:
+        above = f(_moved(x, direction, eps))
+        below = f(_moved(x, direction, -eps))
+        return (above - below) / (2 * eps)
+
+    return jvp
+
+
 # ------------------------------------------------------------------ the two Jacobians
 def _as_float64(inputs: Sequence[Any]) -> list[Any]:
     """Float64 copies of the inputs, so rounding does not swamp the differences."""
@@ -123,18 +169,17 @@ def _numeric_jacobian(
     fn: Callable[..., Tensor], inputs: Sequence[Any], tensor: Tensor, rows: int, eps: float
 ) -> np.ndarray:
     """The Jacobian of ``fn`` for ``tensor``, a column at a time from central differences."""
-    numeric = np.zeros((rows, tensor.size))
     original = tensor.data
-    # Each perturbation gets a fresh array: the one a live graph saved stays untouched.
+
+    def output_at(values: np.ndarray) -> np.ndarray:
+        tensor.data = values
+        return np.array(_output(fn, inputs).data, dtype=np.float64)
+
+    column_of = numerical_jvp(output_at, original, eps)
+    numeric = np.zeros((rows, tensor.size))
     with no_grad():
         for column in range(tensor.size):
-            values = []
-            for step in (eps, -eps):
-                perturbed = original.copy()
-                perturbed.reshape(-1)[column] += step
-                tensor.data = perturbed
-                values.append(np.array(_output(fn, inputs).data, dtype=np.float64))
-            numeric[:, column] = ((values[0] - values[1]) / (2 * eps)).ravel()
+            numeric[:, column] = column_of(_one_hot(tensor.shape, column)).ravel()
     tensor.data = original
     return numeric
 
@@ -248,20 +293,6 @@ def describe_mismatch(
 LOCALIZE_ELEMENTS = 4096
 
 
-def _recorded_ops(output: Tensor) -> list[Function]:
-    """The ops of ``output``'s graph in the order backward differentiates them."""
-    found: dict[int, Function] = {}
-    stack = [output]
-    while stack:
-        tensor = stack.pop()
-        ctx = tensor._ctx
-        if ctx is None or id(ctx) in found:
-            continue
-        found[id(ctx)] = ctx
-        stack.extend(parent for parent in ctx.parents if parent is not None)
-    return sorted(found.values(), key=lambda ctx: ctx.sequence)
-
-
 @contextlib.contextmanager
 def _recording_origins() -> Iterator[None]:
     """Record where each op is called (``ctx.origin``), to name it in a report."""
@@ -272,6 +303,15 @@ def _recording_origins() -> Iterator[None]:
         yield
     finally:
         state.record_origin = previous
+
+
+def _recorded_ops(fn: Callable[..., Tensor], inputs: Sequence[Any]) -> list[Function]:
+    """Run ``fn`` once more (float64), noting where each op is called; its ops in the
+    order backward differentiates them."""
+    with _recording_origins(), enable_grad(), np.errstate(all="ignore"):
+        output = _output(fn, _as_float64(inputs))
+    # Every result recorded_results gives is an op's, so its grad_fn is never None.
+    return [cast(Function, result.grad_fn) for result in reversed(recorded_results(output))]
 
 
 def _called_at(ctx: Function) -> str:
@@ -309,6 +349,7 @@ class _Replay:
     for it; ``change(i, element, step)`` is how much ``sum(u * op(...))`` moves
     when that element of input ``i`` moves by ``step`` (output entries that do
     not move count 0, even when they are infinite), and ``moved`` the output then.
+    The step is the one :func:`numerical_jvp` takes: ``x + step * v`` for a one-hot ``v``.
     """
 
     def __init__(self, ctx: Function, checked: list[int], rng: np.random.Generator) -> None:
@@ -338,10 +379,9 @@ class _Replay:
         return self.op.apply(*arguments, **self.options)
 
     def change(self, i: int, element: int, step: float) -> float:
-        perturbed = self.leaves[i].data.copy()
-        perturbed.reshape(-1)[element] += step
+        leaf = self.leaves[i]
         with no_grad():
-            self.moved = self.run({i: perturbed}).data
+            self.moved = self.run({i: _moved(leaf.data, _one_hot(leaf.shape, element), step)}).data
         change = float(np.vdot(self.upstream, self.moved - self.base))
         if math.isfinite(change):
             return change
@@ -353,11 +393,17 @@ def _disagree(first: float, second: float, atol: float, rtol: float) -> bool:
     return abs(first - second) > atol + rtol * max(abs(first), abs(second))
 
 
+def _one_sided_quotients(up: float, down: float, step: float) -> tuple[float, float]:
+    """The one-sided differences from above and from below, from the changes ``up`` and
+    ``down`` that steps of ``step`` and ``-step`` make. The localization needs both sides
+    (a kink shows as a gap between them), so its central difference is their mean."""
+    return up / step, (0.0 - down) / step  # 0 - 0 is 0, where -0 is -0
+
+
 def _one_sided(replay: _Replay, i: int, element: int, step: float) -> tuple[float, float]:
     """The one-sided differences from above and from below at ``step``."""
-    above = replay.change(i, element, step) / step
-    below = (0.0 - replay.change(i, element, -step)) / step  # 0 - 0 is 0, where -0 is -0
-    return above, below
+    up = replay.change(i, element, step)
+    return _one_sided_quotients(up, replay.change(i, element, -step), step)
 
 
 def _is_kink(
@@ -386,6 +432,35 @@ def _position(replay: _Replay, i: int, element: int) -> tuple[str, float]:
     return f"input {i} (shape {leaf.shape}), element {index}", float(leaf.data.flat[element])
 
 
+def _step_not_finite(
+    replay: _Replay, i: int, element: int, where: str, sign: str, eps: float
+) -> _Finding:
+    """The op's output is not finite where it just ran: this element moved by ``sign`` eps."""
+    position, value = _position(replay, i, element)
+    found = _first_not_finite(replay.moved)
+    output = "not finite" if found is None else found[1]
+    return _Finding(
+        _STEP_NOT_FINITE,
+        f"the first op that is not finite a step of eps away is {where}: {position}, "
+        f"value {value:.10g}: its output is {output} at {value:.10g} {sign} {eps:g}; "
+        "the step leaves the op's domain: use a smaller eps or a point farther inside it",
+    )
+
+
+def _smaller_step_agreement(
+    replay: _Replay, i: int, element: int, computed: float, atol: float, rtol: float, eps: float
+) -> tuple[float, float] | None:
+    """(step, central difference) at the first of a few steps below ``eps`` where the central
+    difference agrees with the VJP ``computed``, or None when none does."""
+    step = eps
+    for _ in range(_SMALLER_STEPS):
+        step /= 4
+        smaller = sum(_one_sided(replay, i, element, step)) / 2
+        if abs(computed - smaller) <= atol + rtol * abs(smaller):
+            return step, smaller
+    return None
+
+
 def _examine(
     replay: _Replay, i: int, element: int, where: str, eps: float, atol: float, rtol: float
 ) -> _Finding | None:
@@ -398,16 +473,8 @@ def _examine(
     for step, sign in ((eps, "+"), (-eps, "-")):
         changes.append(replay.change(i, element, step))
         if not math.isfinite(changes[-1]):
-            position, value = _position(replay, i, element)
-            found = _first_not_finite(replay.moved)
-            output = "not finite" if found is None else found[1]
-            return _Finding(
-                _STEP_NOT_FINITE,
-                f"the first op that is not finite a step of eps away is {where}: {position}, "
-                f"value {value:.10g}: its output is {output} at {value:.10g} {sign} {eps:g}; "
-                "the step leaves the op's domain: use a smaller eps or a point farther inside it",
-            )
-    above, below = changes[0] / eps, (0.0 - changes[1]) / eps
+            return _step_not_finite(replay, i, element, where, sign, eps)
+    above, below = _one_sided_quotients(changes[0], changes[1], eps)
     numeric = (above + below) / 2
     mismatch = abs(computed - numeric) > atol + rtol * abs(numeric)
     gap = abs(above - below)
@@ -423,20 +490,18 @@ def _examine(
     if not mismatch:
         return None
     position, value = _position(replay, i, element)
-    step = eps
-    for _ in range(_SMALLER_STEPS):
-        step /= 4
-        smaller = sum(_one_sided(replay, i, element, step)) / 2
-        if abs(computed - smaller) <= atol + rtol * abs(smaller):
-            return _Finding(
-                _STEP_TOO_LARGE,
-                "the first op whose gradient disagrees with finite differences is "
-                f"{where}, but it agrees at a step of {step:g}: {position}, value "
-                f"{value:.10g}: analytic {computed:.10g} vs numeric {numeric:.10g} at a step "
-                f"of {eps:g} and {smaller:.10g} at {step:g} (with a random upstream gradient); "
-                "the op is not smooth enough over a step of eps here (a kink or strong "
-                "curvature nearby): use a smaller eps",
-            )
+    agreement = _smaller_step_agreement(replay, i, element, computed, atol, rtol, eps)
+    if agreement is not None:
+        step, smaller = agreement
+        return _Finding(
+            _STEP_TOO_LARGE,
+            "the first op whose gradient disagrees with finite differences is "
+            f"{where}, but it agrees at a step of {step:g}: {position}, value "
+            f"{value:.10g}: analytic {computed:.10g} vs numeric {numeric:.10g} at a step "
+            f"of {eps:g} and {smaller:.10g} at {step:g} (with a random upstream gradient); "
+            "the op is not smooth enough over a step of eps here (a kink or strong "
+            "curvature nearby): use a smaller eps",
+        )
     return _Finding(
         _WRONG,
         f"the first op whose gradient is wrong is {where}: {position}: analytic "
@@ -494,6 +559,17 @@ def _op_findings(
                     yield finding
 
 
+def _findings(
+    ops: list[Function], eps: float, atol: float, rtol: float, seed: int
+) -> Iterator[tuple[Function, _Finding]]:
+    """Each op with what checking it shows (see :func:`_op_findings`), op after op, the
+    upstream gradients drawn in that order from ``seed``."""
+    rng = np.random.default_rng(seed)
+    for ctx in ops:
+        for finding in _op_findings(ctx, eps, atol, rtol, rng):
+            yield ctx, finding
+
+
 def _step_out_of_domain(
     jacobians: Sequence[Jacobians], atol: float, rtol: float
 ) -> tuple[int, tuple[int, ...]] | None:
@@ -521,16 +597,15 @@ def _where_fn_stops_being_finite(
     prepared = _as_float64(inputs)
     leaf = prepared[position]
     original = leaf.data
+    direction = _one_hot(leaf.shape, int(np.ravel_multi_index(element, leaf.shape)))
     for step, sign in ((eps, "+"), (-eps, "-")):
-        perturbed = original.copy()
-        perturbed[element] += step
-        leaf.data = perturbed
+        leaf.data = _moved(original, direction, step)
         with _recording_origins(), enable_grad(), np.errstate(all="ignore"):
             tensor = _output(fn, prepared)
         if np.isfinite(tensor.data).all():
             continue
-        while tensor._ctx is not None:
-            ctx = tensor._ctx
+        while tensor.grad_fn is not None:
+            ctx = tensor.grad_fn
             parent = next(
                 (p for p in ctx.parents if p is not None and not np.isfinite(p.data).all()), None
             )
@@ -583,26 +658,28 @@ def localize_mismatch(
             sentence = _where_fn_stops_being_finite(fn, inputs, *stepped_out, eps)
             if sentence is not None:
                 return sentence
-    with _recording_origins(), enable_grad(), np.errstate(all="ignore"):
-        output = _output(fn, _as_float64(inputs))
-    rng = np.random.default_rng(seed)
-    ops = _recorded_ops(output)
+    ops = _recorded_ops(fn, inputs)
     unchecked = []
     kink = None
     with np.errstate(all="ignore"):  # nan and inf are what the checks look for
-        for ctx in ops:
-            for finding in _op_findings(ctx, eps, atol, rtol, rng):
-                if finding.kind == _UNCHECKED:
-                    unchecked.append(ctx.op_name())
-                elif finding.kind == _KINK and finding.blames:
-                    return (
-                        f"{finding.text}; no gradient can match both, so check it at a point "
-                        "away from the kink"
-                    )
-                elif finding.kind == _KINK:
-                    kink = kink or finding.text
-                else:
-                    return finding.text
+        for ctx, finding in _findings(ops, eps, atol, rtol, seed):
+            if finding.kind == _UNCHECKED:
+                unchecked.append(ctx.op_name())
+            elif finding.kind == _KINK and finding.blames:
+                return (
+                    f"{finding.text}; no gradient can match both, so check it at a point "
+                    "away from the kink"
+                )
+            elif finding.kind == _KINK:
+                kink = kink or finding.text
+            else:
+                return finding.text
+    return _every_op_correct(len(ops), unchecked, kink)
+
+
+def _every_op_correct(ops: int, unchecked: list[str], kink: str | None) -> str:
+    """The verdict when no op is to blame: the kink found, if any, else the ops not checked,
+    else the causes that lie outside the ops."""
     if kink:
         return (
             f"each recorded op computes its own gradient correctly, but {kink}; finite "
@@ -610,12 +687,12 @@ def localize_mismatch(
         )
     if unchecked:
         return (
-            f"each of the {len(ops) - len(unchecked)} recorded ops that could be checked "
+            f"each of the {ops - len(unchecked)} recorded ops that could be checked "
             "computes its own gradient correctly; not checked, as their output is not float64 "
             f"even for float64 inputs: {', '.join(unchecked)}"
         )
     return (
-        f"each of the {len(ops)} recorded ops computes its own gradient correctly, so the "
+        f"each of the {ops} recorded ops computes its own gradient correctly, so the "
         "mismatch comes from a point where fn is not differentiable (a kink or a tie that "
         "the finite differences straddle), from a value that depends on the inputs but "
         "enters the graph as a constant (.detach(), .data, .numpy()), from fn not being a "
@@ -632,14 +709,11 @@ def _kink_in(
     seed: int,
 ) -> str | None:
     """The first op of ``fn``'s graph found at a kink (see :func:`_is_kink`), as a sentence."""
-    with _recording_origins(), enable_grad(), np.errstate(all="ignore"):
-        output = _output(fn, _as_float64(inputs))
-    rng = np.random.default_rng(seed)
+    ops = _recorded_ops(fn, inputs)
     with np.errstate(all="ignore"):
-        for ctx in _recorded_ops(output):
-            for finding in _op_findings(ctx, eps, atol, rtol, rng):
-                if finding.kind == _KINK:
-                    return finding.text
+        for _, finding in _findings(ops, eps, atol, rtol, seed):
+            if finding.kind == _KINK:
+                return finding.text
     return None
 
 
@@ -715,21 +789,44 @@ def gradgradcheck(
     _check_finite_inputs("gradgradcheck", inputs, positions)
     with np.errstate(all="ignore"):
         output = _output(fn, inputs)
+    upstream = _upstream(grad_outputs, output.shape, seed)
+    checked = [*inputs, Tensor(upstream, requires_grad=True)]
+    for jacobians in compute_jacobians(_first_derivatives(fn, positions), checked, eps):
+        mismatches = worst_mismatches(jacobians, atol, rtol, worst=1)
+        if not mismatches:
+            continue
+        line, note = _second_derivative_line(jacobians, *mismatches[0], inputs, positions)
+        message = f"gradgradcheck failed: {line} (atol={atol}, rtol={rtol})"
+        kink = None if note else _kink_in(fn, inputs, eps, atol, rtol, seed)
+        if kink is not None:
+            message += (
+                f"; {kink}, so fn's first derivative jumps there and has no derivative to check"
+            )
+        raise GradcheckError(message)
+    return True
+
+
+def _upstream(grad_outputs: Any, shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """gradgradcheck's ``v``: ``grad_outputs`` as float64, checked against fn's output
+    ``shape``, or random normal from ``seed`` when it is None."""
     if grad_outputs is None:
-        upstream = np.random.default_rng(seed).normal(size=output.shape)
-    else:
-        upstream = np.array(getattr(grad_outputs, "data", grad_outputs), dtype=np.float64)
-        if upstream.shape != output.shape:
-            raise ValueError(
-                f"gradgradcheck: grad_outputs has shape {upstream.shape}, fn's output has "
-                f"shape {output.shape}"
-            )
-        found = _first_not_finite(upstream)
-        if found is not None:
-            raise ValueError(
-                f"gradgradcheck: grad_outputs is not finite at element {found[0]} ({found[1]})"
-            )
-    sizes = [inputs[i].size for i in positions]
+        return np.random.default_rng(seed).normal(size=shape)
+    upstream = np.array(getattr(grad_outputs, "data", grad_outputs), dtype=np.float64)
+    if upstream.shape != shape:
+        raise ValueError(
+            f"gradgradcheck: grad_outputs has shape {upstream.shape}, fn's output has shape {shape}"
+        )
+    found = _first_not_finite(upstream)
+    if found is not None:
+        raise ValueError(
+            f"gradgradcheck: grad_outputs is not finite at element {found[0]} ({found[1]})"
+        )
+    return upstream
+
+
+def _first_derivatives(fn: Callable[..., Tensor], positions: list[int]) -> Callable[..., Tensor]:
+    """``(inputs..., v) -> grad(fn(*inputs), inputs, v, create_graph=True)``, the gradients
+    of the inputs at ``positions`` flattened and concatenated (zeros for an unused input)."""
 
     def first_derivatives(*values: Any) -> Tensor:
         *arguments, vector = values
@@ -745,37 +842,39 @@ def gradgradcheck(
                 allow_unused=True,
             )
         parts = [
-            Tensor(np.zeros(size)) if g is None else g.reshape(-1) for g, size in zip(grads, sizes)
+            Tensor(np.zeros(arguments[i].size)) if g is None else g.reshape(-1)
+            for g, i in zip(grads, positions)
         ]
         return Concatenate.apply(*parts, axis=0)
 
-    checked = [*inputs, Tensor(upstream, requires_grad=True)]
-    for jacobians in compute_jacobians(first_derivatives, checked, eps):
-        mismatches = worst_mismatches(jacobians, atol, rtol, worst=1)
-        if not mismatches:
-            continue
-        ((row, column, element),) = mismatches
-        which = int(np.searchsorted(np.cumsum(sizes), row, side="right"))
-        offset = row - int(np.sum(sizes[:which]))
-        of_input = positions[which]
-        grad_element = np.unravel_index(offset, inputs[of_input].shape)
-        if jacobians.position == len(inputs):
-            with_respect_to = "grad_outputs"
-        else:
-            with_respect_to = f"input {jacobians.position}"
-        analytic = float(jacobians.analytic[row, column])
-        numeric = float(jacobians.numeric[row, column])
-        note = _not_finite_note(analytic, numeric)
-        message = (
-            f"gradgradcheck failed: d(grad of input {of_input} at "
-            f"{tuple(int(i) for i in grad_element)}) / d({with_respect_to} at "
-            f"{element}): analytic {analytic:.10g} vs numeric {numeric:.10g}{note} "
-            f"(atol={atol}, rtol={rtol})"
-        )
-        kink = None if note else _kink_in(fn, inputs, eps, atol, rtol, seed)
-        if kink is not None:
-            message += (
-                f"; {kink}, so fn's first derivative jumps there and has no derivative to check"
-            )
-        raise GradcheckError(message)
-    return True
+    return first_derivatives
+
+
+def _second_derivative_line(
+    jacobians: Jacobians,
+    row: int,
+    column: int,
+    element: tuple[int, ...],
+    inputs: Sequence[Any],
+    positions: list[int],
+) -> tuple[str, str]:
+    """gradgradcheck's description of one entry of a Jacobian of the first derivatives (which
+    gradient element, moved by which input element, both values), and its not-finite note."""
+    sizes = [inputs[i].size for i in positions]
+    which = int(np.searchsorted(np.cumsum(sizes), row, side="right"))
+    offset = row - int(np.sum(sizes[:which]))
+    of_input = positions[which]
+    grad_element = np.unravel_index(offset, inputs[of_input].shape)
+    if jacobians.position == len(inputs):
+        with_respect_to = "grad_outputs"
+    else:
+        with_respect_to = f"input {jacobians.position}"
+    analytic = float(jacobians.analytic[row, column])
+    numeric = float(jacobians.numeric[row, column])
+    note = _not_finite_note(analytic, numeric)
+    line = (
+        f"d(grad of input {of_input} at {tuple(int(i) for i in grad_element)}) / "
+        f"d({with_respect_to} at {element}): analytic {analytic:.10g} vs numeric "
+        f"{numeric:.10g}{note}"
+    )
+    return line, note

@@ -16,6 +16,7 @@ from tinygrad_ann.gradcheck import (
     describe_mismatch,
     gradgradcheck,
     localize_mismatch,
+    numerical_jvp,
 )
 
 
@@ -95,6 +96,42 @@ def test_entries_that_are_not_finite_come_first_in_row_major_order_then_the_wors
     columns = [int(re.match(r"input 0, element \((\d+),\)", line)[1]) for line in lines]
     not_finite = [column for column in range(200) if column % 4 in (1, 2)]
     assert columns == [*not_finite, 3, 7]  # then the entries of 2.0, in row-major order too
+
+
+# ---------------------------------------------------------------- the central difference
+def test_numerical_jvp_of_sin_along_a_direction_is_cos_times_the_direction():
+    # d/dt sin(x + t v) at t = 0 is cos(x) v; the central difference errs by about
+    # eps² |v|³ / 6 (truncation) plus 1e-16 / eps (rounding), both far below 1e-9.
+    x = np.array([0.3, -1.2, 2.0])
+    direction = np.array([1.0, -0.5, 2.0])
+    jvp = numerical_jvp(np.sin, x, eps=1e-6)(direction)
+    np.testing.assert_allclose(jvp, np.cos(x) * direction, rtol=0, atol=1e-9)
+    summed = numerical_jvp(lambda point: np.sin(point).sum(), x)(direction)
+    assert abs(summed - np.cos(x) @ direction) < 1e-9
+
+
+def test_numerical_jvp_steps_up_then_down_on_fresh_arrays_leaving_other_entries_exact():
+    x = np.array([-0.0, 0.5])
+    seen = []
+
+    def record(point):
+        seen.append(point)
+        return point * 3.0
+
+    eps = 2.0**-10
+    assert numerical_jvp(record, x, eps)(np.array([0.0, 1.0])).tolist() == [0.0, 3.0]
+    assert [point.tolist() for point in seen] == [[0.0, 0.5 + eps], [0.0, 0.5 - eps]]
+    assert all(np.signbit(point[0]) for point in seen)  # -0.0 stays -0.0 on both sides
+    assert x.tolist() == [0.0, 0.5] and all(point is not x for point in seen)
+
+
+def test_a_jacobian_column_is_numerical_jvp_along_a_one_hot_direction_bit_for_bit():
+    x = leaf(X)
+    (jacobian,) = compute_jacobians(lambda t: t * t * t, [x])
+    column = numerical_jvp(lambda point: point * point * point, np.array(X))
+    for element in range(3):
+        one_hot = np.eye(3)[element]
+        assert jacobian.numeric[:, element].tobytes() == column(one_hot).tobytes()
 
 
 # ---------------------------------------------------------------- compute_jacobians

@@ -22,8 +22,8 @@ from test_gradcheck import ALL_CORRECT
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
-from tinygrad_ann.autograd import observe_backward
-from tinygrad_ann.gradcheck import LOCALIZE_ELEMENTS, _recorded_ops, localize_mismatch
+from tinygrad_ann.autograd import observe_backward, recorded_results
+from tinygrad_ann.gradcheck import LOCALIZE_ELEMENTS, localize_mismatch
 from tinygrad_ann.testing import assert_gradients_match
 
 
@@ -104,7 +104,8 @@ def test_localization_checks_every_op_in_backward_order():
     engine_order = []
     with observe_backward(lambda ctx, *_: engine_order.append(ctx)):
         loss.backward()
-    assert [id(ctx) for ctx in _recorded_ops(loss)] == [id(ctx) for ctx in engine_order]
+    walked = [id(result.grad_fn) for result in reversed(recorded_results(loss))]
+    assert walked == [id(ctx) for ctx in engine_order]
     assert len(engine_order) == 11
 
 
@@ -374,8 +375,8 @@ def test_the_walk_reads_each_recorded_op_once_however_often_its_result_is_reused
             reads[id(self)] += 1
             return super().__iter__()
 
-    ops = _recorded_ops(y)
-    for ctx in ops:
-        ctx.parents = CountedParents(ctx.parents)
-    assert _recorded_ops(y) == ops
-    assert len(ops) == 10 and sorted(reads.values()) == [1] * 10
+    results = recorded_results(y)  # the walk the localization takes, in reverse
+    for result in results:
+        result.grad_fn.parents = CountedParents(result.grad_fn.parents)
+    assert [id(result) for result in recorded_results(y)] == [id(result) for result in results]
+    assert len(results) == 10 and sorted(reads.values()) == [1] * 10
