@@ -49,7 +49,7 @@ from numpy.lib.stride_tricks import as_strided
 from .autograd import Function, is_grad_enabled
 from .errors import ShapeError
 from .ops import _Primitive, scatter_add
-from .tensor import Tensor
+from .tensor import Tensor, ensure_tensor
 
 Pair = tuple[int, int]
 IntOrPair = int | Sequence[int]
@@ -598,10 +598,6 @@ def _pair(value: IntOrPair, what: str, where: str, minimum: int = 1) -> Pair:
     return pair
 
 
-def _as_tensor(value: Any) -> Tensor:
-    return value if isinstance(value, Tensor) else Tensor(value)
-
-
 def _batched(x: Tensor, where: str, layout: str) -> tuple[Tensor, bool]:
     """A 4-d input as it is, or a 3-d one with a batch axis of 1 added."""
     if x.ndim == 4:
@@ -667,7 +663,7 @@ def _conv2d(
     groups: int,
     where: str,
 ) -> Tensor:
-    x, weight = _as_tensor(x), _as_tensor(weight)
+    x, weight = ensure_tensor(x), ensure_tensor(weight)
     strides = _pair(stride, "stride", where)
     paddings = _pair(padding, "padding", where, minimum=0)
     dilations = _pair(dilation, "dilation", where)
@@ -693,7 +689,7 @@ def _conv2d(
             f"shape {weight.shape} expects {group_channels * groups}{per_group}"
         )
     if bias is not None:
-        bias = _as_tensor(bias)
+        bias = ensure_tensor(bias)
         if bias.shape != (out_channels,):
             raise ShapeError(
                 f"{where}: bias must have shape ({out_channels},) for a weight of shape "
@@ -736,7 +732,7 @@ def _pool2d(
     strides = kernel if stride is None else _pair(stride, "stride", where)
     paddings = _pair(padding, "padding", where, minimum=0)
     _check_pool_padding(where, kernel, paddings)
-    batch, unbatched = _batched(_as_tensor(x), where, "(N, C, H, W) or (C, H, W)")
+    batch, unbatched = _batched(ensure_tensor(x), where, "(N, C, H, W) or (C, H, W)")
     _check_fits(where, batch.shape[unbatched:], kernel, paddings, (1, 1))
     out = op.apply(batch, kernel_size=kernel, stride=strides, padding=paddings, **options)
     return out.reshape(out.shape[1:]) if unbatched else out

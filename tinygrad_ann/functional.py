@@ -22,13 +22,9 @@ import numpy as np
 from . import ops
 from .conv_ops import avg_pool2d, conv2d, max_pool2d  # noqa: F401 - re-exported as F.*
 from .errors import DTypeError, LabelError, ShapeError
-from .tensor import Tensor
+from .tensor import Tensor, ensure_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def _tensor(value: Any) -> Tensor:
-    return value if isinstance(value, Tensor) else Tensor(value)
 
 
 def _check_reduction(op: str, reduction: str) -> None:
@@ -64,22 +60,22 @@ def sigmoid(x: Tensor) -> Tensor:
     >>> tg.functional.sigmoid(tg.tensor([-1e4, 0.0, 1e4]))
     Tensor([0. , 0.5, 1. ])
     """
-    return _tensor(x).sigmoid()
+    return ensure_tensor(x).sigmoid()
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent, with derivative ``1 - tanh(x)^2``."""
-    return _tensor(x).tanh()
+    return ensure_tensor(x).tanh()
 
 
 def relu(x: Tensor) -> Tensor:
     """``max(x, 0)``; the gradient is 1 where ``x > 0`` and 0 elsewhere."""
-    return _tensor(x).relu()
+    return ensure_tensor(x).relu()
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """``x`` where ``x > 0``, else ``negative_slope * x``."""
-    return ops.LeakyReLU.apply(_tensor(x), negative_slope=negative_slope)
+    return ops.LeakyReLU.apply(ensure_tensor(x), negative_slope=negative_slope)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -87,7 +83,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
     Its vector-Jacobian product is ``s * (g - sum(g * s))``.
     """
-    return _tensor(x).softmax(axis)
+    return ensure_tensor(x).softmax(axis)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -95,12 +91,12 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
     Its vector-Jacobian product is ``g - softmax(x) * sum(g)``.
     """
-    return _tensor(x).log_softmax(axis)
+    return ensure_tensor(x).log_softmax(axis)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias`` for ``weight`` of shape (out_features, in_features)."""
-    x = _tensor(x)
+    x = ensure_tensor(x)
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
         raise ShapeError(
             f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
@@ -121,7 +117,7 @@ def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor
     5.0
     """
     _check_reduction("mse_loss", reduction)
-    prediction = _tensor(prediction)
+    prediction = ensure_tensor(prediction)
     target = _float_target("mse_loss", prediction, target)
     return ops.MSELoss.apply(prediction, target, reduction=reduction)
 
@@ -170,7 +166,7 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
     ``reduction="mean"``). Targets are constants: no gradient flows to them.
     """
     _check_reduction("cross_entropy", reduction)
-    logits, target, single = _batched("cross_entropy", _tensor(logits), target)
+    logits, target, single = _batched("cross_entropy", ensure_tensor(logits), target)
     array = np.asarray(target.data if isinstance(target, Tensor) else target)
     if array.dtype.kind == "f" and array.ndim == 2:
         if array.shape != logits.shape:
@@ -191,7 +187,7 @@ def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     ``cross_entropy(x, t)`` equals ``nll_loss(log_softmax(x), t)``.
     """
     _check_reduction("nll_loss", reduction)
-    log_probs, target, single = _batched("nll_loss", _tensor(log_probs), target)
+    log_probs, target, single = _batched("nll_loss", ensure_tensor(log_probs), target)
     labels = _class_target("nll_loss", log_probs, target)
     loss = ops.NLLLoss.apply(log_probs, labels, reduction=reduction)
     return loss.reshape(()) if single and reduction == "none" else loss
@@ -205,7 +201,7 @@ def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") ->
     where the sigmoid saturates.
     """
     _check_reduction("binary_cross_entropy", reduction)
-    probs = _tensor(probs)
+    probs = ensure_tensor(probs)
     if probs.size and (np.min(probs.data) < 0 or np.max(probs.data) > 1):
         raise ValueError(
             "binary_cross_entropy: probs must lie in [0, 1] "
@@ -224,7 +220,7 @@ def binary_cross_entropy_with_logits(
     ``max(x, 0) - x t + log(1 + exp(-|x|))``; the gradient is ``sigmoid(x) - t``.
     """
     _check_reduction("binary_cross_entropy_with_logits", reduction)
-    logits = _tensor(logits)
+    logits = ensure_tensor(logits)
     target = _float_target("binary_cross_entropy_with_logits", logits, target)
     return ops.BinaryCrossEntropyWithLogits.apply(logits, target, reduction=reduction)
 

@@ -33,7 +33,7 @@ import numpy as np
 from .errors import ShapeError
 from .factories import generator
 from .ops import _needs, _Primitive
-from .tensor import Tensor
+from .tensor import Tensor, ensure_tensor
 from .vjp_math import sqrt, where
 
 __all__ = ["batch_norm", "dropout", "layer_norm"]
@@ -177,8 +177,6 @@ class LayerNorm(_Normalize):
 
 
 # ------------------------------------------------------------------ functions
-def _tensor(value: Any) -> Tensor:
-    return value if isinstance(value, Tensor) else Tensor(value)
 
 
 def check_dropout_probability(where: str, p: Any) -> float:
@@ -210,7 +208,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     Tensor([1., 1., 1.])
     """
     p = check_dropout_probability("dropout", p)
-    x = _tensor(x)
+    x = ensure_tensor(x)
     if not training or p == 0:
         return x
     keep = generator().random(x.shape) >= p
@@ -285,7 +283,7 @@ def _batch_norm(
     layer: str,
 ) -> Tensor:
     """:func:`batch_norm`, with errors naming ``layer``."""
-    x = _tensor(x)
+    x = ensure_tensor(x)
     if x.ndim < 2:
         raise ShapeError(
             f"{layer}: expected an input of shape (N, C, ...) with at least 2 dimensions, got "
@@ -392,7 +390,7 @@ def _layer_norm(
 ) -> Tensor:
     """:func:`layer_norm`, with errors naming ``layer``."""
     shape = normalized_shape_tuple(layer, normalized_shape)
-    x = _tensor(x)
+    x = ensure_tensor(x)
     if x.ndim < len(shape) or x.shape[x.ndim - len(shape) :] != shape:
         raise ShapeError(
             f"{layer}: expected an input whose last {len(shape)} dimension(s) are {shape} "

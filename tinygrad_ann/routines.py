@@ -6,79 +6,75 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import ops
-from .tensor import ArrayLike, Tensor
-
-
-def _tensor(value: ArrayLike) -> Tensor:
-    return value if isinstance(value, Tensor) else Tensor(value)
+from .tensor import ArrayLike, Tensor, ensure_tensor
 
 
 def sum(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _tensor(x).sum(axis, keepdims)
+    return ensure_tensor(x).sum(axis, keepdims)
 
 
 def mean(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return _tensor(x).mean(axis, keepdims)
+    return ensure_tensor(x).mean(axis, keepdims)
 
 
 def max(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _tensor(x).max(axis=axis, keepdims=keepdims)
+    return ensure_tensor(x).max(axis=axis, keepdims=keepdims)
 
 
 def min(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _tensor(x).min(axis=axis, keepdims=keepdims)
+    return ensure_tensor(x).min(axis=axis, keepdims=keepdims)
 
 
 def exp(x: ArrayLike) -> Tensor:
-    return _tensor(x).exp()
+    return ensure_tensor(x).exp()
 
 
 def log(x: ArrayLike) -> Tensor:
-    return _tensor(x).log()
+    return ensure_tensor(x).log()
 
 
 def sqrt(x: ArrayLike) -> Tensor:
-    return _tensor(x).sqrt()
+    return ensure_tensor(x).sqrt()
 
 
 def abs(x: ArrayLike) -> Tensor:  # noqa: A001
-    return _tensor(x).abs()
+    return ensure_tensor(x).abs()
 
 
 def clip(x: ArrayLike, lo: float | None, hi: float | None) -> Tensor:
-    return _tensor(x).clip(lo, hi)
+    return ensure_tensor(x).clip(lo, hi)
 
 
 def reshape(x: ArrayLike, *shape: Any) -> Tensor:
-    return _tensor(x).reshape(*shape)
+    return ensure_tensor(x).reshape(*shape)
 
 
 def transpose(x: ArrayLike, *axes: Any) -> Tensor:
-    return _tensor(x).transpose(*axes)
+    return ensure_tensor(x).transpose(*axes)
 
 
 def flatten(x: ArrayLike) -> Tensor:
-    return _tensor(x).flatten()
+    return ensure_tensor(x).flatten()
 
 
 def relu(x: ArrayLike) -> Tensor:
-    return _tensor(x).relu()
+    return ensure_tensor(x).relu()
 
 
 def sigmoid(x: ArrayLike) -> Tensor:
-    return _tensor(x).sigmoid()
+    return ensure_tensor(x).sigmoid()
 
 
 def tanh(x: ArrayLike) -> Tensor:
-    return _tensor(x).tanh()
+    return ensure_tensor(x).tanh()
 
 
 def softmax(x: ArrayLike, axis: int = -1) -> Tensor:
-    return _tensor(x).softmax(axis)
+    return ensure_tensor(x).softmax(axis)
 
 
 def log_softmax(x: ArrayLike, axis: int = -1) -> Tensor:
-    return _tensor(x).log_softmax(axis)
+    return ensure_tensor(x).log_softmax(axis)
 
 
 def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:

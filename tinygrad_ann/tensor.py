@@ -761,6 +761,15 @@ def _extreme(
     return ValuesIndices(values, Tensor._wrap(indices))
 
 
+def ensure_tensor(value: Any) -> Tensor:
+    """``value`` if it is a Tensor, else ``Tensor(value)``: for functions that accept array-likes.
+
+    >>> ensure_tensor([1.0, 2.0])
+    Tensor([1., 2.])
+    """
+    return value if isinstance(value, Tensor) else Tensor(value)
+
+
 def _data(value: Any) -> Any:
     return value._data if isinstance(value, Tensor) else value
 
