@@ -39,7 +39,8 @@ import numpy as np
 from .. import autograd
 from ..autograd import Function
 from ..files import write_atomically
-from ..tensor import Tensor, _data
+from ..tensor import Tensor
+from ..tensor import array_of as _data
 from . import graph as viz
 from .graph import visible_text
 
@@ -672,7 +673,7 @@ def trace(
                 continue
             value = np.asarray(_data(input_grad))
             if value.shape != parent.shape:
-                value = autograd._unbroadcast(value, parent.shape, ctx)
+                value = autograd.unbroadcast(value, parent.shape, ctx)
             value = np.array(value, dtype=parent.dtype)
             earlier = tuple(received.get(id(parent), ()))
             contribution = Contribution(op, role, value)
