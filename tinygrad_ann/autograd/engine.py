@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -190,6 +190,14 @@ def _backward_pass(
     create_graph: bool,
     state: EngineSwitches,
 ) -> dict[Tensor, Any]:
+    """Run every recorded VJP behind ``roots`` once, newest op first; return the gradients
+    reaching leaves (or ``inputs``, when given) and tensors that retain theirs.
+
+    Each op is one turn of the loop, in four steps: take the next op (from the chain,
+    else the heap), call its VJP, send each input gradient to its parent, release the
+    op's saved arrays. The steps of a turn stay inline: it runs once per op, and a call
+    per step would cost more than some ops' whole VJP.
+    """
     wanted = set(inputs) if inputs is not None else None
     found: dict[Tensor, Any] = {}
 
@@ -199,20 +207,7 @@ def _backward_pass(
             previous = found.get(leaf)
             found[leaf] = grad if previous is None else previous + grad
 
-    # Op results wait in ``pending`` until every op that consumed them has
-    # added its contribution; the heap orders them by sequence number (see
-    # ``_sequence``), so the one popped next never has a consumer left to run.
-    pending: dict[Tensor, Any] = {}
-    heap: list[tuple[int, Tensor]] = []
-    for root, grad in zip(roots, root_grads):
-        if root._ctx is None:
-            reach_leaf(root, grad)
-        elif root in pending:
-            pending[root] = pending[root] + grad
-        else:
-            pending[root] = grad
-            heapq.heappush(heap, (root._ctx.sequence, root))
-
+    pending, heap = _schedule(roots, root_grads, reach_leaf)
     heappush, heappop, ndarray = heapq.heappush, heapq.heappop, np.ndarray
     tensor_hooks = TensorHooks.by_id
     observers = state.backward_observers
@@ -223,6 +218,7 @@ def _backward_pass(
     next_node: Tensor | None = None
     next_grad: Any = None
     while True:
+        # Step 1, the next op: its result ``node`` and the total gradient ``grad`` of it.
         if next_node is not None:
             node, grad, next_node = next_node, next_grad, None
         elif heap:
@@ -239,18 +235,15 @@ def _backward_pass(
                 found[node] = grad
         elif node._retains_grad:
             found[node] = grad
+
+        # Step 2, the VJP: one gradient per positional input of the op.
         saved = ctx.saved
         if saved is _RELEASED:
             raise _second_backward_error(ctx)
         if plain:
             input_grads = ctx.backward(ctx, grad)
-        elif anomaly:
-            with np.errstate(all="ignore"):  # reported below, as an AnomalyError
-                input_grads = (
-                    _recorded_backward(ctx, node, grad) if create_graph else ctx.backward(ctx, grad)
-                )
         else:
-            input_grads = _recorded_backward(ctx, node, grad)
+            input_grads = _checked_or_recorded_vjp(ctx, node, grad, anomaly, create_graph)
         parents = ctx.parents
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
@@ -261,6 +254,9 @@ def _backward_pass(
         if observers:
             for observer in observers:
                 observer(ctx, node, grad, input_grads)
+
+        # Step 3, to the parents: each input gradient in its input's shape and dtype goes
+        # to a leaf's total, to the next op of the chain, or to ``pending``.
         for parent, input_grad in zip(parents, input_grads):
             if parent is None or input_grad is None:
                 continue
@@ -291,13 +287,59 @@ def _backward_pass(
             assert next_ctx is not None  # next_node is always an op result
             heappush(heap, (next_ctx.sequence, next_node))
             next_node = None
+
+        # Step 4, release: the op's saved arrays are not needed again.
         if not retain_graph:
             ctx.saved = _RELEASED  # drops the guard on the saved arrays
-    if tensor_hooks:  # a leaf's hooks see its total gradient, once per pass
-        for tensor in found:
-            if tensor._ctx is None and id(tensor) in tensor_hooks:
-                found[tensor] = _run_tensor_hooks(tensor, found[tensor], create_graph)
+    if tensor_hooks:
+        _run_leaf_hooks(found, tensor_hooks, create_graph)
     return found
+
+
+def _schedule(
+    roots: Sequence[Tensor], root_grads: Sequence[Any], reach_leaf: Callable[[Tensor, Any], None]
+) -> tuple[dict[Tensor, Any], list[tuple[int, Tensor]]]:
+    """The pending table and the heap of op results, seeded with ``roots``' gradients.
+
+    Op results wait in ``pending`` until every op that consumed them has added
+    its contribution; the heap orders them by sequence number (see
+    ``function._sequence``), so the one popped next never has a consumer left to run.
+    A root that is a leaf goes straight to ``reach_leaf``.
+    """
+    pending: dict[Tensor, Any] = {}
+    heap: list[tuple[int, Tensor]] = []
+    for root, grad in zip(roots, root_grads):
+        if root._ctx is None:
+            reach_leaf(root, grad)
+        elif root in pending:
+            pending[root] = pending[root] + grad
+        else:
+            pending[root] = grad
+            heapq.heappush(heap, (root._ctx.sequence, root))
+    return pending, heap
+
+
+def _checked_or_recorded_vjp(
+    ctx: Function, node: Tensor, grad: Any, anomaly: bool, create_graph: bool
+) -> Any:
+    """The VJP of ``ctx`` under ``detect_anomaly`` or ``create_graph`` (the plain call is
+    inline in the loop): recorded on Tensors under create_graph, and under anomaly with
+    NumPy's warnings silenced, because ``_check_backward`` reports them as an AnomalyError."""
+    if anomaly:
+        with np.errstate(all="ignore"):
+            return _recorded_backward(ctx, node, grad) if create_graph else ctx.backward(ctx, grad)
+    return _recorded_backward(ctx, node, grad)
+
+
+def _run_leaf_hooks(
+    found: dict[Tensor, Any],
+    tensor_hooks: dict[int, dict[int, Callable[[Any], Any]]],
+    create_graph: bool,
+) -> None:
+    """A leaf's hooks see its total gradient, once per pass, when the pass is done."""
+    for tensor in found:
+        if tensor._ctx is None and id(tensor) in tensor_hooks:
+            found[tensor] = _run_tensor_hooks(tensor, found[tensor], create_graph)
 
 
 def _second_backward_error(ctx: Function) -> RuntimeError:
