@@ -8,11 +8,11 @@ that called it. Outside, nothing is checked and no stack is inspected.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,11 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["detect_anomaly", "is_anomaly_enabled"]
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
-
-class detect_anomaly:  # noqa: N801 - PyTorch's name
+class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's name
     """Check every op of this thread for NaN and inf while the block runs (or the decorated
     function).
 
@@ -62,14 +59,6 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
     def __exit__(self, *exc_info: object) -> None:
         state = switches()
         state.anomaly, state.record_origin = self._previous.pop()
-
-    def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
-        @functools.wraps(func)
-        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            with detect_anomaly():
-                return func(*args, **kwargs)
-
-        return wrapper
 
 
 def is_anomaly_enabled() -> bool:

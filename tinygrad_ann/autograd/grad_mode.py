@@ -14,9 +14,9 @@ False False
 from __future__ import annotations
 
 import _thread  # what threading is built on, without importing all of threading
-import functools
+import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -30,9 +30,6 @@ __all__ = [
     "switches",
     "thread_id",
 ]
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 
 class EngineSwitches:
@@ -125,8 +122,12 @@ class _PerThreadStack:
         return value
 
 
-class _SetGradMode:
-    """Context manager and decorator that sets grad mode, restoring it on exit."""
+class _SetGradMode(contextlib.ContextDecorator):
+    """Context manager and decorator that sets grad mode, restoring it on exit.
+
+    A decorator enters the same object at every call, from any thread and
+    recursively: each thread's saved values wait on their own stack.
+    """
 
     def __init__(self, enabled: bool) -> None:
         self._enabled = enabled
@@ -139,14 +140,6 @@ class _SetGradMode:
 
     def __exit__(self, *exc_info: object) -> None:
         switches().grad_enabled = self._previous.pop()
-
-    def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
-        @functools.wraps(func)
-        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            with _SetGradMode(self._enabled):
-                return func(*args, **kwargs)
-
-        return wrapper
 
 
 class no_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
