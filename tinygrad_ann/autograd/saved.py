@@ -17,7 +17,32 @@ import numpy as np
 __all__ = ["SavedArrays"]
 
 
-class SavedArrays:
+class _SavedArraysSettings(type):
+    """Makes ``SavedArrays.copy_limit`` a setting checked when it is set, read by the guard
+    from a module global (no attribute lookup per op)."""
+
+    @property
+    def copy_limit(cls) -> int:
+        """The largest saved array, in elements, that is copied rather than locked."""
+        return _COPY_LIMIT
+
+    @copy_limit.setter
+    def copy_limit(cls, value: int) -> None:
+        global _COPY_LIMIT
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise TypeError(
+                f"SavedArrays.copy_limit must be an int (a number of elements, 0 or more), "
+                f"not {type(value).__name__} {value!r}"
+            )
+        if value < 0:
+            raise ValueError(
+                f"SavedArrays.copy_limit must be 0 or more (a number of elements; 0 locks "
+                f"every saved array instead of copying it), not {value}"
+            )
+        _COPY_LIMIT = int(value)
+
+
+class SavedArrays(metaclass=_SavedArraysSettings):
     """How arrays saved for backward are kept safe from in-place writes.
 
     An in-place write (``x.data[...] = v``, ``x.data += v``) into an array an
@@ -33,12 +58,14 @@ class SavedArrays:
       its backward or is garbage collected, so a write raises at once. A saved
       view locks the array it views as well.
 
+    ``copy_limit`` (1024 by default) is a setting: ``SavedArrays.copy_limit = 0``
+    locks every saved array, small ones too, from the next recorded op on.
+
     Arrays nobody saved, and arrays saved by forward passes under ``no_grad``,
     are never touched. ``counts`` maps ``id(array)`` to the number of live
     graphs that locked it.
     """
 
-    copy_limit: ClassVar[int] = 1024  # elements; read when the package is imported
     counts: ClassVar[dict[int, int]] = {}
 
     @staticmethod
@@ -47,7 +74,8 @@ class SavedArrays:
         return id(array) in SavedArrays.counts
 
 
-_COPY_LIMIT = SavedArrays.copy_limit
+# SavedArrays.copy_limit, which sets it; the guard reads it once per saved array.
+_COPY_LIMIT = 1024
 # Graphs in two threads may save the same large array (a shared weight): its lock count
 # and its write flag change together, or a count is lost and the array unlocked early.
 # Reentrant, because a graph freed by the garbage collector inside the block unlocks too.
