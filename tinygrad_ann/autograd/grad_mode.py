@@ -16,11 +16,7 @@ from __future__ import annotations
 import _thread  # what threading is built on, without importing all of threading
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ..tensor import Tensor
-    from .function import Function
+from typing import Any
 
 __all__ = [
     "EngineSwitches",
@@ -66,10 +62,10 @@ class EngineSwitches:
         #: Tensor that requires grad to an array there would make part of a gradient a
         #: constant.
         self.recording_backward_depth = 0
-        #: Called for every op a backward pass differentiates (``observe_backward``).
-        self.backward_observers: tuple[
-            Callable[[Function, Tensor, Any, tuple[Any, ...]], None], ...
-        ] = ()
+        #: Called for every op a backward pass differentiates, as ``observer(ctx, output,
+        #: grad_output, input_grads)`` (``observe_backward``, which types its arguments:
+        #: naming Function and Tensor here would make this lowest module import the others).
+        self.backward_observers: tuple[Callable[..., None], ...] = ()
 
 
 class _OtherThreads(_thread._local):
