@@ -193,12 +193,10 @@ def _backward_pass(
     """Run every recorded VJP behind ``roots`` once, newest op first; return the gradients
     reaching leaves (or ``inputs``, when given) and tensors that retain theirs.
 
-    First the roots are scheduled; then each op is one turn of the loop, in four steps:
-    take the next op (from the chain, else the heap), call its VJP, send each input
-    gradient to its parent, release the op's saved arrays. The scheduling and the steps
-    of a turn stay inline: a call per step (or even one per pass, on a small model)
-    costs more than some ops' whole VJP. What runs only under ``detect_anomaly``,
-    ``create_graph`` or hooks is in functions of its own.
+    Each op is one turn of the loop, in four steps: take the next op (from the chain,
+    else the heap), call its VJP, send each input gradient to its parent, release the
+    op's saved arrays. The steps of a turn stay inline: it runs once per op, and a call
+    per step would cost more than some ops' whole VJP.
     """
     wanted = set(inputs) if inputs is not None else None
     found: dict[Tensor, Any] = {}
@@ -209,20 +207,7 @@ def _backward_pass(
             previous = found.get(leaf)
             found[leaf] = grad if previous is None else previous + grad
 
-    # Scheduling: op results wait in ``pending`` until every op that consumed them has
-    # added its contribution; the heap orders them by sequence number (see
-    # ``function._sequence``), so the one popped next never has a consumer left to run.
-    pending: dict[Tensor, Any] = {}
-    heap: list[tuple[int, Tensor]] = []
-    for root, grad in zip(roots, root_grads):
-        if root._ctx is None:
-            reach_leaf(root, grad)
-        elif root in pending:
-            pending[root] = pending[root] + grad
-        else:
-            pending[root] = grad
-            heapq.heappush(heap, (root._ctx.sequence, root))
-
+    pending, heap = _schedule(roots, root_grads, reach_leaf)
     heappush, heappop, ndarray = heapq.heappush, heapq.heappop, np.ndarray
     tensor_hooks = TensorHooks.by_id
     observers = state.backward_observers
@@ -309,6 +294,29 @@ def _backward_pass(
     if tensor_hooks:
         _run_leaf_hooks(found, tensor_hooks, create_graph)
     return found
+
+
+def _schedule(
+    roots: Sequence[Tensor], root_grads: Sequence[Any], reach_leaf: Callable[[Tensor, Any], None]
+) -> tuple[dict[Tensor, Any], list[tuple[int, Tensor]]]:
+    """The pending table and the heap of op results, seeded with ``roots``' gradients.
+
+    Op results wait in ``pending`` until every op that consumed them has added
+    its contribution; the heap orders them by sequence number (see
+    ``function._sequence``), so the one popped next never has a consumer left to run.
+    A root that is a leaf goes straight to ``reach_leaf``.
+    """
+    pending: dict[Tensor, Any] = {}
+    heap: list[tuple[int, Tensor]] = []
+    for root, grad in zip(roots, root_grads):
+        if root._ctx is None:
+            reach_leaf(root, grad)
+        elif root in pending:
+            pending[root] = pending[root] + grad
+        else:
+            pending[root] = grad
+            heapq.heappush(heap, (root._ctx.sequence, root))
+    return pending, heap
 
 
 def _checked_or_recorded_vjp(
