@@ -42,7 +42,7 @@ def _walk_past_trampolines():
     # itself (and each of its mutants) still runs.
     import mutmut
 
-    from tinygrad_ann import autograd
+    from tinygrad_ann.autograd import anomaly
 
-    if isinstance(autograd._PACKAGE_DIR, str):  # once: mutmut runs pytest several times
-        autograd._PACKAGE_DIR = (autograd._PACKAGE_DIR, os.path.dirname(mutmut.__file__) + os.sep)
+    if isinstance(anomaly._PACKAGE_DIR, str):  # once: mutmut runs pytest several times
+        anomaly._PACKAGE_DIR = (anomaly._PACKAGE_DIR, os.path.dirname(mutmut.__file__) + os.sep)

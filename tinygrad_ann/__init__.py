@@ -18,12 +18,14 @@ from .autograd import (
     detect_anomaly,
     enable_grad,
     grad,
+    hessian,
+    hvp,
     is_anomaly_enabled,
     is_grad_enabled,
+    jacobian,
     no_grad,
 )
 from .checkpoint import load, save
-from .derivatives import hessian, hvp, jacobian
 from .errors import (
     AnomalyError,
     CheckpointError,

@@ -23,7 +23,8 @@ import numpy as np
 
 from .autograd import Function, column_sums
 from .errors import ShapeError
-from .tensor import Tensor, _data
+from .tensor import Tensor
+from .tensor import array_of as _data
 
 
 def _needs(ctx: Function, index: int) -> bool:

@@ -285,7 +285,7 @@ class Tensor:
             )
         if not callable(hook):
             raise TypeError(f"register_hook: expected a function, got {type(hook).__name__}")
-        return autograd._TensorHooks.register(self, hook)
+        return autograd.TensorHooks.register(self, hook)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if autograd.switches().recording_backward_depth and self.requires_grad:
@@ -372,7 +372,7 @@ class Tensor:
                 "backward(): this tensor does not require grad and has no recorded graph; "
                 "create the inputs with requires_grad=True (and not inside no_grad())"
             )
-        seed = autograd._seed("backward()", self, gradient, create_graph)
+        seed = autograd.seed_gradient("backward()", self, gradient, create_graph)
         autograd.run_backward(
             (self,),
             (seed,),
@@ -510,22 +510,22 @@ class Tensor:
 
     # Comparisons give boolean tensors outside the graph, as in PyTorch.
     def __lt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self._data < _data(other)))
+        return Tensor._wrap(np.asarray(self._data < array_of(other)))
 
     def __le__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self._data <= _data(other)))
+        return Tensor._wrap(np.asarray(self._data <= array_of(other)))
 
     def __gt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self._data > _data(other)))
+        return Tensor._wrap(np.asarray(self._data > array_of(other)))
 
     def __ge__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self._data >= _data(other)))
+        return Tensor._wrap(np.asarray(self._data >= array_of(other)))
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(np.asarray(self._data == _data(other)))
+        return Tensor._wrap(np.asarray(self._data == array_of(other)))
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(np.asarray(self._data != _data(other)))
+        return Tensor._wrap(np.asarray(self._data != array_of(other)))
 
     # Identity hashing: tensors are graph nodes, keys of sets and dicts.
     __hash__ = object.__hash__
@@ -770,7 +770,8 @@ def ensure_tensor(value: Any) -> Tensor:
     return value if isinstance(value, Tensor) else Tensor(value)
 
 
-def _data(value: Any) -> Any:
+def array_of(value: Any) -> Any:
+    """The array behind ``value`` when it is a Tensor; any other value as it is."""
     return value._data if isinstance(value, Tensor) else value
 
 
@@ -783,8 +784,8 @@ def _axis(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
 def _index(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays."""
     if isinstance(index, tuple):
-        return tuple(_data(i) for i in index)
-    return _data(index)
+        return tuple(array_of(i) for i in index)
+    return array_of(index)
 
 
 # Slots named differently by earlier versions, for their pickles.
@@ -861,7 +862,7 @@ def _change_in_place(
         if tensor.requires_grad and (
             ctx is None
             or autograd.may_have_been_used(tensor, value)
-            or id(tensor) in autograd._TensorHooks.by_id
+            or id(tensor) in autograd.TensorHooks.by_id
         ):
             raise _in_place_refusal(tensor, name)
         if recorded is None:
@@ -964,7 +965,7 @@ def _in_place_refusal(tensor: Tensor, name: str) -> RuntimeError:
             "inside `with tg.no_grad():`, as an optimizer step does "
             "(`with tg.no_grad(): w -= lr * w.grad`), or make a new tensor (`w = w + 1`)"
         )
-    if id(tensor) in autograd._TensorHooks.by_id:
+    if id(tensor) in autograd.TensorHooks.by_id:
         reason = "it has gradient hooks, which would see the changed tensor's gradient"
     else:
         reason = (
@@ -997,7 +998,7 @@ def _ufunc_error(ufunc: np.ufunc, method: str, kwargs: dict[str, Any]) -> TypeEr
 
 
 def _compare(comparison: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Tensor]:
-    return lambda left, right: Tensor._wrap(np.asarray(comparison(_data(left), _data(right))))
+    return lambda left, right: Tensor._wrap(np.asarray(comparison(array_of(left), array_of(right))))
 
 
 from . import autograd, ops  # noqa: E402 - both build on Tensor; imported last to break the cycle

@@ -28,3 +28,25 @@ def test_grad_mode_is_reported_as_a_bool():
             assert tg.is_grad_enabled() is True
         assert tg.is_grad_enabled() is False
     assert tg.is_grad_enabled() is True
+
+
+def test_grad_mode_decorators_keep_the_function_and_nest_in_one_object():
+    w = tg.ones(2, requires_grad=True)
+
+    @tg.no_grad()
+    def depth_first(t, depth):
+        """Docstring kept."""
+        inner = depth_first(t, depth - 1) if depth else None
+        return t * 2, inner, tg.is_grad_enabled()
+
+    @tg.enable_grad()
+    def recorded(t):
+        return t * 2
+
+    assert depth_first.__name__ == "depth_first" and depth_first.__doc__ == "Docstring kept."
+    outer, inner, enabled = depth_first(w, 2)
+    assert not outer.requires_grad and not inner[0].requires_grad and not enabled
+    assert tg.is_grad_enabled()  # each of the three nested entries restored its own value
+    with tg.no_grad():
+        assert recorded(w).requires_grad
+        assert not tg.is_grad_enabled()

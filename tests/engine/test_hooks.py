@@ -108,14 +108,14 @@ def test_register_hook_needs_a_tensor_that_requires_grad_and_a_function():
 
 
 def test_hooks_go_away_with_their_tensor():
-    from tinygrad_ann.autograd import _TensorHooks
+    from tinygrad_ann.autograd import TensorHooks
 
-    before = len(_TensorHooks.by_id)
+    before = len(TensorHooks.by_id)
     x = tg.tensor([1.0], requires_grad=True)
     x.register_hook(lambda grad: None)
-    assert len(_TensorHooks.by_id) == before + 1
+    assert len(TensorHooks.by_id) == before + 1
     del x
-    assert len(_TensorHooks.by_id) == before
+    assert len(TensorHooks.by_id) == before
 
 
 # ------------------------------------------------------------------ modules

@@ -244,6 +244,68 @@ def test_saved_keyword_array_is_locked_when_large():
     np.testing.assert_array_equal(x.grad.data, 1.0)
 
 
+# ---------------------------------------------------------------- the copy limit, a setting
+@pytest.fixture
+def copy_limit():
+    """``SavedArrays.copy_limit``, put back after the test whatever it sets."""
+    default = SavedArrays.copy_limit
+    yield
+    SavedArrays.copy_limit = default
+
+
+@pytest.mark.usefixtures("copy_limit")
+def test_copy_limit_zero_locks_a_small_saved_array_instead_of_copying_it():
+    SavedArrays.copy_limit = 0
+    assert SavedArrays.copy_limit == 0
+    x = tg.tensor(np.full(SMALL, 2.0), requires_grad=True)
+    loss = (x * x).sum()
+    assert SavedArrays.is_locked(x.data) and not x.data.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        x.data += 1.0
+    loss.backward()
+    assert is_writable(x)
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(SMALL, 4.0))
+
+
+@pytest.mark.usefixtures("copy_limit")
+def test_copy_limit_above_a_large_array_copies_it_instead_of_locking_it():
+    SavedArrays.copy_limit = int(np.prod(LARGE))
+    w = large_tensor()
+    loss = (w * w).sum()
+    assert is_writable(w)
+    w.data[...] = 10.0  # the graph kept a copy
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(LARGE, 4.0))
+
+
+@pytest.mark.usefixtures("copy_limit")
+@pytest.mark.parametrize(
+    ("value", "error", "given"),
+    [
+        (True, TypeError, "not bool True"),
+        (1.5, TypeError, "not float 1.5"),
+        ("8", TypeError, "not str '8'"),
+        (None, TypeError, "not NoneType None"),
+        (-1, ValueError, "not -1"),
+    ],
+)
+def test_copy_limit_refuses_what_is_not_a_count_of_elements(value, error, given):
+    before = SavedArrays.copy_limit
+    with pytest.raises(error, match=r"SavedArrays\.copy_limit must be") as raised:
+        SavedArrays.copy_limit = value
+    assert given in str(raised.value) and "0 or more" in str(raised.value)
+    assert SavedArrays.copy_limit == before
+    x = tg.tensor(np.full(SMALL, 2.0), requires_grad=True)
+    (x * x).sum()
+    assert is_writable(x)  # the guard still copies small arrays
+
+
+@pytest.mark.usefixtures("copy_limit")
+def test_copy_limit_takes_a_numpy_integer_as_an_int():
+    SavedArrays.copy_limit = np.int64(5)
+    assert SavedArrays.copy_limit == 5 and type(SavedArrays.copy_limit) is int
+
+
 # ---------------------------------------------------------------- patterns that keep working
 
 

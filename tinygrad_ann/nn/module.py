@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import RemovableHandle, _hook_keys, switches
+from ..autograd import RemovableHandle, new_hook_key, switches
 from ..errors import DTypeError, ShapeError, StateDictError
 from ..tensor import Tensor, _to_array
 
@@ -148,7 +148,7 @@ class Module:
         # Not an attribute set in __init__: subclasses that skip super().__init__() work too,
         # and a module without hooks pays one dict lookup per call.
         hooks = self.__dict__.setdefault("_forward_hooks", {"pre": {}, "post": {}})
-        key = next(_hook_keys)
+        key = new_hook_key()
         hooks[kind][key] = hook
         return RemovableHandle(hooks[kind], key)
 

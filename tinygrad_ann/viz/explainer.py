@@ -333,7 +333,7 @@ class _Recorder:
             return SentGradient(position, role, target, node, None)
         value = np.asarray(_numbers(input_grad))
         if value.shape != parent.shape:
-            value = autograd._unbroadcast(value, parent.shape, ctx)
+            value = autograd.unbroadcast(value, parent.shape, ctx)
         value = np.array(value, dtype=parent.dtype)
         earlier = tuple(self.received.get(id(parent), ()))
         contribution = Contribution(op, role, value)

@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import enable_grad, grad
-from .errors import DTypeError, ShapeError
-from .tensor import Tensor
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor
+from .engine import grad
+from .grad_mode import enable_grad
 
 __all__ = ["hessian", "hvp", "jacobian"]
 

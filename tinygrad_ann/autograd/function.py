@@ -1,0 +1,297 @@
+"""``Function``: one differentiable op, and ``apply``, which runs it and records it.
+
+A recorded op keeps its inputs that need a gradient (``parents``), what its
+forward saved (guarded, see :mod:`.saved`) and a sequence number that orders
+backward without sorting the graph.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from .anomaly import _caller_location, _checked_forward
+from .grad_mode import _FIRST_THREAD, _FIRST_THREAD_ID, _OTHER_THREADS, thread_id
+from .saved import _guard
+
+__all__ = ["Function", "may_have_been_used"]
+
+_ndarray = np.ndarray
+
+
+class Function:
+    """A differentiable operation: subclass it and write two static methods.
+
+    ``forward(ctx, *arrays, **options)`` receives NumPy arrays (and any
+    non-tensor arguments as they were given) and returns an array.
+    ``backward(ctx, grad_output)`` receives the gradient of the output and
+    returns one gradient per positional input (a tuple, or a bare array for a
+    single input); ``None`` stands for "no gradient". A returned gradient may
+    have the broadcast shape: the engine reduces it to the input's shape.
+
+    ``ctx`` is the Function instance. ``ctx.save_for_backward(*arrays)`` keeps
+    arrays for backward, read back as ``ctx.saved``; ``ctx.needs_input_grad``
+    tells which inputs need a gradient so backward can skip the others. Saved
+    arrays are guarded against later in-place writes: small ones are copied,
+    large ones are read-only until the graph is freed (see :class:`SavedArrays`).
+
+    A Function is differentiable twice (``create_graph=True``) when its class
+    sets ``differentiable_backward = True``: backward must then compute with
+    operators and :mod:`tinygrad_ann.vjp_math` only, so that it runs on arrays
+    in a first-order backward and is recorded when given Tensors. See
+    ``docs/custom_ops.md``.
+
+    >>> import numpy as np
+    >>> import tinygrad_ann as tg
+    >>> class Cube(tg.Function):
+    ...     differentiable_backward = True
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x**3
+    ...     @staticmethod
+    ...     def backward(ctx, grad_output):
+    ...         (x,) = ctx.saved
+    ...         return 3 * x**2 * grad_output
+    >>> t = tg.tensor([1.0, 2.0], requires_grad=True)
+    >>> Cube.apply(t).sum().backward()
+    >>> t.grad
+    Tensor([ 3., 12.])
+    >>> (slope,) = tg.grad(Cube.apply(t).sum(), t, create_graph=True)
+    >>> tg.grad(slope.sum(), t)  # d²/dx² x³ = 6x
+    (Tensor([ 6., 12.]),)
+    """
+
+    __slots__ = ("parents", "inputs", "saved", "saved_sources", "sequence", "scope", "__dict__")
+    # Set by ``apply`` (which skips ``__init__``); all but ``parents`` and ``saved`` only
+    # when the call is recorded.
+    #: One entry per positional input: its Tensor when it needs a gradient, else None.
+    parents: list[Tensor | None]
+    #: The arrays forward received, to recognise saved inputs in ``lift_saved``.
+    inputs: list[Any]
+    #: What ``save_for_backward`` kept (guarded), or ``_RELEASED`` after backward.
+    saved: Any
+    #: ``saved`` as forward gave it, before any array was copied.
+    saved_sources: tuple[Any, ...]
+    #: Position in backward's order (see ``_sequence``).
+    sequence: int
+    #: ``switches().module_scope`` when the op ran.
+    scope: tuple[Any, ...]
+    #: Where the op was called, recorded under ``detect_anomaly`` (kept in ``__dict__``).
+    origin: str
+    #: The keyword options forward received, when it received any (kept in ``__dict__``).
+    options: dict[str, Any]
+    #: Who ran the backward that freed ``saved``, when not ``backward()`` itself (``__dict__``).
+    released_by: str
+    #: Shown in errors and graph drawings; a subclass without one shows its class name.
+    name: str | None = None
+    #: The local derivative in the articles' notation, shown by ``viz.explain`` (None: custom).
+    formula: str | None = None
+    #: True when ``backward`` can run on Tensors and be recorded (see the class docstring).
+    differentiable_backward: bool = False
+    #: Positions in ``saved`` of arrays forward computed for itself (intermediates): they
+    #: are not guarded against writes, and ``lift_saved`` must rebuild them from Tensors.
+    private_saved: tuple[int, ...] = ()
+
+    def __init__(self) -> None:
+        self.saved = ()
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep ``arrays`` for backward; they are released after it runs."""
+        self.saved = arrays
+
+    @staticmethod
+    def forward(ctx: Function, *arrays: Any, **options: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    # ``grad_output`` is an array, or a Tensor under create_graph; Any lets a subclass
+    # annotate the one it handles.
+    @staticmethod
+    def backward(ctx: Function, grad_output: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def op_name(cls) -> str:
+        """The name shown in errors, reprs and graph drawings."""
+        return cls.name or cls.__name__
+
+    @classmethod
+    def explain_value_error(cls, arrays: Sequence[Any], error: ValueError) -> Exception:
+        """Turn NumPy's ValueError from ``forward`` into one that names the op."""
+        shapes = ", ".join(str(np.shape(a)) for a in arrays)
+        return ShapeError(f"{cls.op_name()}: invalid input shapes {shapes}: {error}")
+
+    @classmethod
+    def apply(cls, *inputs: Any, **options: Any) -> Tensor:
+        """Run the op on ``inputs`` (Tensors or plain values) and record it."""
+        ctx = _new_object(cls)  # skips __init__: this is the hot path of every op
+        ctx.saved = ()
+        # One plain loop: cheaper than comprehensions for the one or two inputs of most ops.
+        arrays: list[Any] = []
+        parents: list[Tensor | None] = []
+        recording = False
+        for value in inputs:
+            if isinstance(value, Tensor):
+                arrays.append(value._data)
+                if value.requires_grad:
+                    parents.append(value)
+                    recording = True
+                    continue
+            else:
+                arrays.append(value)
+            parents.append(None)
+        # switches(), inlined: this runs once per op.
+        state = _FIRST_THREAD if thread_id() == _FIRST_THREAD_ID else _OTHER_THREADS.switches
+        recording = recording and state.grad_enabled
+        ctx.parents = parents
+        try:
+            if state.anomaly:
+                if options:
+                    ctx.options = options
+                out = _checked_forward(cls, ctx, arrays, options)
+            elif options:
+                ctx.options = options  # so the op can be replayed (gradcheck's localization)
+                out = cls.forward(ctx, *arrays, **options)
+            else:
+                out = cls.forward(ctx, *arrays)
+        except ValueError as error:
+            raise cls.explain_value_error(arrays, error) from None
+        if type(out) is not _ndarray:
+            out = _as_output_array(ctx, out)
+        result = _new_object(Tensor)  # Tensor._wrap, inlined: once per op
+        result._data = out
+        result._grad = None
+        result._retains_grad = False
+        if recording:
+            ctx.sequence = next(_sequence)
+            ctx.scope = state.module_scope
+            ctx.inputs = arrays  # identifies saved inputs in lift_saved
+            saved = ctx.saved
+            if saved:
+                ctx.saved_sources = saved  # the arrays forward saved, before _guard copied any
+                ctx.saved = _guard(saved, cls.private_saved)
+            if state.record_origin:
+                ctx.origin = _caller_location()
+            result.requires_grad = True
+            result._ctx = ctx
+        else:
+            result.requires_grad = False
+            result._ctx = None
+        return result
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """Which inputs need a gradient, one bool per positional input of forward."""
+        return tuple(parent is not None for parent in self.parents)
+
+    def lift_saved(self, output: Tensor) -> tuple[Any, ...]:
+        """``saved`` for a recorded backward: inputs and output as the Tensors they were.
+
+        Each saved array that was an input of forward becomes that input's
+        Tensor (an input that needs no gradient stays an array: a constant),
+        and the output's array becomes ``output``. Other integer or boolean
+        arrays (indices, masks) stay constants. A saved floating-point array
+        that is neither input nor output depends on the inputs in a way the
+        engine cannot see, so it is an error: override this method to rebuild
+        it from Tensors (as ``cross_entropy`` does) or recompute it in backward.
+        """
+        if not self.saved:
+            return ()
+        lifted = []
+        for value, source in zip(self.saved, self.saved_sources):
+            if isinstance(value, np.ndarray | np.generic):
+                for index, array in enumerate(self.inputs):
+                    if array is source:
+                        value = self._lifted_input(index, value, self.parents[index])
+                        break
+                else:
+                    if source is output.data:
+                        value = self._lifted_input(None, value, output)
+                    elif value.dtype.kind in "fc":
+                        raise RuntimeError(
+                            f"create_graph=True: {self.op_name()} saved a floating-point array of "
+                            f"shape {value.shape} that is neither an input of its forward nor its "
+                            "output (or the output got a new array since), so its dependence on "
+                            "the inputs cannot be recorded. Save the inputs (or the output) and "
+                            "recompute the value in backward, or override lift_saved to build it "
+                            "from Tensors"
+                        )
+            lifted.append(value)
+        return tuple(lifted)
+
+    def _lifted_input(self, index: int | None, value: Any, tensor: Tensor | None) -> Any:
+        """The Tensor for a saved array, if it still holds the values forward saw."""
+        if tensor is None:
+            return value
+        if tensor.data is not value and not np.array_equal(tensor.data, value, equal_nan=True):
+            which = "output" if index is None else f"input {index}"
+            raise RuntimeError(
+                f"create_graph=True: the {which} of {self.op_name()} (shape {np.shape(value)}) "
+                "has changed since the forward pass (written in place or given a new array, "
+                "e.g. by an optimizer step), so a recorded backward would mix old and new "
+                "values; compute the forward again"
+            )
+        return tensor
+
+
+def _as_output_array(ctx: Function, out: Any) -> np.ndarray:
+    """Turn a NumPy scalar result into a 0-d array, also where forward saved it."""
+    array = np.asarray(out)
+    for value in ctx.saved:
+        if value is out:
+            ctx.saved = tuple(array if value is out else value for value in ctx.saved)
+            break
+    return array
+
+
+_new_object = object.__new__
+
+# Each recorded op takes the next (decreasing) number, so an op's number is
+# below that of every op it consumes: popping the smallest first from a heap
+# visits every tensor after all the ops that use it, with no graph sort.
+_sequence = itertools.count(0, -1)
+
+
+def may_have_been_used(output: Tensor, value: Any) -> bool:
+    """Whether an op recorded since ``output`` was made may have used it.
+
+    ``value`` is what an in-place change of ``output`` is about to combine with
+    it, computed (and so recorded) after ``output``. False only when every op
+    recorded since is part of ``value``'s graph and none of them used ``output``.
+    """
+    ctx = output._ctx
+    assert ctx is not None  # only op results are asked about
+    # ``repr`` is the one way to read an itertools.count without advancing it.
+    upcoming = int(repr(_sequence)[len("count(") :].split(",")[0])
+    newer = ctx.sequence - upcoming - 1  # ops recorded since ``output`` was made
+    if newer == 0:
+        return False
+    if not isinstance(value, Tensor) or value._ctx is None:
+        return True
+    seen: set[int] = set()
+    stack = [value._ctx]
+    while stack:
+        op = stack.pop()
+        if op.sequence >= ctx.sequence or id(op) in seen:
+            continue  # recorded before ``output``, or visited
+        seen.add(id(op))
+        for parent in op.parents:
+            if parent is output:
+                return True
+            if parent is not None and parent._ctx is not None:
+                stack.append(parent._ctx)
+    return len(seen) != newer
+
+
+def _as_gradient(value: Any, create_graph: bool) -> Any:
+    """A VJP result as the engine carries it: a Tensor under create_graph, else an array."""
+    if create_graph:
+        return value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value))
+    return np.asarray(value)
+
+
+from ..tensor import Tensor  # noqa: E402 - tensor.py imports this package; imported last to break the cycle
