@@ -48,7 +48,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .autograd import Function, is_grad_enabled
 from .errors import ShapeError
-from .ops import _Primitive, scatter_add
+from .ops import Primitive, scatter_add
 from .tensor import Tensor, ensure_tensor
 
 Pair = tuple[int, int]
@@ -287,7 +287,7 @@ def _geometry(ctx: Function) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ convolution ops
-class Conv2d(_Primitive):
+class Conv2d(Primitive):
     """``y[n, o] = Σ_c W[o, c] ⋆ x[n, c] + b[o]``, a cross-correlation as in PyTorch."""
 
     __slots__ = ()
@@ -297,16 +297,15 @@ class Conv2d(_Primitive):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
-        parent_x, parent_weight, _ = ctx.parents
+        needs_x, needs_weight, _ = ctx.needs_input_grad
         out, columns = _conv_forward(x, weight, stride, padding, dilation, groups)
         if bias is not None:
             out += bias.reshape(-1, 1, 1)
-        needs_weight = parent_weight is not None
         # Columns that are a view of x (a 1x1 kernel) are recomputed from the guarded x.
         own_columns = needs_weight and not np.may_share_memory(columns, x)
-        ctx.saved = (
+        ctx.save_for_backward(
             x if needs_weight else None,
-            None if parent_x is None else weight,
+            weight if needs_x else None,
             columns if own_columns else None,
             (x.shape[2:], weight.shape[2:]),
         )
@@ -327,18 +326,18 @@ class Conv2d(_Primitive):
     def backward(ctx, grad):
         x, weight, columns, (input_size, kernel) = ctx.saved
         geometry = _geometry(ctx)
-        parents = ctx.parents
+        needs_x, needs_weight, needs_bias = ctx.needs_input_grad
         grad_x = grad_weight = grad_bias = None
-        if parents[0] is not None:
+        if needs_x:
             grad_x = _transpose(grad, weight, input_size, geometry)
-        if parents[1] is not None:
+        if needs_weight:
             grad_weight = _weight_grad(x, grad, kernel, geometry, columns)
-        if parents[2] is not None:
+        if needs_bias:
             grad_bias = grad.sum(axis=(0, 2, 3))
         return grad_x, grad_weight, grad_bias
 
 
-class ConvTranspose2d(_Primitive):
+class ConvTranspose2d(Primitive):
     """``∂x = conv_transpose(∂y, W)``: what ``Conv2d.backward`` records for the input."""
 
     __slots__ = ()
@@ -347,11 +346,9 @@ class ConvTranspose2d(_Primitive):
 
     @staticmethod
     def forward(ctx, grad, weight, input_size, stride, padding, dilation, groups):
-        parent_grad, parent_weight = ctx.parents
-        ctx.saved = (
-            None if parent_weight is None else grad,
-            None if parent_grad is None else weight,
-            weight.shape[2:],
+        needs_grad, needs_weight = ctx.needs_input_grad
+        ctx.save_for_backward(
+            grad if needs_weight else None, weight if needs_grad else None, weight.shape[2:]
         )
         return _conv_transpose(grad, weight, input_size, stride, padding, dilation, groups)
 
@@ -360,15 +357,15 @@ class ConvTranspose2d(_Primitive):
         # <u, conv_transpose(g, W)> = <conv(u, W), g>: bilinear in (g, W).
         grad, weight, kernel = ctx.saved
         geometry = _geometry(ctx)
-        parents = ctx.parents
-        grad_grad = _conv(upstream, weight, geometry) if parents[0] is not None else None
+        needs_grad, needs_weight = ctx.needs_input_grad
+        grad_grad = _conv(upstream, weight, geometry) if needs_grad else None
         grad_weight = None
-        if parents[1] is not None:
+        if needs_weight:
             grad_weight = _weight_grad(upstream, grad, kernel, geometry)
         return grad_grad, grad_weight
 
 
-class Conv2dWeightGrad(_Primitive):
+class Conv2dWeightGrad(Primitive):
     """``∂W = conv_weight(x, ∂y)``: what ``Conv2d.backward`` records for the weight."""
 
     __slots__ = ()
@@ -377,12 +374,8 @@ class Conv2dWeightGrad(_Primitive):
 
     @staticmethod
     def forward(ctx, x, grad, kernel_size, stride, padding, dilation, groups):
-        parent_x, parent_grad = ctx.parents
-        ctx.saved = (
-            None if parent_grad is None else x,
-            None if parent_x is None else grad,
-            x.shape[2:],
-        )
+        needs_x, needs_grad = ctx.needs_input_grad
+        ctx.save_for_backward(x if needs_grad else None, grad if needs_x else None, x.shape[2:])
         columns = _im2col(x, kernel_size, stride, padding, dilation, groups)
         weight_shape = (grad.shape[1], x.shape[1] // groups, *kernel_size)
         return _conv_weight_grad(columns, grad, weight_shape, groups)
@@ -392,11 +385,9 @@ class Conv2dWeightGrad(_Primitive):
         # <V, conv_weight(x, g)> = <conv(x, V), g>: bilinear in (x, g).
         x, grad, input_size = ctx.saved
         geometry = _geometry(ctx)
-        parents = ctx.parents
-        grad_x = (
-            _transpose(grad, upstream, input_size, geometry) if parents[0] is not None else None
-        )
-        grad_grad = _conv(x, upstream, geometry) if parents[1] is not None else None
+        needs_x, needs_grad = ctx.needs_input_grad
+        grad_x = _transpose(grad, upstream, input_size, geometry) if needs_x else None
+        grad_grad = _conv(x, upstream, geometry) if needs_grad else None
         return grad_x, grad_grad
 
 
@@ -435,7 +426,7 @@ def _first_maximum(columns: np.ndarray, best: np.ndarray) -> np.ndarray:
     return chosen
 
 
-class MaxPool2d(_Primitive):
+class MaxPool2d(Primitive):
     """The maximum of each window; padding counts as -inf."""
 
     __slots__ = ()
@@ -447,8 +438,8 @@ class MaxPool2d(_Primitive):
         lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         columns, out_shape = _pool_columns(x, kernel_size, stride, padding, lowest)
         best = np.maximum.reduce(columns, axis=0)
-        if ctx.parents[0] is not None and is_grad_enabled():
-            ctx.saved = (_first_maximum(columns, best), x.shape)
+        if ctx.needs_input_grad[0] and is_grad_enabled():
+            ctx.save_for_backward(_first_maximum(columns, best), x.shape)
         return best.reshape(out_shape)
 
     @staticmethod
@@ -519,7 +510,7 @@ def _pool_options(ctx: Function) -> tuple[Pair, Pair, Pair, bool]:
     )
 
 
-class AvgPool2d(_Primitive):
+class AvgPool2d(Primitive):
     """The mean of each window (padding zeros included when ``count_include_pad``)."""
 
     __slots__ = ()
@@ -528,7 +519,7 @@ class AvgPool2d(_Primitive):
 
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding, count_include_pad):
-        ctx.saved = (x.shape,)
+        ctx.save_for_backward(x.shape)
         return _avg_pool(x, kernel_size, stride, padding, count_include_pad)
 
     @staticmethod
@@ -548,7 +539,7 @@ class AvgPool2d(_Primitive):
         return _avg_pool_transpose(grad, shape, *options)
 
 
-class AvgPool2dGrad(_Primitive):
+class AvgPool2dGrad(Primitive):
     """The adjoint of ``AvgPool2d``: what its backward records under create_graph."""
 
     __slots__ = ()

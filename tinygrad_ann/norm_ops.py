@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .factories import generator
-from .ops import _needs, _Primitive
+from .ops import Primitive
 from .tensor import Tensor, ensure_tensor
 from .vjp_math import sqrt, where
 
@@ -40,7 +40,7 @@ __all__ = ["batch_norm", "dropout", "layer_norm"]
 
 
 # ------------------------------------------------------------------ primitives
-class Dropout(_Primitive):
+class Dropout(Primitive):
     """``x · m / (1 - p)`` for a fixed boolean mask ``m`` of the kept elements."""
 
     __slots__ = ()
@@ -50,7 +50,7 @@ class Dropout(_Primitive):
 
     @staticmethod
     def forward(ctx, x, keep, scale):
-        ctx.saved = (keep, scale)
+        ctx.save_for_backward(keep, scale)
         return np.where(keep, x * scale, 0)
 
     @staticmethod
@@ -59,7 +59,7 @@ class Dropout(_Primitive):
         return where(keep, grad * scale, 0.0)
 
 
-class _Normalize(_Primitive):
+class _Normalize(Primitive):
     """``y = γ·x̂ + β`` with ``x̂ = (x - mean)·(1/σ)``, the statistics taken over ``axes``.
 
     ``weight`` (γ) and ``bias`` (β) may be None; they span the axes that
@@ -102,7 +102,7 @@ class _Normalize(_Primitive):
     @classmethod
     def forward(cls, ctx, x, weight, bias, axes, eps, running=None):
         x_hat, inv_std = cls.standardize(x, axes, eps, running)
-        ctx.saved = (x_hat, inv_std, weight, axes, eps, running)
+        ctx.save_for_backward(x_hat, inv_std, weight, axes, eps, running)
         _, view, _ = cls.layout(x.shape, axes)
         out = x_hat if weight is None else x_hat * weight.reshape(view)
         if bias is not None:
@@ -122,16 +122,16 @@ class _Normalize(_Primitive):
         x_hat, inv_std, weight, axes, _, _ = ctx.saved
         parameter_shape, view, summed = type(ctx).layout(x_hat.shape, axes)
         grad_x = grad_weight = grad_bias = None
-        if _needs(ctx, 0):
+        if ctx.needs_input_grad[0]:
             g = grad if weight is None else grad * weight.reshape(view)
             if ctx.batch_statistics:
                 g_mean = g.mean(axis=axes, keepdims=True)
                 projection = (g * x_hat).mean(axis=axes, keepdims=True)
                 g = g - g_mean - x_hat * projection
             grad_x = g * inv_std
-        if _needs(ctx, 1):
+        if ctx.needs_input_grad[1]:
             grad_weight = _sum_to(grad * x_hat, summed, parameter_shape)
-        if _needs(ctx, 2):
+        if ctx.needs_input_grad[2]:
             grad_bias = _sum_to(grad, summed, parameter_shape)
         return grad_x, grad_weight, grad_bias
 

@@ -1,17 +1,20 @@
-"""Primitive operations: each a forward on NumPy arrays and its vector-Jacobian product.
+"""Primitive operations, written as custom ops: the worked examples of ``docs/custom_ops.md``.
 
-``backward`` returns one gradient per input, computing only those that
-``ctx.needs_input_grad`` asks for. Gradients may keep the broadcast shape: the
-engine (``autograd.run_backward``) sums them back to each input's shape.
-The math is documented on the public functions in ``tensor.py`` and
-``functional.py``; this file stays terse.
+Each op is a ``Function`` subclass with the two static methods a user's op has.
+``forward(ctx, *arrays)`` computes on NumPy arrays and keeps what backward needs
+with ``ctx.save_for_backward(...)``; ``backward(ctx, grad)`` reads it back as
+``ctx.saved`` and returns the vector-Jacobian product, one gradient per input,
+computing only those that ``ctx.needs_input_grad`` asks for (``None`` for the
+others). Gradients may keep the broadcast shape: the engine sums them back to
+each input's shape. The math is documented on the public functions in
+``tensor.py`` and ``functional.py``; this file stays terse.
 
-Every backward is written once for both orders: it uses operators, methods
-that arrays and Tensors share (``sum``, ``reshape``, indexing, ``@``) and the
-helpers below (``exp``, ``where``, ...), which call NumPy on arrays and the
-recorded op on Tensors. A first-order backward is plain NumPy; under
-``create_graph`` the same lines build a graph. Masks and signs are computed on
-``_data(x)``: they are piecewise constant, so their derivative is zero.
+Every backward is written once for both orders (``differentiable_backward``):
+it uses operators, methods that arrays and Tensors share (``sum``, ``reshape``,
+indexing, ``@``) and the helpers below (``exp``, ``where``, ...), which call
+NumPy on arrays and the recorded op on Tensors. A first-order backward is plain
+NumPy; under ``create_graph`` the same lines build a graph. Masks and signs are
+computed on ``_data(x)``: they are piecewise constant, so their derivative is zero.
 """
 
 from __future__ import annotations
@@ -25,10 +28,6 @@ from .autograd import Function, column_sums
 from .errors import ShapeError
 from .tensor import Tensor
 from .tensor import array_of as _data
-
-
-def _needs(ctx: Function, index: int) -> bool:
-    return ctx.parents[index] is not None
 
 
 # ------------------------------------------------------------------ array-or-Tensor math
@@ -85,14 +84,14 @@ def _swap_last_axes(x: Any) -> Any:
     return transpose(x, tuple(axes))
 
 
-class _Primitive(Function):
-    """A built-in op: its backward runs on arrays and on Tensors alike."""
+class Primitive(Function):
+    """A built-in op (here, in conv_ops and norm_ops): its backward runs on arrays and Tensors."""
 
     __slots__ = ()
     differentiable_backward = True
 
 
-class _Binary(_Primitive):
+class _Binary(Primitive):
     """Elementwise op of two operands, whose shapes must broadcast."""
 
     __slots__ = ()
@@ -133,7 +132,7 @@ class Sub(_Binary):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad, (-grad if _needs(ctx, 1) else None)
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
 
 
 class Mul(_Binary):
@@ -144,8 +143,8 @@ class Mul(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         # Each operand is needed only for the other's gradient; saving less guards less.
-        parent_a, parent_b = ctx.parents
-        ctx.saved = (None if parent_b is None else a, None if parent_a is None else b)
+        needs_a, needs_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if needs_b else None, b if needs_a else None)
         return a * b
 
     @staticmethod
@@ -161,14 +160,14 @@ class Div(_Binary):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.saved = (a if _needs(ctx, 1) else None, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return a / b
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved
         grad_a = grad / b
-        return grad_a, (-grad_a * a / b if _needs(ctx, 1) else None)
+        return grad_a, (-grad_a * a / b if ctx.needs_input_grad[1] else None)
 
 
 class Pow(_Binary):
@@ -179,24 +178,24 @@ class Pow(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         out = a**b
-        ctx.saved = (a, b, out)
+        ctx.save_for_backward(a, b, out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         a, b, out = ctx.saved
-        parent_a, parent_b = ctx.parents
+        needs_a, needs_b = ctx.needs_input_grad
         # Where a = 0 the formulas need care (_zero_base); with a constant b ≠ 0 they never do.
         zero = None
-        if parent_b is not None or isinstance(b, np.ndarray) or b == 0:
+        if needs_b or isinstance(b, np.ndarray) or b == 0:
             zero = _zero_base(a)
         grad_a = grad_b = None
-        if parent_a is not None:
+        if needs_a:
             exponent = b - 1
             if zero is not None:  # 0 where a = b = 0 (a mask in a's dtype: float32 stays so)
                 exponent = exponent + (zero & (_data(b) == 0)).astype(_data(a).dtype)
             grad_a = grad * b * a**exponent
-        if parent_b is not None:
+        if needs_b:
             base = a if zero is None else where(zero & (_data(b) >= 0), 1.0, a)
             grad_b = grad * out * log(base)
         return grad_a, grad_b
@@ -217,7 +216,7 @@ def _zero_base(a: Any) -> Any:
     return zero if np.count_nonzero(zero) else None
 
 
-class Neg(_Primitive):
+class Neg(Primitive):
     __slots__ = ()
     name = "neg"
     formula = "∂x = -∂y"
@@ -231,7 +230,7 @@ class Neg(_Primitive):
         return -grad
 
 
-class MatMul(_Primitive):
+class MatMul(Primitive):
     __slots__ = ()
     name = "matmul"
     formula = "∂a = ∂y · bᵀ, ∂b = aᵀ · ∂y"
@@ -251,7 +250,7 @@ class MatMul(_Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.saved = (a, b)
+        ctx.save_for_backward(a, b)
         return np.matmul(a, b)
 
     @staticmethod
@@ -267,18 +266,18 @@ class MatMul(_Primitive):
         elif b.ndim == 1:
             grad = grad.reshape((*grad.shape, 1))
         grad_a = grad_b = None
-        if _needs(ctx, 0):
+        if ctx.needs_input_grad[0]:
             grad_a = grad @ _swap_last_axes(b2)
             if a.ndim == 1:
                 grad_a = grad_a[..., 0, :]
-        if _needs(ctx, 1):
+        if ctx.needs_input_grad[1]:
             grad_b = _swap_last_axes(a2) @ grad
             if b.ndim == 1:
                 grad_b = grad_b[..., 0]
         return grad_a, grad_b
 
 
-class Linear(_Primitive):
+class Linear(Primitive):
     """``x @ weight.T + bias`` as one node: fewer graph steps than three ops."""
 
     __slots__ = ()
@@ -287,8 +286,8 @@ class Linear(_Primitive):
 
     @staticmethod
     def forward(ctx, x, weight, bias):
-        parent_x, parent_weight, _ = ctx.parents
-        ctx.saved = (None if parent_weight is None else x, None if parent_x is None else weight)
+        needs_x, needs_weight, _ = ctx.needs_input_grad
+        ctx.save_for_backward(x if needs_weight else None, weight if needs_x else None)
         out = x @ weight.T
         if bias is not None:
             out += bias
@@ -297,18 +296,19 @@ class Linear(_Primitive):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved
-        grad_x = grad @ weight if _needs(ctx, 0) else None
+        needs_x, needs_weight, needs_bias = ctx.needs_input_grad
+        grad_x = grad @ weight if needs_x else None
         grad_weight = grad_bias = None
-        if _needs(ctx, 1) or _needs(ctx, 2):
+        if needs_weight or needs_bias:
             rows = grad.reshape(-1, grad.shape[-1])
-            if _needs(ctx, 1):
+            if needs_weight:
                 grad_weight = rows.T @ x.reshape(-1, x.shape[-1])
-            if _needs(ctx, 2):
+            if needs_bias:
                 grad_bias = column_sums(rows)
         return grad_x, grad_weight, grad_bias
 
 
-class Cast(_Primitive):
+class Cast(Primitive):
     __slots__ = ()
     name = "cast"
     formula = "∂x = ∂y, cast back to x's dtype"
@@ -323,7 +323,7 @@ class Cast(_Primitive):
 
 
 # ------------------------------------------------------------------ elementwise
-class Exp(_Primitive):
+class Exp(Primitive):
     __slots__ = ()
     name = "exp"
     formula = "∂x = ∂y · y"
@@ -331,7 +331,7 @@ class Exp(_Primitive):
     @staticmethod
     def forward(ctx, a):
         out = np.exp(a)
-        ctx.saved = (out,)
+        ctx.save_for_backward(out)
         return out
 
     @staticmethod
@@ -340,14 +340,14 @@ class Exp(_Primitive):
         return grad * out
 
 
-class Log(_Primitive):
+class Log(Primitive):
     __slots__ = ()
     name = "log"
     formula = "∂x = ∂y / x"
 
     @staticmethod
     def forward(ctx, a):
-        ctx.saved = (a,)
+        ctx.save_for_backward(a)
         return np.log(a)
 
     @staticmethod
@@ -356,7 +356,7 @@ class Log(_Primitive):
         return grad / a
 
 
-class Sqrt(_Primitive):
+class Sqrt(Primitive):
     __slots__ = ()
     name = "sqrt"
     formula = "∂x = ∂y / (2y)"
@@ -364,7 +364,7 @@ class Sqrt(_Primitive):
     @staticmethod
     def forward(ctx, a):
         out = np.sqrt(a)
-        ctx.saved = (out,)
+        ctx.save_for_backward(out)
         return out
 
     @staticmethod
@@ -373,14 +373,14 @@ class Sqrt(_Primitive):
         return grad / (2 * out)
 
 
-class Abs(_Primitive):
+class Abs(Primitive):
     __slots__ = ()
     name = "abs"
     formula = "∂x = ∂y · sign(x)"
 
     @staticmethod
     def forward(ctx, a):
-        ctx.saved = (a,)
+        ctx.save_for_backward(a)
         return np.abs(a)
 
     @staticmethod
@@ -389,14 +389,14 @@ class Abs(_Primitive):
         return grad * np.sign(_data(a))
 
 
-class Clip(_Primitive):
+class Clip(Primitive):
     __slots__ = ()
     name = "clip"
     formula = "∂x = ∂y · [lo ≤ x ≤ hi]"
 
     @staticmethod
     def forward(ctx, a, lo, hi):
-        ctx.saved = (a, lo, hi)
+        ctx.save_for_backward(a, lo, hi)
         return np.clip(a, lo, hi)
 
     @staticmethod
@@ -411,14 +411,14 @@ class Clip(_Primitive):
         return grad * inside
 
 
-class ReLU(_Primitive):
+class ReLU(Primitive):
     __slots__ = ()
     name = "relu"
     formula = "∂x = ∂y · [x > 0]"
 
     @staticmethod
     def forward(ctx, a):
-        ctx.saved = (a,)
+        ctx.save_for_backward(a)
         return np.maximum(a, 0)
 
     @staticmethod
@@ -427,14 +427,14 @@ class ReLU(_Primitive):
         return grad * (_data(a) > 0)
 
 
-class LeakyReLU(_Primitive):
+class LeakyReLU(Primitive):
     __slots__ = ()
     name = "leaky_relu"
     formula = "∂x = ∂y · (1 if x > 0 else slope)"
 
     @staticmethod
     def forward(ctx, a, negative_slope):
-        ctx.saved = (a, negative_slope)
+        ctx.save_for_backward(a, negative_slope)
         return np.where(a > 0, a, a * negative_slope)
 
     @staticmethod
@@ -451,7 +451,7 @@ def _stable_sigmoid(a: np.ndarray) -> np.ndarray:
     return np.exp(out, out=out)
 
 
-class Sigmoid(_Primitive):
+class Sigmoid(Primitive):
     __slots__ = ()
     name = "sigmoid"
     formula = "∂x = ∂y · y(1 - y)"
@@ -459,7 +459,7 @@ class Sigmoid(_Primitive):
     @staticmethod
     def forward(ctx, a):
         out = _stable_sigmoid(a)
-        ctx.saved = (out,)
+        ctx.save_for_backward(out)
         return out
 
     @staticmethod
@@ -473,7 +473,7 @@ class Sigmoid(_Primitive):
         return grad * out * (1 - out)
 
 
-class Tanh(_Primitive):
+class Tanh(Primitive):
     __slots__ = ()
     name = "tanh"
     formula = "∂x = ∂y · (1 - y²)"
@@ -481,7 +481,7 @@ class Tanh(_Primitive):
     @staticmethod
     def forward(ctx, a):
         out = np.tanh(a)
-        ctx.saved = (out,)
+        ctx.save_for_backward(out)
         return out
 
     @staticmethod
@@ -537,7 +537,7 @@ def _log_softmax(a: np.ndarray, axis: int) -> np.ndarray:
     return shifted - np.log(_sum_keepdims(np.exp(shifted), axis))
 
 
-class Softmax(_Primitive):
+class Softmax(Primitive):
     __slots__ = ()
     name = "softmax"
     formula = "∂x = y · (∂y - Σ ∂y · y)"
@@ -546,7 +546,7 @@ class Softmax(_Primitive):
     def forward(ctx, a, axis):
         out = np.exp(a - _max_keepdims(a, axis))
         out /= _sum_keepdims(out, axis)
-        ctx.saved = (out, axis)
+        ctx.save_for_backward(out, axis)
         return out
 
     @staticmethod
@@ -555,7 +555,7 @@ class Softmax(_Primitive):
         return out * (grad - (grad * out).sum(axis=axis, keepdims=True))
 
 
-class LogSoftmax(_Primitive):
+class LogSoftmax(Primitive):
     __slots__ = ()
     name = "log_softmax"
     formula = "∂x = ∂y - exp(y) · Σ ∂y"
@@ -563,7 +563,7 @@ class LogSoftmax(_Primitive):
     @staticmethod
     def forward(ctx, a, axis):
         out = _log_softmax(a, axis)
-        ctx.saved = (out, axis)
+        ctx.save_for_backward(out, axis)
         return out
 
     @staticmethod
@@ -579,7 +579,7 @@ class Maximum(_Binary):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.saved = (a, b)
+        ctx.save_for_backward(a, b)
         return np.maximum(a, b)
 
     @staticmethod
@@ -588,8 +588,8 @@ class Maximum(_Binary):
         # Ties split the gradient equally, as PyTorch does.
         share_a = (a > b) + 0.5 * (a == b)
         return (
-            grad * share_a if _needs(ctx, 0) else None,
-            grad * (1 - share_a) if _needs(ctx, 1) else None,
+            grad * share_a if ctx.needs_input_grad[0] else None,
+            grad * (1 - share_a) if ctx.needs_input_grad[1] else None,
         )
 
 
@@ -600,7 +600,7 @@ class Minimum(_Binary):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.saved = (a, b)
+        ctx.save_for_backward(a, b)
         return np.minimum(a, b)
 
     @staticmethod
@@ -608,12 +608,12 @@ class Minimum(_Binary):
         a, b = (_data(value) for value in ctx.saved)
         share_a = (a < b) + 0.5 * (a == b)
         return (
-            grad * share_a if _needs(ctx, 0) else None,
-            grad * (1 - share_a) if _needs(ctx, 1) else None,
+            grad * share_a if ctx.needs_input_grad[0] else None,
+            grad * (1 - share_a) if ctx.needs_input_grad[1] else None,
         )
 
 
-class Where(_Primitive):
+class Where(Primitive):
     __slots__ = ()
     name = "where"
     formula = "∂a = ∂y · [c], ∂b = ∂y · [not c]"
@@ -626,7 +626,7 @@ class Where(_Primitive):
     @staticmethod
     def forward(ctx, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
-        ctx.saved = (condition,)
+        ctx.save_for_backward(condition)
         return np.where(condition, a, b)
 
     @staticmethod
@@ -634,8 +634,8 @@ class Where(_Primitive):
         (condition,) = ctx.saved
         return (
             None,
-            where(condition, grad, 0.0) if _needs(ctx, 1) else None,
-            where(condition, 0.0, grad) if _needs(ctx, 2) else None,
+            where(condition, grad, 0.0) if ctx.needs_input_grad[1] else None,
+            where(condition, 0.0, grad) if ctx.needs_input_grad[2] else None,
         )
 
 
@@ -663,14 +663,14 @@ def _reduced_count(shape: tuple[int, ...], axis: Any) -> int:
     return int(np.prod([shape[i] for i in axes]))
 
 
-class Sum(_Primitive):
+class Sum(Primitive):
     __slots__ = ()
     name = "sum"
     formula = "∂x = ∂y, broadcast to x's shape"
 
     @staticmethod
     def forward(ctx, a, axis, keepdims):
-        ctx.saved = (a.shape, axis, keepdims)
+        ctx.save_for_backward(a.shape, axis, keepdims)
         # ufunc.reduce is np.sum without its Python wrapper (several µs on small arrays).
         return np.asarray(np.add.reduce(a, axis=axis, keepdims=keepdims))
 
@@ -679,14 +679,14 @@ class Sum(_Primitive):
         return _expand_reduced(grad, *ctx.saved)
 
 
-class Mean(_Primitive):
+class Mean(Primitive):
     __slots__ = ()
     name = "mean"
     formula = "∂x = ∂y / n, broadcast to x's shape (n: elements averaged)"
 
     @staticmethod
     def forward(ctx, a, axis, keepdims):
-        ctx.saved = (a.shape, axis, keepdims)
+        ctx.save_for_backward(a.shape, axis, keepdims)
         total = np.add.reduce(a, axis=axis, keepdims=keepdims)
         return np.asarray(np.true_divide(total, _reduced_count(a.shape, axis)))
 
@@ -696,7 +696,7 @@ class Mean(_Primitive):
         return _expand_reduced(grad / _reduced_count(shape, axis), shape, axis, keepdims)
 
 
-class Max(_Primitive):
+class Max(Primitive):
     __slots__ = ()
     name = "max"
     formula = "∂x = ∂y · [x = max] / (number of maxima)"
@@ -707,7 +707,7 @@ class Max(_Primitive):
     @classmethod
     def forward(cls, ctx, a, axis, keepdims):
         out = cls.reduce(a, axis=axis, keepdims=True)
-        ctx.saved = (a == out, axis, keepdims)
+        ctx.save_for_backward(a == out, axis, keepdims)
         return out if keepdims else np.squeeze(out, axis=axis)
 
     @staticmethod
@@ -727,7 +727,7 @@ class Min(Max):
 
 
 # ------------------------------------------------------------------ shape
-class Reshape(_Primitive):
+class Reshape(Primitive):
     __slots__ = ()
     name = "reshape"
     formula = "∂x = ∂y, reshaped to x's shape"
@@ -738,7 +738,7 @@ class Reshape(_Primitive):
 
     @staticmethod
     def forward(ctx, a, shape):
-        ctx.saved = (a.shape,)
+        ctx.save_for_backward(a.shape)
         return np.reshape(a, shape)
 
     @staticmethod
@@ -747,7 +747,7 @@ class Reshape(_Primitive):
         return grad.reshape(shape)
 
 
-class Transpose(_Primitive):
+class Transpose(Primitive):
     __slots__ = ()
     name = "transpose"
     formula = "∂x = ∂y, transposed back"
@@ -763,7 +763,7 @@ class Transpose(_Primitive):
     def forward(ctx, a, axes):
         out = np.transpose(a, axes)  # first: it checks the axes
         # Non-negative axes, so that argsort in backward inverts the permutation.
-        ctx.saved = (None if axes is None else tuple(axis % a.ndim for axis in axes),)
+        ctx.save_for_backward(None if axes is None else tuple(axis % a.ndim for axis in axes))
         return out
 
     @staticmethod
@@ -777,14 +777,14 @@ def _is_advanced_index(index: Any) -> bool:
     return any(isinstance(part, np.ndarray | list) for part in parts)
 
 
-class GetItem(_Primitive):
+class GetItem(Primitive):
     __slots__ = ()
     name = "getitem"
     formula = "∂x = zeros of x's shape, ∂y added at the index"
 
     @staticmethod
     def forward(ctx, a, index):
-        ctx.saved = (a.shape, _frozen_index(index))
+        ctx.save_for_backward(a.shape, _frozen_index(index))
         return a[index]
 
     @staticmethod
@@ -812,7 +812,7 @@ def _scatter_add(values: np.ndarray, shape: tuple[int, ...], index: Any) -> np.n
     return full
 
 
-class ScatterAdd(_Primitive):
+class ScatterAdd(Primitive):
     """The transpose of indexing: what ``GetItem.backward`` records under create_graph."""
 
     __slots__ = ()
@@ -821,7 +821,7 @@ class ScatterAdd(_Primitive):
 
     @staticmethod
     def forward(ctx, values, shape, index):
-        ctx.saved = (_frozen_index(index),)
+        ctx.save_for_backward(_frozen_index(index))
         return _scatter_add(values, shape, index)
 
     @staticmethod
@@ -830,7 +830,7 @@ class ScatterAdd(_Primitive):
         return grad[index]
 
 
-class BroadcastTo(_Primitive):
+class BroadcastTo(Primitive):
     """What reductions' backward records under create_graph; the engine sums the VJP back."""
 
     __slots__ = ()
@@ -846,7 +846,7 @@ class BroadcastTo(_Primitive):
         return grad
 
 
-class Concatenate(_Primitive):
+class Concatenate(Primitive):
     __slots__ = ()
     name = "concatenate"
     formula = "∂xᵢ = the slice of ∂y where xᵢ sits"
@@ -855,7 +855,7 @@ class Concatenate(_Primitive):
     def forward(ctx, *arrays, axis):
         out = np.concatenate(arrays, axis=axis)
         ends = np.cumsum([np.shape(a)[axis] for a in arrays]).tolist()
-        ctx.saved = (ends, axis % out.ndim)
+        ctx.save_for_backward(ends, axis % out.ndim)
         return out
 
     @staticmethod
@@ -869,7 +869,7 @@ class Concatenate(_Primitive):
         )
 
 
-class Stack(_Primitive):
+class Stack(Primitive):
     __slots__ = ()
     name = "stack"
     formula = "∂xᵢ = ∂y[i] along the stacked axis"
@@ -877,7 +877,7 @@ class Stack(_Primitive):
     @staticmethod
     def forward(ctx, *arrays, axis):
         out = np.stack(arrays, axis=axis)
-        ctx.saved = (len(arrays), axis % out.ndim)
+        ctx.save_for_backward(len(arrays), axis % out.ndim)
         return out
 
     @staticmethod
@@ -932,7 +932,7 @@ def _minus_one_hot(probs: Any, labels: np.ndarray) -> Any:
     return probs
 
 
-class MSELoss(_Primitive):
+class MSELoss(Primitive):
     __slots__ = ()
     name = "mse_loss"
     formula = "∂p = ∂y · 2(p - t) / N, ∂t = -∂p (N = 1 for a sum)"
@@ -941,7 +941,7 @@ class MSELoss(_Primitive):
     @staticmethod
     def forward(ctx, prediction, target, reduction):
         diff = prediction - target
-        ctx.saved = (diff, reduction)
+        ctx.save_for_backward(diff, reduction)
         return _reduce(diff * diff, reduction)
 
     def lift_saved(self, output):
@@ -955,10 +955,10 @@ class MSELoss(_Primitive):
     def backward(ctx, grad):
         diff, reduction = ctx.saved
         grad_prediction = (2 * _reduction_scale(grad, diff.size, reduction)) * diff
-        return grad_prediction, (-grad_prediction if _needs(ctx, 1) else None)
+        return grad_prediction, (-grad_prediction if ctx.needs_input_grad[1] else None)
 
 
-class CrossEntropy(_Primitive):
+class CrossEntropy(Primitive):
     """Softmax cross-entropy over the last axis of (N, C) logits.
 
     ``target`` holds class indices of shape (N,) or probabilities of shape (N, C).
@@ -976,7 +976,7 @@ class CrossEntropy(_Primitive):
             losses = -log_probs.reshape(-1).take(_label_positions(target, log_probs.shape[-1]))
         else:
             losses = -(target * log_probs).sum(axis=-1)
-        ctx.saved = (log_probs, target, reduction)
+        ctx.save_for_backward(log_probs, target, reduction)
         return _reduce(losses, reduction)
 
     def lift_saved(self, output):
@@ -999,14 +999,14 @@ class CrossEntropy(_Primitive):
         return grad_logits * scale, None
 
 
-class NLLLoss(_Primitive):
+class NLLLoss(Primitive):
     __slots__ = ()
     name = "nll_loss"
     formula = "∂z = -∂y · onehot(t) / N (N = 1 for a sum)"
 
     @staticmethod
     def forward(ctx, log_probs, target, reduction):
-        ctx.saved = (log_probs.shape, target, reduction)
+        ctx.save_for_backward(log_probs.shape, target, reduction)
         return _reduce(-log_probs[np.arange(len(target)), target], reduction)
 
     @staticmethod
@@ -1022,14 +1022,14 @@ class NLLLoss(_Primitive):
 _LOG_FLOOR = float(np.exp(-100.0))  # a Python float: a NumPy float64 would promote float32
 
 
-class BinaryCrossEntropy(_Primitive):
+class BinaryCrossEntropy(Primitive):
     __slots__ = ()
     name = "binary_cross_entropy"
     formula = "∂p = ∂y · (p - t) / (p(1 - p)) / N (N = 1 for a sum)"
 
     @staticmethod
     def forward(ctx, probs, target, reduction):
-        ctx.saved = (probs, target, reduction)
+        ctx.save_for_backward(probs, target, reduction)
         log_p = np.log(np.maximum(probs, _LOG_FLOOR))
         log_not_p = np.log(np.maximum(1 - probs, _LOG_FLOOR))
         return _reduce(-(target * log_p + (1 - target) * log_not_p), reduction)
@@ -1041,14 +1041,14 @@ class BinaryCrossEntropy(_Primitive):
         return scale * (probs - target) / maximum(probs * (1 - probs), 1e-12), None
 
 
-class BinaryCrossEntropyWithLogits(_Primitive):
+class BinaryCrossEntropyWithLogits(Primitive):
     __slots__ = ()
     name = "binary_cross_entropy_with_logits"
     formula = "∂z = ∂y · (sigmoid(z) - t) / N (N = 1 for a sum)"
 
     @staticmethod
     def forward(ctx, logits, target, reduction):
-        ctx.saved = (logits, target, reduction)
+        ctx.save_for_backward(logits, target, reduction)
         # max(x, 0) - x t + log(1 + exp(-|x|)): the exponent is never positive. The first two
         # terms as x ([x > 0] - t), so that x = inf gives inf, not inf - inf, unless t = 1.
         losses = logits * ((logits > 0) - target) + np.log1p(np.exp(-np.abs(logits)))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
+from . import saved as saved_module
 from .anomaly import _caller_location, _checked_forward
 from .grad_mode import _FIRST_THREAD, _FIRST_THREAD_ID, _OTHER_THREADS, thread_id
 from .saved import _guard
@@ -66,11 +67,25 @@ class Function:
     (Tensor([ 6., 12.]),)
     """
 
-    __slots__ = ("parents", "inputs", "saved", "saved_sources", "sequence", "scope", "__dict__")
-    # Set by ``apply`` (which skips ``__init__``); all but ``parents`` and ``saved`` only
-    # when the call is recorded.
+    __slots__ = (
+        "parents",
+        "needs_input_grad",
+        "inputs",
+        "saved",
+        "saved_sources",
+        "sequence",
+        "scope",
+        "__dict__",
+    )
+    # Set by ``apply`` (which skips ``__init__``); all but ``parents``, ``needs_input_grad``
+    # and ``saved`` only when the call is recorded.
     #: One entry per positional input: its Tensor when it needs a gradient, else None.
     parents: list[Tensor | None]
+    #: One bool per positional input of forward: whether that input needs a gradient, so
+    #: forward can save less and backward skip gradients nobody asked for. A list filled by
+    #: ``apply`` beside ``parents`` (shared tuples: building one per op, or per read as a
+    #: property would, costs every op more than the rest of its bookkeeping).
+    needs_input_grad: tuple[bool, ...]
     #: The arrays forward received, to recognise saved inputs in ``lift_saved``.
     inputs: list[Any]
     #: What ``save_for_backward`` kept (guarded), or ``_RELEASED`` after backward.
@@ -98,10 +113,16 @@ class Function:
     private_saved: tuple[int, ...] = ()
 
     def __init__(self) -> None:
+        self.parents = []
+        self.needs_input_grad = ()
         self.saved = ()
 
     def save_for_backward(self, *arrays: Any) -> None:
-        """Keep ``arrays`` for backward; they are released after it runs."""
+        """Keep ``arrays`` for backward, read back as ``ctx.saved``; released after backward runs.
+
+        Arrays are guarded once forward returns (see :class:`~.saved.SavedArrays`), and
+        only when the call is recorded; ``None`` keeps a place for a value not needed.
+        """
         self.saved = arrays
 
     @staticmethod
@@ -133,21 +154,30 @@ class Function:
         # One plain loop: cheaper than comprehensions for the one or two inputs of most ops.
         arrays: list[Any] = []
         parents: list[Tensor | None] = []
-        recording = False
+        # The inputs that need a gradient as binary digits, first input first: it picks
+        # needs_input_grad from shared tuples, so no op allocates one.
+        needs = 0
         for value in inputs:
             if isinstance(value, Tensor):
                 arrays.append(value._data)
                 if value.requires_grad:
                     parents.append(value)
-                    recording = True
+                    needs = needs * 2 + 1
                     continue
             else:
                 arrays.append(value)
             parents.append(None)
+            needs *= 2
         # switches(), inlined: this runs once per op.
         state = _FIRST_THREAD if thread_id() == _FIRST_THREAD_ID else _OTHER_THREADS.switches
-        recording = recording and state.grad_enabled
+        recording = needs and state.grad_enabled
         ctx.parents = parents
+        count = len(parents)
+        ctx.needs_input_grad = (
+            _NEEDS_INPUT_GRAD[count][needs]
+            if count < _SHARED_UP_TO
+            else tuple(parent is not None for parent in parents)
+        )
         try:
             if state.anomaly:
                 if options:
@@ -173,7 +203,16 @@ class Function:
             saved = ctx.saved
             if saved:
                 ctx.saved_sources = saved  # the arrays forward saved, before _guard copied any
-                ctx.saved = _guard(saved, cls.private_saved)
+                # Most ops save one small array: _guard's short way, inlined, since this runs
+                # for every recorded op that saves.
+                if len(saved) == 1 and not cls.private_saved:
+                    (value,) = saved
+                    if type(value) is _ndarray and value.size <= saved_module._COPY_LIMIT:
+                        ctx.saved = (value.copy(),)
+                    else:
+                        ctx.saved = _guard(saved, ())
+                else:
+                    ctx.saved = _guard(saved, cls.private_saved)
             if state.record_origin:
                 ctx.origin = _caller_location()
             result.requires_grad = True
@@ -182,11 +221,6 @@ class Function:
             result.requires_grad = False
             result._ctx = None
         return result
-
-    @property
-    def needs_input_grad(self) -> tuple[bool, ...]:
-        """Which inputs need a gradient, one bool per positional input of forward."""
-        return tuple(parent is not None for parent in self.parents)
 
     def lift_saved(self, output: Tensor) -> tuple[Any, ...]:
         """``saved`` for a recorded backward: inputs and output as the Tensors they were.
@@ -249,6 +283,14 @@ def _as_output_array(ctx: Function, out: Any) -> np.ndarray:
 
 
 _new_object = object.__new__
+
+# needs_input_grad for ops of fewer than _SHARED_UP_TO inputs, by input count and by the
+# inputs that need a gradient written as binary digits (first input, highest digit).
+_SHARED_UP_TO = 7
+_NEEDS_INPUT_GRAD = [
+    [tuple(bool(digits >> (count - 1 - i) & 1) for i in range(count)) for digits in range(2**count)]
+    for count in range(_SHARED_UP_TO)
+]
 
 # Each recorded op takes the next (decreasing) number, so an op's number is
 # below that of every op it consumes: popping the smallest first from a heap
