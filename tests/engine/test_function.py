@@ -128,3 +128,30 @@ def test_an_op_on_constants_does_not_require_grad():
     with tg.no_grad():
         z = leaf([1.0]) * 2.0
     assert z.requires_grad is False
+
+
+def test_needs_input_grad_is_one_bool_per_positional_input_as_in_pytorch():
+    seen = []
+
+    class Record(tg.Function):
+        @staticmethod
+        def forward(ctx, *arrays):
+            seen.append(ctx.needs_input_grad)
+            return arrays[0] * 1.0
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            seen.append(ctx.needs_input_grad)
+            return (grad_output,) + (None,) * (len(ctx.needs_input_grad) - 1)
+
+    w = tg.ones(2, requires_grad=True)
+    c = tg.ones(2)
+    Record.apply(w, c, 3.0).sum().backward()
+    assert seen == [(True, False, False), (True, False, False)]
+    seen.clear()
+    Record.apply(c, w)
+    Record.apply(c, 2.0)
+    many = [c] * 8 + [w]  # more inputs than the shared tuples cover
+    Record.apply(*many)
+    assert seen == [(False, True), (False, False), (False,) * 8 + (True,)]
+    assert all(type(needs) is tuple for needs in seen)
