@@ -10,12 +10,12 @@ from custom_ops import Square, scaled_exp
 
 import tinygrad_ann as tg
 from tinygrad_ann import GradcheckError
-from tinygrad_ann.gradcheck import (
+from tinygrad_ann.autograd.gradcheck import gradgradcheck
+from tinygrad_ann.autograd.localize import localize_mismatch
+from tinygrad_ann.autograd.numerical import (
     Jacobians,
     compute_jacobians,
     describe_mismatch,
-    gradgradcheck,
-    localize_mismatch,
     numerical_jvp,
 )
 
