@@ -28,7 +28,6 @@ from .numerical import (
     _as_float64,
     _first_not_finite,
     _moved,
-    _one_hot,
     _output,
     check_settings,
     worst_mismatches,
@@ -126,7 +125,7 @@ class _Replay:
     def change(self, i: int, element: int, step: float) -> float:
         leaf = self.leaves[i]
         with no_grad():
-            self.moved = self.run({i: _moved(leaf.data, _one_hot(leaf.shape, element), step)}).data
+            self.moved = self.run({i: _moved(leaf.data, element, step)}).data
         change = float(np.vdot(self.upstream, self.moved - self.base))
         if math.isfinite(change):
             return change
@@ -342,9 +341,9 @@ def _where_fn_stops_being_finite(
     prepared = _as_float64(inputs)
     leaf = prepared[position]
     original = leaf.data
-    direction = _one_hot(leaf.shape, int(np.ravel_multi_index(element, leaf.shape)))
+    moving = int(np.ravel_multi_index(element, leaf.shape))
     for step, sign in ((eps, "+"), (-eps, "-")):
-        leaf.data = _moved(original, direction, step)
+        leaf.data = _moved(original, moving, step)
         with _recording_origins(), enable_grad(), np.errstate(all="ignore"):
             tensor = _output(fn, prepared)
         if np.isfinite(tensor.data).all():
