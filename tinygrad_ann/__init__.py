@@ -25,6 +25,7 @@ from .autograd import (
     jacobian,
     no_grad,
 )
+from .autograd.gradcheck import gradcheck, gradgradcheck
 from .checkpoint import load, save
 from .errors import (
     AnomalyError,
@@ -46,7 +47,6 @@ from .factories import (
     zeros,
     zeros_like,
 )
-from .gradcheck import gradcheck, gradgradcheck
 from .routines import (
     abs,
     clip,

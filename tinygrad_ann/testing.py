@@ -30,14 +30,14 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "tinygrad_ann.testing needs Hypothesis: pip install 'tinygrad_ann[testing]'"
     ) from error
 
-from .errors import GradcheckError
-from .gradcheck import (
+from .autograd.localize import localize_mismatch
+from .autograd.numerical import (
     check_settings,
     compute_jacobians,
     describe_mismatch,
     excess_error,
-    localize_mismatch,
 )
+from .errors import GradcheckError
 from .tensor import Tensor
 
 __all__ = [

@@ -10,12 +10,12 @@ from custom_ops import Square, scaled_exp
 
 import tinygrad_ann as tg
 from tinygrad_ann import GradcheckError
-from tinygrad_ann.gradcheck import (
+from tinygrad_ann.autograd.gradcheck import gradgradcheck
+from tinygrad_ann.autograd.localize import localize_mismatch
+from tinygrad_ann.autograd.numerical import (
     Jacobians,
     compute_jacobians,
     describe_mismatch,
-    gradgradcheck,
-    localize_mismatch,
     numerical_jvp,
 )
 
@@ -123,6 +123,11 @@ def test_numerical_jvp_steps_up_then_down_on_fresh_arrays_leaving_other_entries_
     assert [point.tolist() for point in seen] == [[0.0, 0.5 + eps], [0.0, 0.5 - eps]]
     assert all(np.signbit(point[0]) for point in seen)  # -0.0 stays -0.0 on both sides
     assert x.tolist() == [0.0, 0.5] and all(point is not x for point in seen)
+    seen.clear()
+    assert numerical_jvp(record, x, eps)(1).tolist() == [0.0, 3.0]  # the one-hot's index
+    assert [point.tolist() for point in seen] == [[0.0, 0.5 + eps], [0.0, 0.5 - eps]]
+    assert all(np.signbit(point[0]) for point in seen)
+    assert x.tolist() == [0.0, 0.5] and all(point is not x for point in seen)
 
 
 def test_a_jacobian_column_is_numerical_jvp_along_a_one_hot_direction_bit_for_bit():
@@ -132,6 +137,7 @@ def test_a_jacobian_column_is_numerical_jvp_along_a_one_hot_direction_bit_for_bi
     for element in range(3):
         one_hot = np.eye(3)[element]
         assert jacobian.numeric[:, element].tobytes() == column(one_hot).tobytes()
+        assert column(element).tobytes() == column(one_hot).tobytes()  # the index stands for it
 
 
 # ---------------------------------------------------------------- compute_jacobians

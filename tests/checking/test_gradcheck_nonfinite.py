@@ -16,7 +16,9 @@ import pytest
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
 from tinygrad_ann import GradcheckError
-from tinygrad_ann.gradcheck import compute_jacobians, gradgradcheck, localize_mismatch
+from tinygrad_ann.autograd.gradcheck import gradgradcheck
+from tinygrad_ann.autograd.localize import localize_mismatch
+from tinygrad_ann.autograd.numerical import compute_jacobians
 from tinygrad_ann.testing import assert_gradients_match
 
 U = np.random.default_rng(0).normal(size=3)  # 0.1257302211, -0.1321048632, 0.6404226504

@@ -23,7 +23,7 @@ from test_gradcheck import ALL_CORRECT
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
 from tinygrad_ann.autograd import observe_backward, recorded_results
-from tinygrad_ann.gradcheck import LOCALIZE_ELEMENTS, localize_mismatch
+from tinygrad_ann.autograd.localize import LOCALIZE_ELEMENTS, localize_mismatch
 from tinygrad_ann.testing import assert_gradients_match
 
 

@@ -18,7 +18,7 @@ from op_specs import CAUGHT_RELATIVE_ERROR, GRADIENT_TOLERANCE, OpSpec
 from op_specs import SPECS as CORE_SPECS
 
 import tinygrad_ann as tg
-from tinygrad_ann.gradcheck import Jacobians, compute_jacobians, excess_error
+from tinygrad_ann.autograd.numerical import Jacobians, compute_jacobians, excess_error
 from tinygrad_ann.testing import assert_gradients_match, broadcastable_shapes, shapes, tensors
 
 SPECS = CORE_SPECS + LAYER_SPECS

@@ -15,6 +15,14 @@
   and accumulates ``.grad``.
 - ``graph``: :func:`recorded_results`, the one walk of a recorded graph.
 - ``derivatives``: whole Jacobians, Hessians and Hessian-vector products.
+- ``numerical``: central differences (:func:`~.numerical.numerical_jvp`) and the
+  analytic and numeric Jacobians gradcheck compares, and where they disagree.
+- ``localize``: which op of a graph is at fault when they disagree, and why.
+- ``gradcheck``: :func:`~.gradcheck.gradcheck` and :func:`~.gradcheck.gradgradcheck`,
+  exported as ``tinygrad_ann.gradcheck`` and ``tinygrad_ann.gradgradcheck``.
+
+The last three are left out of this package's names, so that its ``gradcheck`` is
+the module, as ``torch.autograd.gradcheck`` is.
 """
 
 from .anomaly import detect_anomaly, is_anomaly_enabled
