@@ -38,7 +38,7 @@ def get_default_dtype() -> np.dtype:
 _NUMERIC_KINDS = frozenset("biuf")
 
 
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Copy ``data`` into a fresh array, applying tinygrad_ann's dtype rules."""
     if isinstance(data, Tensor):
         data = data.data

@@ -1,4 +1,9 @@
-"""Changing a tensor in place: what may be written, when it is refused, how it is recorded."""
+"""Writing into a tensor: its values in place, and its ``.grad``.
+
+``Tensor``'s in-place methods (``+=``, ``add_``, ``copy_``, ``t[i] = v``, ...) go through
+``_change_in_place``: what may be written, when the change is refused, how it is recorded
+(docs/semantics.md, "Changing a tensor in place").
+"""
 
 from __future__ import annotations
 
@@ -36,7 +41,6 @@ def _check_grad_value(tensor: Tensor, value: Any) -> None:
         )
 
 
-# ---------------------------------------------------------------- changes in place
 def _change_in_place(
     tensor: Tensor,
     name: str,

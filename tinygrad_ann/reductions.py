@@ -1,4 +1,5 @@
-"""Reductions' axis arguments (NumPy's ``axis=``, PyTorch's ``dim=``) and max/min's pair."""
+"""How reductions read their axes (NumPy's ``axis=``, PyTorch's ``dim=``), and the
+``(values, indices)`` pair that ``max(dim=...)`` and ``min(dim=...)`` return."""
 
 from __future__ import annotations
 

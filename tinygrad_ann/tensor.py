@@ -340,7 +340,7 @@ class Tensor:
 
     # ----------------------------------------------------------------- in place
     # Each changes this tensor's values and returns it, as PyTorch's do; see
-    # ``_change_in_place`` for the rules (docs/semantics.md, "Changing a tensor in place").
+    # ``in_place._change_in_place`` for the rules (docs/semantics.md, "Changing a tensor in place").
     def __iadd__(self, other: ArrayLike) -> Tensor:
         return _change_in_place(self, "+=", other, np.add, ops.Add.apply)
 
@@ -635,9 +635,9 @@ from .arrays import (  # noqa: E402 - they build on Tensor; imported last to bre
     _check_can_require_grad,
     _DefaultDType,
     _normalize_shape,
-    _to_array,
 )
-from .arrays import get_default_dtype as get_default_dtype  # noqa: E402 - re-exported for nn
+from .arrays import get_default_dtype as get_default_dtype  # noqa: E402 - for factories and nn
+from .arrays import to_array as _to_array  # noqa: E402
 from .in_place import _change_in_place, _check_grad_value, _copy_into, _times  # noqa: E402
 from .reductions import ValuesIndices, _axis, _axis_or_dim, _extreme  # noqa: E402
 from .ufuncs import _UFUNC_OPERATORS, _ufunc_error  # noqa: E402

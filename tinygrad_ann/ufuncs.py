@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 
-# ---------------------------------------------------------------- NumPy's operators
 def _ufunc_error(ufunc: np.ufunc, method: str, kwargs: dict[str, Any]) -> TypeError:
     if "out" in kwargs:
         return TypeError(
