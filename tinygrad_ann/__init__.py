@@ -13,6 +13,7 @@ import importlib
 from typing import Any
 
 from . import data, functional, nn, optim, vjp_math
+from .arrays import get_default_dtype, set_default_dtype
 from .autograd import (
     Function,
     detect_anomaly,
@@ -72,7 +73,7 @@ from .routines import (
     transpose,
     where,
 )
-from .tensor import Tensor, get_default_dtype, set_default_dtype
+from .tensor import Tensor
 
 __version__ = "0.1.0"
 

@@ -2,115 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Union, overload
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Union, overload
 
 import numpy as np
 
-from .errors import DTypeError, ShapeError
+from .errors import DTypeError
 
 if TYPE_CHECKING:
     from .autograd import Function
 
 # A runtime alias with a forward reference, which the ``X | Y`` syntax cannot express.
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
-
-
-class _DefaultDType:
-    dtype: np.dtype = np.dtype(np.float64)
-
-
-def set_default_dtype(dtype: Any) -> None:
-    """Set the float dtype that Python numbers, lists and new parameters get.
-
-    >>> import numpy as np, tinygrad_ann as tg
-    >>> tg.set_default_dtype(np.float32)
-    >>> tg.tensor([1.0, 2.0]).dtype
-    dtype('float32')
-    >>> tg.set_default_dtype(np.float64)
-    """
-    resolved = np.dtype(dtype)
-    if resolved.kind != "f":
-        raise DTypeError(f"set_default_dtype: expected a floating dtype, got {resolved}")
-    _DefaultDType.dtype = resolved
-
-
-def get_default_dtype() -> np.dtype:
-    """The float dtype used for Python numbers, lists and new parameters."""
-    return _DefaultDType.dtype
-
-
-# bool, signed and unsigned integers, floats: what a Tensor holds.
-_NUMERIC_KINDS = frozenset("biuf")
-
-
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Copy ``data`` into a fresh array, applying tinygrad_ann's dtype rules."""
-    if isinstance(data, Tensor):
-        data = data.data
-    elif isinstance(data, list | tuple):
-        _check_no_graph_in(data)
-    try:
-        if dtype is not None:
-            array = np.array(data, dtype=dtype)
-        elif isinstance(data, np.ndarray | np.generic):
-            array = np.array(data)
-        else:
-            array = np.array(data)
-            if array.dtype.kind == "f":
-                array = array.astype(_DefaultDType.dtype, copy=False)
-    except (ValueError, TypeError) as error:  # ragged lists, text that is not a number
-        raise DTypeError(
-            f"Tensor: cannot make a tensor from {_describe(data)}: {error}; a tensor holds a "
-            "rectangular array of numbers"
-        ) from None
-    if array.dtype.kind not in _NUMERIC_KINDS:
-        raise DTypeError(
-            f"Tensor: cannot make a tensor from {_describe(data)} (NumPy gives dtype "
-            f"{array.dtype}); a tensor holds numbers: bool, integers or floating point"
-            + (" (complex numbers are not supported)" if array.dtype.kind == "c" else "")
-        )
-    return array
-
-
-def _describe(data: Any) -> str:
-    if isinstance(data, np.ndarray):
-        return f"an array of dtype {data.dtype} and shape {data.shape}"
-    text = repr(data)
-    return f"{type(data).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
-
-
-def _check_no_graph_in(data: list[Any] | tuple[Any, ...]) -> None:
-    """Refuse a list holding Tensors that are part of a graph: copying them would cut it."""
-    pending: list[Any] = [data]
-    while pending:
-        for item in pending.pop():
-            if isinstance(item, list | tuple):
-                pending.append(item)
-            elif (
-                isinstance(item, Tensor) and item.requires_grad and autograd.switches().grad_enabled
-            ):
-                raise RuntimeError(
-                    "Tensor: the list holds a Tensor that requires grad; copying its values into "
-                    "a new tensor would silently cut it from the graph. Use tg.stack([...]) (or "
-                    "tg.concatenate) to build the tensor with its gradient, or .detach() the "
-                    "elements if you want the values only"
-                )
-
-
-def _check_can_require_grad(data: np.ndarray, where: str) -> None:
-    if data.dtype.kind not in "fc":
-        raise DTypeError(
-            f"{where}: only floating-point tensors can require gradients, got dtype "
-            f"{data.dtype}; convert first, e.g. Tensor(x.astype(np.float64), requires_grad=True)"
-        )
-
-
-def _normalize_shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike, as PyTorch does."""
-    if len(shape) == 1 and isinstance(shape[0], Iterable):
-        return tuple(shape[0])
-    return tuple(shape)
 
 
 class Tensor:
@@ -437,7 +340,7 @@ class Tensor:
 
     # ----------------------------------------------------------------- in place
     # Each changes this tensor's values and returns it, as PyTorch's do; see
-    # ``_change_in_place`` for the rules (docs/semantics.md, "Changing a tensor in place").
+    # ``in_place._change_in_place`` for the rules (docs/semantics.md, "Changing a tensor in place").
     def __iadd__(self, other: ArrayLike) -> Tensor:
         return _change_in_place(self, "+=", other, np.add, ops.Add.apply)
 
@@ -700,67 +603,6 @@ class Tensor:
         return (self[i] for i in range(len(self._data)))
 
 
-class ValuesIndices(NamedTuple):
-    """What ``max(dim=...)`` and ``min(dim=...)`` return, as PyTorch's ``torch.return_types``."""
-
-    values: Tensor
-    indices: Tensor
-
-
-def _axis_or_dim(where: str, axis: Any, dim: Any) -> Any:
-    if dim is None:
-        return axis
-    if axis is not None:
-        raise TypeError(f"{where}: give axis= (NumPy's name) or dim= (PyTorch's), not both")
-    return dim
-
-
-def _extreme(
-    tensor: Tensor,
-    where: str,
-    op: type[Function],
-    arg_function: Callable[..., Any],
-    positional: tuple[Any, ...],
-    axis: Any,
-    keepdims: bool,
-    dim: int | None,
-    keepdim: bool,
-) -> Tensor | ValuesIndices:
-    if positional:
-        raise TypeError(
-            f"{where}({', '.join(map(repr, positional))}): an axis given by position is "
-            f"ambiguous. Write {where}(axis=...) for the values only (NumPy), or "
-            f"{where}(dim=...) for the pair (values, indices) (PyTorch)"
-        )
-    if dim is None:
-        return op.apply(tensor, axis=_axis(axis), keepdims=keepdims)
-    if axis is not None:
-        raise TypeError(f"{where}: give axis= (NumPy's name) or dim= (PyTorch's), not both")
-    if not isinstance(dim, int | np.integer):
-        raise TypeError(
-            f"{where}: dim= takes one axis (an int), got {dim!r}; for several axes use "
-            f"{where}(axis=...), which gives the values only"
-        )
-    if tensor.ndim == 0:
-        return ValuesIndices(tensor.reshape(()), Tensor._wrap(np.asarray(0)))  # its own extreme
-    if not -tensor.ndim <= dim < tensor.ndim:
-        raise IndexError(
-            f"{where}: dim={dim} is out of range for a tensor of shape {tensor.shape} "
-            f"(from {-tensor.ndim} to {tensor.ndim - 1})"
-        )
-    axis = int(dim) % tensor.ndim
-    indices = np.asarray(arg_function(tensor._data, axis=axis, keepdims=True))
-    # The values are gathered at the indices, so the gradient goes to the element each
-    # index names, ties or not, as in PyTorch.
-    index: list[Any] = list(np.indices(indices.shape, sparse=True))
-    index[axis] = indices
-    values = tensor[tuple(index)]
-    if not keepdim:
-        values = values.squeeze(axis)
-        indices = indices.squeeze(axis)
-    return ValuesIndices(values, Tensor._wrap(indices))
-
-
 def ensure_tensor(value: Any) -> Tensor:
     """``value`` if it is a Tensor, else ``Tensor(value)``: for functions that accept array-likes.
 
@@ -775,12 +617,6 @@ def array_of(value: Any) -> Any:
     return value._data if isinstance(value, Tensor) else value
 
 
-def _axis(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
-    if axis is None or isinstance(axis, int | np.integer):
-        return axis
-    return tuple(axis)
-
-
 def _index(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays."""
     if isinstance(index, tuple):
@@ -792,229 +628,16 @@ def _index(index: Any) -> Any:
 _RENAMED_SLOTS = {"data": "_data", "grad": "_grad"}
 
 
-def _as_data(value: Any) -> np.ndarray:
-    """What ``t.data = value`` stores: an array, or a Tensor's array; anything else is refused."""
-    if isinstance(value, Tensor):
-        return value._data
-    if not isinstance(value, np.ndarray | np.generic):
-        raise TypeError(
-            f"data: expected a NumPy array (or a Tensor, whose array is taken), got "
-            f"{_describe(value)}; write t.data = np.asarray(value) to replace the array, or "
-            "t.fill_(value) / t.copy_(value) to write the values in place"
-        )
-    return np.asarray(value)
-
-
-def _check_grad_value(tensor: Tensor, value: Any) -> None:
-    """What ``tensor.grad = value`` accepts: a Tensor of the same shape and dtype."""
-    if not isinstance(value, Tensor):
-        if isinstance(value, np.ndarray):
-            hint = "wrap the array: t.grad = tg.tensor(array)"
-        else:
-            hint = (
-                "to reset a gradient write t.grad = None (or optimizer.zero_grad()); to zero "
-                "it in place, t.grad.zero_()"
-            )
-        raise TypeError(
-            f"grad: a gradient must be None or a Tensor, got {_describe(value)}; {hint}"
-        )
-    if value.shape != tensor.shape:
-        raise ShapeError(
-            f"grad: a gradient of shape {value.shape} cannot be assigned to a tensor of shape "
-            f"{tensor.shape}; the shapes must be equal"
-        )
-    if value.dtype != tensor.dtype:
-        raise DTypeError(
-            f"grad: a gradient of dtype {value.dtype} cannot be assigned to a tensor of dtype "
-            f"{tensor.dtype}; convert it first: value.astype(np.{tensor.dtype})"
-        )
-
-
-# ---------------------------------------------------------------- changes in place
-def _change_in_place(
-    tensor: Tensor,
-    name: str,
-    value: Any,
-    write: Callable[[np.ndarray, Any], Any],
-    recorded: Callable[[Tensor, Any], Tensor] | None,
-) -> Tensor:
-    """Write ``write(tensor's array, value)`` in place, under PyTorch's rules.
-
-    While grad mode is on and a gradient is involved, the change is recorded
-    with ``recorded`` (the same op out of place, whose result the tensor takes
-    over) where that is safe, and refused where it is not:
-
-    - a leaf that requires grad is refused (its change could not be recorded);
-    - an op result that requires grad is recorded only when no op recorded since
-      it was made can have used it (the ops that computed ``value`` aside, when
-      they did not use it): such an op's gradient would flow through the change;
-    - a tensor that needs no gradient, changed by a ``value`` that does, is
-      recorded: no recorded op refers to it.
-
-    Otherwise the array is written in place. An array a live graph saved for
-    backward is read-only (``SavedArrays``): the tensor gets a changed copy, so
-    that graph keeps differentiating the values it was computed with.
-    """
-    if autograd.switches().grad_enabled and (
-        tensor.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
-    ):
-        ctx = tensor._ctx
-        if tensor.requires_grad and (
-            ctx is None
-            or autograd.may_have_been_used(tensor, value)
-            or id(tensor) in autograd.TensorHooks.by_id
-        ):
-            raise _in_place_refusal(tensor, name)
-        if recorded is None:
-            raise RuntimeError(
-                f"{name}: this change of a tensor that takes part in a gradient cannot be "
-                "recorded in place; build the result as a new tensor (tg.where, tg.stack, "
-                "tg.concatenate), or write it inside tg.no_grad() if no gradient should flow"
-            )
-        return _record_in_place(tensor, name, value, recorded)
-    operand = value.data if isinstance(value, Tensor) else value
-    array = tensor.data
-    guarded = _guarded(array)
-    if array.flags.writeable and not guarded:
-        _write(tensor, name, array, operand, write)
-        return tensor
-    if not guarded:
-        raise ValueError(
-            f"{name}: this tensor's array (shape {array.shape}) is read-only, and not because a "
-            "graph saved it: it came that way (e.g. tg.from_numpy of a read-only array, or a "
-            "broadcast view). Give the tensor a writable copy first: t.data = t.data.copy()"
-        )
-    changed = array.copy()  # copy on write: the graph that saved ``array`` keeps it
-    _write(tensor, name, changed, operand, write)
-    tensor.data = changed
-    return tensor
-
-
-def _times(value: Any, alpha: float) -> Any:
-    """``alpha * value`` for ``add_``/``sub_``'s ``alpha=`` (recorded when value is a Tensor)."""
-    if alpha == 1:
-        return value
-    return value * alpha if isinstance(value, Tensor) else np.multiply(value, alpha)
-
-
-def _write(
-    tensor: Tensor, name: str, array: np.ndarray, operand: Any, write: Callable[..., Any]
-) -> None:
-    # NumPy checks shapes and casting before it writes anything, so a refusal changes nothing.
-    try:
-        if isinstance(write, np.ufunc):
-            write(array, operand, out=array)
-        else:
-            write(array, operand)
-    except ValueError as error:
-        raise ShapeError(
-            f"{name}: a value of shape {np.shape(operand)} does not fit a tensor of shape "
-            f"{tensor.shape} in place ({error}); an in-place result keeps the tensor's shape"
-        ) from None
-    except TypeError as error:  # NumPy's casting refusal, e.g. a float result into integers
-        raise DTypeError(
-            f"{name}: {error}; in place, the tensor keeps its dtype {tensor.dtype}. Convert it "
-            "first (t = t.astype(np.float64)) or compute a new tensor"
-        ) from None
-
-
-def _copy_into(array: np.ndarray, value: Any) -> None:
-    np.copyto(array, value, casting="unsafe")  # PyTorch's fill_ and copy_ convert any dtype
-
-
-def _guarded(array: np.ndarray) -> bool:
-    """True while a live graph holds ``array``, or an array it is a view of, read-only."""
-    counts = autograd.SavedArrays.counts
-    if not counts:
-        return False
-    current: Any = array
-    while isinstance(current, np.ndarray):
-        if id(current) in counts:
-            return True
-        current = current.base
-    return False
-
-
-def _record_in_place(
-    tensor: Tensor, name: str, value: Tensor, recorded: Callable[[Tensor, Any], Tensor]
-) -> Tensor:
-    previous = Tensor._wrap(tensor.data)
-    if tensor._ctx is not None:  # an op result no op has used: it hands its place over
-        previous._ctx = tensor._ctx
-        previous.requires_grad = True
-    result = recorded(previous, value)
-    if result.shape != tensor.shape:
-        raise ShapeError(
-            f"{name}: the result has shape {result.shape}, but in place it must keep the "
-            f"tensor's shape {tensor.shape}; compute a new tensor instead"
-        )
-    if result.dtype != tensor.dtype:
-        result = result.astype(tensor.dtype)
-    tensor.data = result.data
-    tensor._ctx = result._ctx
-    tensor.requires_grad = True
-    return tensor
-
-
-def _in_place_refusal(tensor: Tensor, name: str) -> RuntimeError:
-    ctx = tensor._ctx
-    if ctx is None:
-        return RuntimeError(
-            f"{name}: a leaf tensor that requires grad (shape {tensor.shape}) cannot be changed "
-            "in place while grad mode is on (the change would not be recorded). Update it "
-            "inside `with tg.no_grad():`, as an optimizer step does "
-            "(`with tg.no_grad(): w -= lr * w.grad`), or make a new tensor (`w = w + 1`)"
-        )
-    if id(tensor) in autograd.TensorHooks.by_id:
-        reason = "it has gradient hooks, which would see the changed tensor's gradient"
-    else:
-        reason = (
-            "an op recorded since may have used it (and would then get a wrong gradient "
-            "through the change)"
-        )
-    return RuntimeError(
-        f"{name}: this tensor (shape {tensor.shape}) was computed by {ctx.op_name()} in a "
-        f"recorded graph, and {reason}, so it cannot be changed in place. Compute a new "
-        "tensor instead (`y = y + 1`; `y = tg.where(mask, value, y)` for `y[mask] = value`), "
-        "or .detach() it first if no gradient should flow through"
-    )
-
-
-# ---------------------------------------------------------------- NumPy's operators
-def _ufunc_error(ufunc: np.ufunc, method: str, kwargs: dict[str, Any]) -> TypeError:
-    if "out" in kwargs:
-        return TypeError(
-            f"np.{ufunc.__name__} of a NumPy array and a Tensor cannot write into the array "
-            "(e.g. `p.data += -lr * p.grad`, where p.grad is a Tensor). Use arrays on both sides "
-            "(`p.data -= lr * p.grad.data`) or the Tensor's own in-place operator "
-            "(`with tg.no_grad(): p -= lr * p.grad`)"
-        )
-    call = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-    return TypeError(
-        f"{call} was called on a Tensor: NumPy's functions do not record gradients. Use the "
-        "Tensor's method or the tg function of the same name (t.exp(), tg.maximum(a, b)), or "
-        "t.numpy() for the plain array"
-    )
-
-
-def _compare(comparison: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Tensor]:
-    return lambda left, right: Tensor._wrap(np.asarray(comparison(array_of(left), array_of(right))))
-
-
 from . import autograd, ops  # noqa: E402 - both build on Tensor; imported last to break the cycle
-
-# ``array + tensor`` reaches ``Tensor.__array_ufunc__`` as ``np.add(array, tensor)``.
-_UFUNC_OPERATORS: dict[np.ufunc, Callable[[Any, Any], Tensor]] = {
-    np.add: ops.Add.apply,
-    np.subtract: ops.Sub.apply,
-    np.multiply: ops.Mul.apply,
-    np.true_divide: ops.Div.apply,
-    np.power: ops.Pow.apply,
-    np.matmul: ops.MatMul.apply,
-    np.less: _compare(np.less),
-    np.less_equal: _compare(np.less_equal),
-    np.greater: _compare(np.greater),
-    np.greater_equal: _compare(np.greater_equal),
-    np.equal: _compare(np.equal),
-    np.not_equal: _compare(np.not_equal),
-}
+from .arrays import (  # noqa: E402 - they build on Tensor; imported last to break the cycle
+    _NUMERIC_KINDS,
+    _as_data,
+    _check_can_require_grad,
+    _DefaultDType,
+    _normalize_shape,
+)
+from .arrays import get_default_dtype as get_default_dtype  # noqa: E402 - for factories and nn
+from .arrays import to_array as _to_array  # noqa: E402
+from .in_place import _change_in_place, _check_grad_value, _copy_into, _times  # noqa: E402
+from .reductions import ValuesIndices, _axis, _axis_or_dim, _extreme  # noqa: E402
+from .ufuncs import _UFUNC_OPERATORS, _ufunc_error  # noqa: E402

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import to_array as _to_array
 from ..autograd import RemovableHandle, new_hook_key, switches
 from ..errors import DTypeError, ShapeError, StateDictError
-from ..tensor import Tensor, _to_array
+from ..tensor import Tensor
 
 
 class Parameter(Tensor):
