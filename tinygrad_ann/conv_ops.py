@@ -567,7 +567,7 @@ class AvgPool2dGrad(Primitive):
 
 
 # ------------------------------------------------------------------ checks and the public API
-def _pair(value: IntOrPair, what: str, where: str, minimum: int = 1) -> Pair:
+def as_pair(value: IntOrPair, what: str, where: str, minimum: int = 1) -> Pair:
     """``value`` as (height, width): an int means both; each must be at least ``minimum``."""
     if type(value) is tuple and len(value) == 2 and type(value[0]) is type(value[1]) is int:
         pair: Pair = value  # the common case, a layer's own settings: no conversion
@@ -641,10 +641,10 @@ def conv2d(
     >>> float(y[0, 0, 2, 2].item()), float(y[0, 0, 0, 0].item())  # 27 taps inside, 12 at a corner
     (27.0, 12.0)
     """
-    return _conv2d(x, weight, bias, stride, padding, dilation, groups, "conv2d")
+    return checked_conv2d(x, weight, bias, stride, padding, dilation, groups, "conv2d")
 
 
-def _conv2d(
+def checked_conv2d(
     x: Tensor,
     weight: Tensor,
     bias: Tensor | None,
@@ -655,9 +655,9 @@ def _conv2d(
     where: str,
 ) -> Tensor:
     x, weight = ensure_tensor(x), ensure_tensor(weight)
-    strides = _pair(stride, "stride", where)
-    paddings = _pair(padding, "padding", where, minimum=0)
-    dilations = _pair(dilation, "dilation", where)
+    strides = as_pair(stride, "stride", where)
+    paddings = as_pair(padding, "padding", where, minimum=0)
+    dilations = as_pair(dilation, "dilation", where)
     if not isinstance(groups, int | np.integer) or groups < 1:
         raise ValueError(f"{where}: groups must be a positive int, got {groups!r}")
     if weight.ndim != 4:
@@ -702,7 +702,7 @@ def _conv2d(
     return out.reshape(out.shape[1:]) if unbatched else out
 
 
-def _check_pool_padding(where: str, kernel: Pair, padding: Pair) -> None:
+def check_pool_padding(where: str, kernel: Pair, padding: Pair) -> None:
     if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
         raise ValueError(
             f"{where}: padding {padding} must be at most half the kernel size {kernel} "
@@ -710,7 +710,7 @@ def _check_pool_padding(where: str, kernel: Pair, padding: Pair) -> None:
         )
 
 
-def _pool2d(
+def checked_pool2d(
     op: type[Function],
     x: Any,
     kernel_size: IntOrPair,
@@ -719,10 +719,10 @@ def _pool2d(
     where: str,
     **options: Any,
 ) -> Tensor:
-    kernel = _pair(kernel_size, "kernel_size", where)
-    strides = kernel if stride is None else _pair(stride, "stride", where)
-    paddings = _pair(padding, "padding", where, minimum=0)
-    _check_pool_padding(where, kernel, paddings)
+    kernel = as_pair(kernel_size, "kernel_size", where)
+    strides = kernel if stride is None else as_pair(stride, "stride", where)
+    paddings = as_pair(padding, "padding", where, minimum=0)
+    check_pool_padding(where, kernel, paddings)
     batch, unbatched = _batched(ensure_tensor(x), where, "(N, C, H, W) or (C, H, W)")
     _check_fits(where, batch.shape[unbatched:], kernel, paddings, (1, 1))
     out = op.apply(batch, kernel_size=kernel, stride=strides, padding=paddings, **options)
@@ -749,7 +749,7 @@ def max_pool2d(
     Tensor([[[[0., 1.],
               [0., 0.]]]])
     """
-    return _pool2d(MaxPool2d, x, kernel_size, stride, padding, "max_pool2d")
+    return checked_pool2d(MaxPool2d, x, kernel_size, stride, padding, "max_pool2d")
 
 
 def avg_pool2d(
@@ -769,7 +769,7 @@ def avg_pool2d(
     >>> F.avg_pool2d(tg.tensor([[[[1.0, 2.0], [3.0, 6.0]]]]), 2)
     Tensor([[[[3.]]]])
     """
-    return _pool2d(
+    return checked_pool2d(
         AvgPool2d,
         x,
         kernel_size,

@@ -266,12 +266,12 @@ def batch_norm(
     >>> mean, var  # 0.9 · (0, 0) + 0.1 · (1, 3), and 0.9 · (1, 1) + 0.1 · (2, 8)
     (array([0.1, 0.3]), array([1.1, 1.7]))
     """
-    return _batch_norm(
+    return checked_batch_norm(
         x, running_mean, running_var, weight, bias, training, momentum, eps, "batch_norm"
     )
 
 
-def _batch_norm(
+def checked_batch_norm(
     x: Any,
     running_mean: Any,
     running_var: Any,
@@ -382,10 +382,10 @@ def layer_norm(
     Tensor([[-1.,  1.],
             [ 1., -1.]])
     """
-    return _layer_norm(x, normalized_shape, weight, bias, eps, "layer_norm")
+    return checked_layer_norm(x, normalized_shape, weight, bias, eps, "layer_norm")
 
 
-def _layer_norm(
+def checked_layer_norm(
     x: Any, normalized_shape: Any, weight: Any, bias: Any, eps: float, layer: str
 ) -> Tensor:
     """:func:`layer_norm`, with errors naming ``layer``."""

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import conv_ops
-from ..conv_ops import IntOrPair, Pair, _check_pool_padding, _conv2d, _pair, _pool2d
+from ..conv_ops import IntOrPair, Pair, as_pair, check_pool_padding, checked_conv2d, checked_pool2d
 from ..errors import ShapeError
 from ..tensor import Tensor, get_default_dtype
 from . import init
@@ -61,10 +61,10 @@ class Conv2d(Module):
                 raise ValueError(f"{where}: {what}={value} is not divisible by groups={groups}")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
-        self.kernel_size: Pair = _pair(kernel_size, "kernel_size", where)
-        self.stride: Pair = _pair(stride, "stride", where)
-        self.padding: Pair = _pair(padding, "padding", where, minimum=0)
-        self.dilation: Pair = _pair(dilation, "dilation", where)
+        self.kernel_size: Pair = as_pair(kernel_size, "kernel_size", where)
+        self.stride: Pair = as_pair(stride, "stride", where)
+        self.padding: Pair = as_pair(padding, "padding", where, minimum=0)
+        self.dilation: Pair = as_pair(dilation, "dilation", where)
         self.groups = int(groups)
         dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
         shape = (out_channels, in_channels // groups, *self.kernel_size)
@@ -80,7 +80,7 @@ class Conv2d(Module):
             self.bias = bias_parameter
 
     def forward(self, x: Tensor) -> Tensor:
-        return _conv2d(
+        return checked_conv2d(
             x,
             self.weight,
             self.bias,
@@ -111,10 +111,10 @@ class _Pool2d(Module):
     ) -> None:
         super().__init__()
         where = type(self).__name__
-        self.kernel_size: Pair = _pair(kernel_size, "kernel_size", where)
-        self.stride: Pair = self.kernel_size if stride is None else _pair(stride, "stride", where)
-        self.padding: Pair = _pair(padding, "padding", where, minimum=0)
-        _check_pool_padding(where, self.kernel_size, self.padding)
+        self.kernel_size: Pair = as_pair(kernel_size, "kernel_size", where)
+        self.stride: Pair = self.kernel_size if stride is None else as_pair(stride, "stride", where)
+        self.padding: Pair = as_pair(padding, "padding", where, minimum=0)
+        check_pool_padding(where, self.kernel_size, self.padding)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -131,7 +131,9 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x: Tensor) -> Tensor:
         where = f"MaxPool2d({self.extra_repr()})"
-        return _pool2d(conv_ops.MaxPool2d, x, self.kernel_size, self.stride, self.padding, where)
+        return checked_pool2d(
+            conv_ops.MaxPool2d, x, self.kernel_size, self.stride, self.padding, where
+        )
 
 
 class AvgPool2d(_Pool2d):
@@ -154,7 +156,7 @@ class AvgPool2d(_Pool2d):
         self.count_include_pad = count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:
-        return _pool2d(
+        return checked_pool2d(
             conv_ops.AvgPool2d,
             x,
             self.kernel_size,

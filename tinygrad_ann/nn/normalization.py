@@ -14,9 +14,9 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..norm_ops import (
-    _batch_norm,
-    _layer_norm,
     check_dropout_probability,
+    checked_batch_norm,
+    checked_layer_norm,
     dropout,
     normalized_shape_tuple,
 )
@@ -123,7 +123,7 @@ class _BatchNorm(Module):
         # Without running statistics evaluation uses the batch's too.
         batch_statistics = self.training or self.running_mean is None or self.running_var is None
         use_running = not self.training or self.track_running_stats
-        out = _batch_norm(
+        out = checked_batch_norm(
             x,
             self.running_mean if use_running else None,
             self.running_var if use_running else None,
@@ -134,7 +134,7 @@ class _BatchNorm(Module):
             self.eps,
             layer,
         )
-        if counter is not None:  # counted after _batch_norm: a rejected batch is not counted
+        if counter is not None:  # counted after checked_batch_norm: a rejected batch is not counted
             counter.data = counter.data + 1
         return out
 
@@ -231,7 +231,7 @@ class LayerNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         layer = f"LayerNorm({self.normalized_shape})"
-        return _layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps, layer)
+        return checked_layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps, layer)
 
     def extra_repr(self) -> str:
         return (
