@@ -155,3 +155,21 @@ def test_needs_input_grad_is_one_bool_per_positional_input_as_in_pytorch():
     Record.apply(*many)
     assert seen == [(False, True), (False, False), (False,) * 8 + (True,)]
     assert all(type(needs) is tuple for needs in seen)
+
+
+def test_a_users_function_keeps_attributes_of_its_own_on_ctx():
+    class Scale(tg.Function):
+        @staticmethod
+        def forward(ctx, x, factor):
+            ctx.factor = factor  # PyTorch's habit: any attribute on ctx
+            return x * factor
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output * ctx.factor, None
+
+    x = tg.ones(3, requires_grad=True)
+    Scale.apply(x, 2.5).sum().backward()
+    assert x.grad.tolist() == [2.5, 2.5, 2.5]
+    with pytest.raises(AttributeError):
+        tg.ops.Mul.apply(x, 2.0).grad_fn.factor = 1  # built-in ops keep to their slots

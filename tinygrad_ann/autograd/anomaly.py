@@ -123,7 +123,7 @@ def _check_backward(ctx: Function, grad: Any, input_grads: Sequence[Any]) -> Non
     for position, input_grad in enumerate(input_grads):
         produced = None if input_grad is None else _non_finite(np.asarray(array_of(input_grad)))
         if produced:
-            recorded_at = ctx.__dict__.get("origin", "<recorded outside detect_anomaly>")
+            recorded_at = getattr(ctx, "origin", "<recorded outside detect_anomaly>")
             raise AnomalyError(
                 f"{ctx.op_name()}: backward produced {produced} in the gradient of input "
                 f"{position} from a finite upstream gradient; the op was recorded at "

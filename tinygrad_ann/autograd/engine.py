@@ -343,7 +343,7 @@ def _run_leaf_hooks(
 
 
 def _second_backward_error(ctx: Function) -> RuntimeError:
-    released_by = ctx.__dict__.get("released_by")
+    released_by = getattr(ctx, "released_by", None)
     if released_by is not None:
         return RuntimeError(
             f"backward through the graph a second time: it was already backpropagated by "

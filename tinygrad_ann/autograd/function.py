@@ -67,6 +67,9 @@ class Function:
     (Tensor([ 6., 12.]),)
     """
 
+    # No ``__dict__`` here: CPython caches a method lookup (``ctx.save_for_backward``) only
+    # on objects that cannot carry one, and built-in ops call it once per op. A subclass
+    # without ``__slots__`` (a user's op) gets a ``__dict__`` for attributes of its own.
     __slots__ = (
         "parents",
         "needs_input_grad",
@@ -75,7 +78,9 @@ class Function:
         "saved_sources",
         "sequence",
         "scope",
-        "__dict__",
+        "origin",
+        "options",
+        "released_by",
     )
     # Set by ``apply`` (which skips ``__init__``); all but ``parents``, ``needs_input_grad``
     # and ``saved`` only when the call is recorded.
@@ -96,11 +101,11 @@ class Function:
     sequence: int
     #: ``switches().module_scope`` when the op ran.
     scope: tuple[Any, ...]
-    #: Where the op was called, recorded under ``detect_anomaly`` (kept in ``__dict__``).
+    #: Where the op was called, recorded under ``detect_anomaly``.
     origin: str
-    #: The keyword options forward received, when it received any (kept in ``__dict__``).
+    #: The keyword options forward received, when it received any.
     options: dict[str, Any]
-    #: Who ran the backward that freed ``saved``, when not ``backward()`` itself (``__dict__``).
+    #: Who ran the backward that freed ``saved``, when not ``backward()`` itself.
     released_by: str
     #: Shown in errors and graph drawings; a subclass without one shows its class name.
     name: str | None = None

@@ -59,7 +59,7 @@ def _recorded_ops(fn: Callable[..., Tensor], inputs: Sequence[Any]) -> list[Func
 
 
 def _called_at(ctx: Function) -> str:
-    return f"{ctx.op_name()} (called at {ctx.__dict__.get('origin', 'an unknown line')})"
+    return f"{ctx.op_name()} (called at {getattr(ctx, 'origin', 'an unknown line')})"
 
 
 #: Kinds of _Finding.
@@ -98,7 +98,7 @@ class _Replay:
 
     def __init__(self, ctx: Function, checked: list[int], rng: np.random.Generator) -> None:
         self.op = type(ctx)
-        self.options = ctx.__dict__.get("options", {})
+        self.options = getattr(ctx, "options", {})
         self.recorded = list(ctx.inputs)
         with enable_grad():
             self.leaves = {

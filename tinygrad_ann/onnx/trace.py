@@ -61,7 +61,7 @@ def recorded_op(tensor: Tensor) -> Function:
 
 def options_of(ctx: Function) -> dict[str, Any]:
     """The keyword options the op's forward received (its geometry, eps, statistics)."""
-    options: dict[str, Any] = ctx.__dict__.get("options", {})
+    options: dict[str, Any] = getattr(ctx, "options", {})
     return options
 
 
