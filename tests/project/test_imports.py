@@ -36,3 +36,25 @@ def test_unknown_attributes_are_still_errors():
         "try:\n    tg.no_such_thing\nexcept AttributeError:\n    print('raised')"
     )
     assert "raised" in loaded
+
+
+def test_every_public_import_path_works_in_a_fresh_interpreter():
+    # The paths users and the docs type; the package's layout may change beneath them.
+    code = (
+        "import importlib\n"
+        "import tinygrad_ann as tg\n"
+        "for name in tg.__all__:\n"
+        "    getattr(tg, name)\n"
+        "for path in ('functional', 'nn', 'optim', 'optim.lr_scheduler', 'testing', 'viz',"
+        " 'onnx', 'data', 'autograd', 'autograd.gradcheck'):\n"
+        "    importlib.import_module('tinygrad_ann.' + path)\n"
+        "from tinygrad_ann.optim.lr_scheduler import StepLR\n"
+        "from tinygrad_ann.optim import SGD, Adam, lr_scheduler\n"
+        "from tinygrad_ann import Function, gradcheck, no_grad\n"
+        "assert StepLR.__module__ == 'tinygrad_ann.optim.lr_scheduler'\n"
+        "assert SGD.__module__ == 'tinygrad_ann.optim.optimizer'\n"
+        "assert tg.optim.lr_scheduler is lr_scheduler and callable(gradcheck)\n"
+        "assert tg.gradcheck is tg.autograd.gradcheck.gradcheck\n"
+        "print('imported')"
+    )
+    assert "imported" in modules_after(code)
