@@ -320,3 +320,25 @@ def test_each_switch_is_restored_after_an_error_in_its_block(switch):
         with manager():
             1 / 0  # noqa: B018 - the error is the point
     assert tg.is_grad_enabled() and not tg.is_anomaly_enabled()
+
+
+def test_every_switch_of_a_new_thread_starts_at_its_default():
+    seen = []
+
+    def read_switches():
+        state = autograd.switches()
+        seen.append(
+            (
+                state.grad_enabled,
+                state.anomaly,
+                state.record_origin,
+                state.module_scope,
+                state.recording_backward_depth,
+                state.backward_observers,
+            )
+        )
+
+    with tg.detect_anomaly(), autograd.observe_backward(lambda *_: None):
+        run_in_threads(read_switches)
+    assert seen == [(True, False, False, (), 0, ())]
+    assert [type(value) for value in seen[0]] == [bool, bool, bool, tuple, int, tuple]

@@ -118,8 +118,6 @@ class Function:
     private_saved: tuple[int, ...] = ()
 
     def __init__(self) -> None:
-        self.parents = []
-        self.needs_input_grad = ()
         self.saved = ()
 
     def save_for_backward(self, *arrays: Any) -> None:
