@@ -100,12 +100,9 @@ def _guard(saved: tuple[Any, ...], private: tuple[int, ...]) -> tuple[Any, ...]:
     """``saved`` with its arrays copied, or locked if large (see :class:`SavedArrays`).
 
     Positions in ``private`` hold intermediates forward computed for itself:
-    nobody else has them, so they are kept as they are.
+    nobody else has them, so they are kept as they are. ``Function.apply`` copies a
+    single small array itself, the case of most ops, before it calls this.
     """
-    if len(saved) == 1 and not private:  # most ops save one array: the short way
-        (value,) = saved
-        if type(value) is _ndarray and value.size <= _COPY_LIMIT:
-            return (value.copy(),)
     for value in saved:
         if type(value) is _ndarray:
             return _guard_each(saved, private)
