@@ -1,6 +1,8 @@
 """Custom ops through ``tg.Function``: what forward and backward may return, what a hand-made
 function saves, and the errors a backward of the wrong shape or an op given wrong shapes gets."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -155,6 +157,27 @@ def test_needs_input_grad_is_one_bool_per_positional_input_as_in_pytorch():
     Record.apply(*many)
     assert seen == [(False, True), (False, False), (False,) * 8 + (True,)]
     assert all(type(needs) is tuple for needs in seen)
+
+
+def test_needs_input_grad_and_recording_for_every_pattern_of_up_to_eight_inputs():
+    seen = []
+
+    class Record(tg.Function):
+        @staticmethod
+        def forward(ctx, *arrays):
+            seen.append(ctx.needs_input_grad)
+            return np.zeros(1)
+
+    w = tg.ones(1, requires_grad=True)
+    c = tg.ones(1)
+    for count in range(9):
+        for pattern in itertools.product((False, True), repeat=count):
+            out = Record.apply(*[w if needs else c for needs in pattern])
+            assert seen.pop() == pattern
+            assert out.requires_grad is any(pattern)
+            with tg.no_grad():
+                assert Record.apply(*[w if needs else c for needs in pattern]).grad_fn is None
+            assert seen.pop() == pattern
 
 
 def test_a_users_function_keeps_attributes_of_its_own_on_ctx():

@@ -157,9 +157,10 @@ class Function:
         # One plain loop: cheaper than comprehensions for the one or two inputs of most ops.
         arrays: list[Any] = []
         parents: list[Tensor | None] = []
-        # The inputs that need a gradient as binary digits, first input first: it picks
-        # needs_input_grad from shared tuples, so no op allocates one.
-        needs = 0
+        # The inputs that need a gradient as binary digits after a leading 1, first input
+        # first: one number that picks needs_input_grad from shared tuples (so no op
+        # allocates one) and tells whether any input needs a gradient (a digit is set).
+        needs = 1
         for value in inputs:
             if isinstance(value, Tensor):
                 arrays.append(value._data)
@@ -173,12 +174,11 @@ class Function:
             needs *= 2
         # switches(), inlined: this runs once per op.
         state = _FIRST_THREAD if thread_id() == _FIRST_THREAD_ID else _OTHER_THREADS.switches
-        recording = needs and state.grad_enabled
+        recording = needs & (needs - 1) and state.grad_enabled
         ctx.parents = parents
-        count = len(parents)
         ctx.needs_input_grad = (
-            _NEEDS_INPUT_GRAD[count][needs]
-            if count < _SHARED_UP_TO
+            _NEEDS_INPUT_GRAD[needs]
+            if needs < _SHARED_BELOW
             else tuple(parent is not None for parent in parents)
         )
         try:
@@ -287,12 +287,12 @@ def _as_output_array(ctx: Function, out: Any) -> np.ndarray:
 
 _new_object = object.__new__
 
-# needs_input_grad for ops of fewer than _SHARED_UP_TO inputs, by input count and by the
-# inputs that need a gradient written as binary digits (first input, highest digit).
-_SHARED_UP_TO = 7
+# needs_input_grad for ops of up to six inputs, by apply's number: a leading 1, then one
+# binary digit per input, 1 where it needs a gradient (first input, highest digit).
+_SHARED_BELOW = 2**7
 _NEEDS_INPUT_GRAD = [
-    [tuple(bool(digits >> (count - 1 - i) & 1) for i in range(count)) for digits in range(2**count)]
-    for count in range(_SHARED_UP_TO)
+    tuple(bool(number >> digit & 1) for digit in reversed(range(number.bit_length() - 1)))
+    for number in range(_SHARED_BELOW)
 ]
 
 # Each recorded op takes the next (decreasing) number, so an op's number is
