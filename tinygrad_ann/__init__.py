@@ -28,9 +28,11 @@ from .autograd import (
 )
 from .autograd.gradcheck import gradcheck, gradgradcheck
 from .checkpoint import load, save
+from .compile import CompiledFunction, compile
 from .errors import (
     AnomalyError,
     CheckpointError,
+    CompileError,
     DTypeError,
     GradcheckError,
     LabelError,
@@ -94,6 +96,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AnomalyError",
     "CheckpointError",
+    "CompileError",
+    "CompiledFunction",
     "DTypeError",
     "Function",
     "GradcheckError",
@@ -104,6 +108,7 @@ __all__ = [
     "arange",
     "articles",
     "clip",
+    "compile",
     "concatenate",
     "data",
     "detect_anomaly",

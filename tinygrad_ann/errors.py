@@ -34,3 +34,7 @@ class StateDictError(KeyError, ValueError, RuntimeError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class CompileError(RuntimeError):
+    """A function that ``tg.compile`` cannot record faithfully (the message says why and where)."""

@@ -129,10 +129,12 @@ class Tensor:
     # ----------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
+        refuse_value_read("Tensor.numpy()")
         return self._data
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
+        refuse_value_read("Tensor.item()")
         if self._data.size != 1:
             raise ValueError(
                 f"item(): only a one-element tensor can be converted to a Python number, "
@@ -141,6 +143,7 @@ class Tensor:
         return self._data.item()
 
     def tolist(self) -> Any:
+        refuse_value_read("Tensor.tolist()")
         return self._data.tolist()
 
     def detach(self) -> Tensor:
@@ -191,6 +194,7 @@ class Tensor:
         return autograd.TensorHooks.register(self, hook)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        refuse_value_read("converting a Tensor to a NumPy array (np.asarray)")
         if autograd.switches().recording_backward_depth and self.requires_grad:
             raise TypeError(
                 "a Tensor that requires grad was converted to a NumPy array inside a backward "
@@ -206,6 +210,7 @@ class Tensor:
         return len(self._data)
 
     def __bool__(self) -> bool:
+        refuse_value_read("bool() of a Tensor (an if or while on a Tensor)")
         return bool(self._data)
 
     def __float__(self) -> float:
@@ -638,6 +643,7 @@ from .arrays import (  # noqa: E402 - they build on Tensor; imported last to bre
 )
 from .arrays import get_default_dtype as get_default_dtype  # noqa: E402 - for factories and nn
 from .arrays import to_array as _to_array  # noqa: E402
+from .autograd.capture import refuse_value_read  # noqa: E402
 from .in_place import _change_in_place, _check_grad_value, _copy_into, _times  # noqa: E402
 from .reductions import ValuesIndices, _axis, _axis_or_dim, _extreme  # noqa: E402
 from .ufuncs import _UFUNC_OPERATORS, _ufunc_error  # noqa: E402

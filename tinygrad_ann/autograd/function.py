@@ -340,3 +340,14 @@ def _as_gradient(value: Any, create_graph: bool) -> Any:
 
 
 from ..tensor import Tensor  # noqa: E402 - tensor.py imports this package; imported last to break the cycle
+
+
+def next_sequence() -> int:
+    """The next number of backward's order, for a node made outside ``apply`` (``tg.compile``)."""
+    return next(_sequence)
+
+
+# For code that runs ops' forward and backward itself (``tg.compile``), as apply and the
+# engine do: forward's result as an array, and a VJP's value as a gradient array.
+as_output_array = _as_output_array
+as_gradient = _as_gradient

@@ -191,3 +191,9 @@ _VIEWS_WAITING: dict[int, list[np.ndarray]] = {}
 
 # What ``saved`` becomes once backward has used and dropped it.
 _RELEASED = object()
+
+
+# For code that runs ops' forward itself (``tg.compile``): the guard apply puts on what an
+# op saved, and the value ``saved`` takes once backward has used it.
+guard_saved = _guard
+RELEASED = _RELEASED

@@ -1,0 +1,51 @@
+"""Which threads are recording a function for ``tg.compile``, and the reads it refuses.
+
+A recording sees the ops a function runs, not the Python around them: a value read
+into Python (``loss.item()``, ``if loss > 1:``) would be frozen into the plan. So,
+as ``jax.jit`` does, such reads raise :class:`~tinygrad_ann.errors.CompileError`
+while a thread records, naming the line that made them.
+"""
+
+from __future__ import annotations
+
+import functools
+import linecache
+import sys
+from pathlib import Path
+
+from ..errors import CompileError
+from .grad_mode import thread_id
+
+#: The ids of the threads recording now (a set, so a recording in one thread never
+#: refuses a read in another).
+RECORDING_THREADS: set[int] = set()
+
+_PACKAGE = str(Path(__file__).resolve().parent.parent)
+
+
+def refuse_value_read(what: str) -> None:
+    """Raise CompileError if this thread is recording: ``what`` reads a value into Python."""
+    if RECORDING_THREADS and thread_id() in RECORDING_THREADS:
+        raise CompileError(
+            f"{what} reads a Tensor's value into Python (float() and int() call item()) "
+            f"while tg.compile records the function (at {user_line()}); the recorded plan would keep this call's value "
+            "forever. Return the Tensor from the compiled function and read it outside, or "
+            "compute with Tensor ops (tg.where instead of an if on a value)"
+        )
+
+
+def user_line() -> str:
+    """``file:line (code)`` of the innermost frame outside this package."""
+    frame = sys._getframe(1)
+    while frame is not None and _inside_package(frame.f_code.co_filename):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return "an unknown line"
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    code = linecache.getline(filename, line).strip()
+    return f"{filename}:{line} ({code})" if code else f"{filename}:{line}"
+
+
+@functools.lru_cache(maxsize=256)
+def _inside_package(filename: str) -> bool:
+    return str(Path(filename).resolve()).startswith(_PACKAGE)

@@ -1,0 +1,293 @@
+"""``tg.compile``: the cache of plans, the signature that picks one, and the graph node
+through which a replay's result joins eager autograd."""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Function, is_anomaly_enabled, switches
+from ..autograd.function import next_sequence
+from ..autograd.saved import RELEASED
+from ..errors import CompileError
+from ..tensor import Tensor
+from .checking import checked_replay
+from .plan import Plan
+from .recorder import Recorder, record
+
+#: Plans kept per compiled function; the least recently used one is dropped beyond.
+CACHE_SIZE = 8
+
+_new_object = object.__new__
+
+
+class CompiledCall(Function):
+    """The graph node of one replay: its backward runs the plan's backward.
+
+    Its parents are the arguments and outside Tensors (parameters) that require
+    grad, so the eager engine accumulates their ``.grad``, runs their hooks and
+    refuses a second backward, as for any op.
+    """
+
+    __slots__ = ("plan", "contexts", "_held")
+    name = "compiled"
+    differentiable_backward = True  # so create_graph reaches lift_saved, which explains
+
+    plan: Plan
+    contexts: list[Function]
+
+    @property
+    def saved(self) -> Any:
+        return self._held
+
+    @saved.setter
+    def saved(self, value: Any) -> None:
+        self._held = value
+        if value is RELEASED:  # backward is done with this call: its contexts can be reused
+            self._give_back()
+
+    def _give_back(self) -> None:
+        contexts = getattr(self, "contexts", None)
+        if contexts is not None:
+            del self.contexts
+            self.plan.release(contexts)
+            self.plan.free_contexts.append(contexts)
+
+    def __del__(self) -> None:
+        self._give_back()
+
+    @staticmethod
+    def backward(ctx: Function, grad_output: Any) -> Any:
+        assert isinstance(ctx, CompiledCall)
+        return ctx.plan.backward(ctx.contexts, grad_output)
+
+    def lift_saved(self, output: Tensor) -> tuple[Any, ...]:
+        raise CompileError(
+            "create_graph=True through a compiled function: its plan runs the ops' VJPs "
+            "on arrays, so it cannot record a graph of its gradient; call the function "
+            "uncompiled (compiled.function) for higher derivatives"
+        )
+
+
+class _Entry:
+    """One plan and the checks that say it fits the call."""
+
+    __slots__ = ("plan", "external_guard", "module_guard")
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        recording = plan.recording
+        self.external_guard = [
+            (tensor, tensor._data.shape, tensor._data.dtype, tensor.requires_grad)
+            for tensor in recording.externals.values()
+        ]
+        self.module_guard = [(module, module.training) for module in recording.modules.values()]
+
+    def fits(self) -> bool:
+        for tensor, shape, dtype, requires_grad in self.external_guard:
+            data = tensor._data
+            if data.shape != shape or data.dtype != dtype or tensor.requires_grad != requires_grad:
+                return False
+        return all(module.training == training for module, training in self.module_guard)
+
+
+class CompiledFunction:
+    """A function of Tensors that runs as a recorded plan after its first call.
+
+    See :func:`compile`.
+    """
+
+    def __init__(self, function: Callable[..., Any], check: bool = False) -> None:
+        if not callable(function):
+            raise TypeError(f"tg.compile: expected a function, got {type(function).__name__}")
+        self.function = function
+        self.check = check
+        self._cache: OrderedDict[Hashable, list[_Entry]] = OrderedDict()
+        #: How many times the function was recorded (a new signature, or a plan dropped).
+        self.recordings = 0
+        functools.update_wrapper(self, function)
+
+    def __repr__(self) -> str:
+        name = getattr(self.function, "__qualname__", repr(self.function))
+        return f"<compiled {name}: {sum(map(len, self._cache.values()))} plan(s)>"
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, *arguments: Any, **keywords: Any) -> Any:
+        if is_anomaly_enabled():
+            # Anomaly mode checks every op as it runs, which only eager does.
+            return self.function(*arguments, **keywords)
+        tensors, key = _signature(arguments, keywords)
+        entries = self._cache.get(key)
+        if entries is not None:
+            self._cache.move_to_end(key)
+            for entry in entries:
+                if entry.fits():
+                    if self.check:
+                        return self._checked_replay(entry.plan, tensors, arguments, keywords)
+                    return _replay(entry.plan, tensors)
+        return self._record(key, tensors, arguments, keywords)
+
+    def _record(
+        self,
+        key: Hashable,
+        tensors: list[Tensor],
+        arguments: tuple[Any, ...],
+        keywords: dict[str, Any],
+    ) -> Any:
+        recorder = Recorder(tensors)
+        passed_arguments, passed_keywords = _as_passed(arguments, keywords, tensors)
+        result = record(self.function, passed_arguments, passed_keywords, recorder)
+        output = recorder.name_of_output(result)
+        recorder.check_nothing_unseen()
+        grad_targets = [
+            f"a{position}" for position, tensor in enumerate(tensors) if tensor.requires_grad
+        ] + [name for name, tensor in recorder.recording.externals.items() if tensor.requires_grad]
+        plan = Plan(recorder.recording, output, grad_targets, traced=self.check)
+        plan.argument_parents = [
+            position for position, tensor in enumerate(tensors) if tensor.requires_grad
+        ]
+        plan.parents = [
+            tensor for tensor in recorder.recording.externals.values() if tensor.requires_grad
+        ]
+        self._cache.setdefault(key, []).append(_Entry(plan))
+        self._cache.move_to_end(key)
+        while sum(map(len, self._cache.values())) > CACHE_SIZE:
+            oldest = next(iter(self._cache))
+            self._cache[oldest].pop(0)
+            if not self._cache[oldest]:
+                del self._cache[oldest]
+        self.recordings += 1
+        return result
+
+    # ------------------------------------------------------------------ looking
+    def plan(self, *arguments: Any, **keywords: Any) -> str:
+        """The plan for these arguments (the last one recorded, without arguments) as text:
+        one op per line, forward then backward."""
+        if arguments or keywords:
+            _, key = _signature(arguments, keywords)
+            entries = self._cache.get(key)
+        else:
+            entries = next(reversed(self._cache.values()), None) if self._cache else None
+        if not entries:
+            raise CompileError(
+                "plan(): nothing recorded for these arguments yet; call the compiled function once"
+            )
+        return entries[-1].plan.shown
+
+    def _checked_replay(
+        self,
+        plan: Plan,
+        tensors: list[Tensor],
+        arguments: tuple[Any, ...],
+        keywords: dict[str, Any],
+    ) -> Any:
+        passed = _as_passed(arguments, keywords, tensors)
+        return checked_replay(self.function, plan, tensors, passed, _replay)
+
+
+def _signature(
+    arguments: tuple[Any, ...], keywords: dict[str, Any]
+) -> tuple[list[Tensor], Hashable]:
+    """The Tensors (NumPy arrays become Tensors) and the key that picks a plan for them."""
+    tensors: list[Tensor] = []
+    parts: list[Any] = [switches().grad_enabled]
+    seen: dict[int, int] = {}
+    for name, value in [*enumerate(arguments), *sorted(keywords.items())]:
+        if isinstance(value, np.ndarray):
+            value = Tensor._wrap(value)
+        if isinstance(value, Tensor):
+            data = value._data
+            first = seen.setdefault(id(data), len(tensors))
+            parts.append((name, data.shape, data.dtype.str, value.requires_grad, first))
+            tensors.append(value)
+        else:
+            try:
+                hash(value)
+            except TypeError:
+                raise CompileError(
+                    f"tg.compile: argument {name!r} is a {type(value).__name__}, which is "
+                    "neither a Tensor, a NumPy array nor a hashable value; the plan depends "
+                    "on every argument, so pass Tensors, or values such as numbers and strings"
+                ) from None
+            parts.append((name, type(value), value))
+    return tensors, tuple(parts)
+
+
+def _as_passed(
+    arguments: tuple[Any, ...], keywords: dict[str, Any], tensors: list[Tensor]
+) -> tuple[list[Any], dict[str, Any]]:
+    """The call's arguments with NumPy arrays replaced by the Tensors that wrap them."""
+    pending = iter(tensors)
+    passed = [
+        next(pending) if isinstance(value, np.ndarray | Tensor) else value for value in arguments
+    ]
+    passed_keywords = {}
+    for name, value in sorted(keywords.items()):
+        passed_keywords[name] = next(pending) if isinstance(value, np.ndarray | Tensor) else value
+    return passed, passed_keywords
+
+
+def _replay(plan: Plan, tensors: list[Tensor], trace: list[Any] | None = None) -> Tensor:
+    """Run the plan's forward on this call's Tensors; the result joins eager autograd.
+
+    With ``trace`` (a plan made with ``traced=True``), each op's result is appended to it.
+    """
+    free = plan.free_contexts
+    contexts = free.pop() if free else plan.new_contexts()
+    out = (
+        plan.forward(tensors, contexts) if trace is None else plan.forward(tensors, contexts, trace)
+    )
+    result = _new_object(Tensor)
+    result._data = out
+    result._grad = None
+    result._retains_grad = False
+    parents = plan.parents
+    if plan.argument_parents:
+        parents = [tensors[position] for position in plan.argument_parents] + parents
+    if parents and switches().grad_enabled:
+        node = _new_object(CompiledCall)
+        node.plan = plan
+        node.contexts = contexts
+        node._held = (True,)  # anything but RELEASED: the engine checks it before backward
+        node.parents = parents
+        node.needs_input_grad = (True,) * len(parents)
+        node.sequence = next_sequence()
+        node.scope = ()
+        result.requires_grad = True
+        result._ctx = node
+    else:
+        plan.release(contexts)
+        free.append(contexts)
+        result.requires_grad = False
+        result._ctx = None
+    return result
+
+
+def compile(function: Callable[..., Any] | None = None, *, check: bool = False) -> Any:  # noqa: A001 - torch.compile's name
+    """Record ``function`` once, then replay it as a flat plan of NumPy calls.
+
+    The first call with a new signature runs eagerly and records every op;
+    later calls replay the recorded ops' forward (and, on ``backward()``, their
+    VJPs) with no per-op Python objects. Usable as ``tg.compile(fn)`` or as
+    the decorator ``@tg.compile``. See docs/compile.md.
+
+    >>> import tinygrad_ann as tg
+    >>> w = tg.tensor([1.0, 2.0], requires_grad=True)
+    >>> @tg.compile
+    ... def loss(x):
+    ...     return ((x * w).sum() - 1.0) ** 2
+    >>> for _ in range(3):
+    ...     w.grad = None
+    ...     loss(tg.tensor([3.0, 4.0])).backward()
+    >>> w.grad
+    Tensor([60., 80.])
+    >>> loss.recordings
+    1
+    """
+    if function is None:
+        return lambda inner: CompiledFunction(inner, check=check)
+    return CompiledFunction(function, check=check)
