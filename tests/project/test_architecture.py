@@ -31,6 +31,7 @@ ENGINE = {
     "autograd.engine",
     "autograd.graph",
     "autograd.derivatives",
+    "autograd.capture",
 }
 OPS = {"ops", "conv_ops", "norm_ops", "vjp_math", "routines", "factories"}
 TOOLS = {"viz", "testing", "autograd.gradcheck", "autograd.localize", "autograd.numerical"}

@@ -28,9 +28,10 @@ def refuse_value_read(what: str) -> None:
     if RECORDING_THREADS and thread_id() in RECORDING_THREADS:
         raise CompileError(
             f"{what} reads a Tensor's value into Python (float() and int() call item()) "
-            f"while tg.compile records the function (at {user_line()}); the recorded plan would keep this call's value "
-            "forever. Return the Tensor from the compiled function and read it outside, or "
-            "compute with Tensor ops (tg.where instead of an if on a value)"
+            f"while tg.compile records the function (at {user_line()}); the recorded plan "
+            "would keep this call's value forever. Return the Tensor from the compiled "
+            "function and read it outside, or compute with Tensor ops (tg.where instead "
+            "of an if on a value)"
         )
 
 
