@@ -41,7 +41,7 @@ __all__ = ["batch_norm", "dropout", "layer_norm"]
 
 # ------------------------------------------------------------------ primitives
 class Dropout(Primitive):
-    """``x · m / (1 - p)`` for a fixed boolean mask ``m`` of the kept elements."""
+    """``x · m / (1 - p)`` for a boolean mask ``m`` of the kept elements (each kept w.p. 1 - p)."""
 
     __slots__ = ()
     name = "dropout"
@@ -49,7 +49,10 @@ class Dropout(Primitive):
     private_saved = (0,)  # the mask: made for this call, nobody else writes it
 
     @staticmethod
-    def forward(ctx, x, keep, scale):
+    def forward(ctx, x, p):
+        # Drawn here, not by the caller, so that every run of the op draws a fresh mask.
+        keep = generator().random(x.shape) >= p
+        scale = 1.0 / (1.0 - p)
         ctx.save_for_backward(keep, scale)
         return np.where(keep, x * scale, 0)
 
@@ -211,8 +214,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     x = ensure_tensor(x)
     if not training or p == 0:
         return x
-    keep = generator().random(x.shape) >= p
-    return Dropout.apply(x, keep=keep, scale=1.0 / (1.0 - p))
+    return Dropout.apply(x, p=p)
 
 
 def _check_channel_vector(layer: str, what: str, value: Any, x: Tensor) -> None:

@@ -6,6 +6,7 @@ import pytest
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
 from tinygrad_ann import nn, norm_ops
+from tinygrad_ann.factories import generator
 
 RNG = np.random.default_rng(7)
 
@@ -403,3 +404,33 @@ def test_layer_norm_module_and_its_mode_independence():
 def test_layer_norm_errors_name_the_layer_and_shapes(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ---------------------------------------------------------------- state kept inside the ops
+def replay(op, *arrays, **options):
+    """``op``'s forward as a recorded step is run again: a fresh ctx, the arrays and options."""
+    ctx = object.__new__(op)
+    ctx.saved = ()
+    ctx.needs_input_grad = (False,) * len(arrays)
+    return op.forward(ctx, *arrays, **options)
+
+
+def test_dropout_forward_draws_a_fresh_mask_from_the_generator_on_each_run():
+    x = normal(5, 6)
+    tg.manual_seed(11)
+    first, second = replay(norm_ops.Dropout, x, p=0.3), replay(norm_ops.Dropout, x, p=0.3)
+    tg.manual_seed(11)
+    masks = [generator().random(x.shape) >= 0.3 for _ in range(2)]
+    np.testing.assert_array_equal(first, np.where(masks[0], x * (1.0 / 0.7), 0))
+    np.testing.assert_array_equal(second, np.where(masks[1], x * (1.0 / 0.7), 0))
+    assert not np.array_equal(masks[0], masks[1])
+
+
+def test_seeded_dropout_is_the_generators_mask_drawn_from_the_same_seed():
+    x = normal(4, 7).astype(np.float32)
+    tg.manual_seed(2)
+    y = F.dropout(tg.tensor(x), p=0.25).numpy()
+    tg.manual_seed(2)
+    keep = generator().random(x.shape) >= 0.25
+    np.testing.assert_array_equal(y, np.where(keep, x * (1.0 / 0.75), 0))
+    assert y.dtype == np.float32
