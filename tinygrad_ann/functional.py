@@ -21,7 +21,7 @@ import numpy as np
 
 from . import ops
 from .conv_ops import avg_pool2d, conv2d, max_pool2d  # noqa: F401 - re-exported as F.*
-from .errors import DTypeError, LabelError, ShapeError
+from .errors import DTypeError, ShapeError
 from .tensor import Tensor, ensure_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -33,17 +33,21 @@ def _check_reduction(op: str, reduction: str) -> None:
 
 
 def _float_target(op: str, prediction: Tensor, target: Any) -> Any:
-    """The target as a Tensor or array of the prediction's shape and float dtype."""
-    if isinstance(target, Tensor) and target.requires_grad:
-        array = target.data
-    else:
-        array = np.asarray(target.data if isinstance(target, Tensor) else target)
-        if array.dtype != prediction.dtype:
-            array = array.astype(prediction.dtype)
-        target = array
-    if array.shape != prediction.shape:
+    """The target as a Tensor or array of the prediction's shape and float dtype.
+
+    A Tensor target is cast by a Tensor op (``astype``), so that the cast is part of the
+    computation the ops perform rather than a copy of the values the target had once.
+    """
+    if not isinstance(target, Tensor):
+        target = np.asarray(target)
+        if target.dtype != prediction.dtype:
+            target = target.astype(prediction.dtype)
+    elif not target.requires_grad:  # a constant: its own array, or its cast by a Tensor op
+        fits = target.dtype == prediction.dtype
+        target = target.data if fits else target.astype(prediction.dtype)
+    if target.shape != prediction.shape:
         raise ShapeError(
-            f"{op}: prediction has shape {prediction.shape} but target has shape {array.shape}; "
+            f"{op}: prediction has shape {prediction.shape} but target has shape {target.shape}; "
             "they must match exactly (broadcasting here would silently compare every "
             "prediction with every target). Reshape one, e.g. target.reshape(prediction.shape)"
         )
@@ -123,7 +127,10 @@ def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor
 
 
 def _class_target(op: str, scores: Tensor, target: Any) -> np.ndarray:
-    """Validated class indices of shape (N,) for scores of shape (N, C)."""
+    """Class indices of shape (N,), of an integer dtype, for scores of shape (N, C).
+
+    Their range is checked by the op's forward, so that every run of it checks them.
+    """
     labels = np.asarray(target.data if isinstance(target, Tensor) else target)
     if labels.dtype.kind not in "iu":
         raise DTypeError(
@@ -136,20 +143,15 @@ def _class_target(op: str, scores: Tensor, target: Any) -> np.ndarray:
             f"{op}: scores of shape {scores.shape} need class indices of shape "
             f"{scores.shape[:1]}, got {labels.shape}"
         )
-    classes = scores.shape[1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        bad = labels[(labels < 0) | (labels >= classes)]
-        raise LabelError(
-            f"{op}: target holds class index {bad[0]}, outside [0, {classes - 1}] for scores "
-            f"with {classes} classes (shape {scores.shape})"
-        )
     return labels
 
 
 def _batched(op: str, scores: Tensor, target: Any) -> tuple[Tensor, Any, bool]:
     """Allow a single sample: (C,) scores with a scalar target."""
     if scores.ndim == 1:
-        target = np.asarray(target.data if isinstance(target, Tensor) else target)
+        if isinstance(target, Tensor):  # a target is a constant: reshaped by an op, not recorded
+            return scores.reshape(1, -1), target.detach().reshape((1, *target.shape)), True
+        target = np.asarray(target)
         return scores.reshape(1, -1), target.reshape((1, *target.shape)), True
     if scores.ndim != 2:
         raise ShapeError(f"{op}: expected scores of shape (N, C) or (C,), got {scores.shape}")
@@ -174,7 +176,10 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
                 f"cross_entropy: probability targets must have the logits' shape {logits.shape}, "
                 f"got {array.shape}"
             )
-        array = array.astype(logits.dtype, copy=False)
+        if isinstance(target, Tensor) and array.dtype != logits.dtype:
+            array = target.detach().astype(logits.dtype).data  # cast by an op, like the target
+        else:
+            array = array.astype(logits.dtype, copy=False)
     else:
         array = _class_target("cross_entropy", logits, array)
     loss = ops.CrossEntropy.apply(logits, array, reduction=reduction)

@@ -25,7 +25,7 @@ Tensor([[-1.,  1.]])
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,7 +41,7 @@ __all__ = ["batch_norm", "dropout", "layer_norm"]
 
 # ------------------------------------------------------------------ primitives
 class Dropout(Primitive):
-    """``x · m / (1 - p)`` for a fixed boolean mask ``m`` of the kept elements."""
+    """``x · m / (1 - p)`` for a boolean mask ``m`` of the kept elements (each kept w.p. 1 - p)."""
 
     __slots__ = ()
     name = "dropout"
@@ -49,7 +49,10 @@ class Dropout(Primitive):
     private_saved = (0,)  # the mask: made for this call, nobody else writes it
 
     @staticmethod
-    def forward(ctx, x, keep, scale):
+    def forward(ctx, x, p):
+        # Drawn here, not by the caller, so that every run of the op draws a fresh mask.
+        keep = generator().random(x.shape) >= p
+        scale = 1.0 / (1.0 - p)
         ctx.save_for_backward(keep, scale)
         return np.where(keep, x * scale, 0)
 
@@ -100,7 +103,12 @@ class _Normalize(Primitive):
         return parameter_shape, view, summed
 
     @classmethod
-    def forward(cls, ctx, x, weight, bias, axes, eps, running=None):
+    def forward(cls, ctx, x, weight, bias, axes, eps):
+        return cls.normalize(ctx, x, weight, bias, axes, eps, None)
+
+    @classmethod
+    def normalize(cls, ctx, x, weight, bias, axes, eps, running):
+        """The forward of every normalization: ``running`` as :meth:`standardize` takes it."""
         x_hat, inv_std = cls.standardize(x, axes, eps, running)
         ctx.save_for_backward(x_hat, inv_std, weight, axes, eps, running)
         _, view, _ = cls.layout(x.shape, axes)
@@ -144,7 +152,13 @@ def _sum_to(values: Any, axes: tuple[int, ...], shape: tuple[int, ...]) -> Any:
 
 
 class BatchNorm(_Normalize):
-    """Batch normalization by the batch's statistics: per channel (axis 1), over the rest."""
+    """Batch normalization by the batch's statistics: per channel (axis 1), over the rest.
+
+    When given them, forward also blends the batch's mean and unbiased variance into
+    ``running_mean`` and ``running_var`` (see :func:`batch_norm`) and counts the batch in
+    ``num_batches_tracked``: each run of the op updates them, as each eager call does.
+    ``momentum=None`` blends by ``1/(n + 1)`` after ``n`` counted batches (a plain average).
+    """
 
     __slots__ = ()
     name = "batch_norm"
@@ -154,14 +168,83 @@ class BatchNorm(_Normalize):
     def parameter_axes(ndim: int, axes: tuple[int, ...]) -> tuple[int, ...]:
         return (1,)
 
+    @classmethod
+    def forward(
+        cls,
+        ctx,
+        x,
+        weight,
+        bias,
+        axes,
+        eps,
+        running_mean=None,
+        running_var=None,
+        momentum=0.1,
+        num_batches_tracked=None,
+    ):
+        out = cls.normalize(ctx, x, weight, bias, axes, eps, None)
+        if momentum is None:  # the average over every batch counted so far
+            counted = num_batches_tracked
+            momentum = 0.0 if counted is None else 1.0 / (int(counted.data.item()) + 1)
+        if running_mean is not None:
+            _blend_into(running_mean, x.mean(axis=axes), momentum)
+        if running_var is not None:
+            _blend_into(running_var, x.var(axis=axes, ddof=1), momentum)
+        if num_batches_tracked is not None:
+            num_batches_tracked.data = num_batches_tracked.data + 1
+        return out
+
 
 class BatchNormEval(BatchNorm):
-    """Batch normalization by fixed running statistics (evaluation mode): an affine map."""
+    """Batch normalization by fixed running statistics (evaluation mode): an affine map.
+
+    ``running`` is a :class:`RunningStatistics`, read when forward runs, so each run
+    normalizes by the values the running buffers hold then.
+    """
 
     __slots__ = ()
     name = "batch_norm_eval"
     formula = "∂x = ∂y · γ/σ, ∂γ = Σ ∂y·x̂, ∂β = Σ ∂y (mean and σ: running, constant)"  # noqa: RUF001 - the math's Greek letters
     batch_statistics = False
+
+    @classmethod
+    def forward(cls, ctx, x, weight, bias, axes, eps, running):  # type: ignore[override]
+        return cls.normalize(ctx, x, weight, bias, axes, eps, tuple(running))
+
+
+class RunningStatistics(Sequence):
+    """The mean and ``1/sqrt(var + eps)`` that evaluation normalizes by, read when used.
+
+    Holds the running buffers themselves (Tensors, arrays or sequences) and unpacks as
+    ``(mean, inv_std)`` in ``dtype``, shaped ``view``, computed from the values the buffers
+    hold at that moment, so that a replayed op reads the statistics as they are now.
+    """
+
+    __slots__ = ("running_mean", "running_var", "eps", "dtype", "view")
+
+    def __init__(
+        self, running_mean: Any, running_var: Any, eps: float, dtype: Any, view: tuple[int, ...]
+    ) -> None:
+        self.running_mean = running_mean
+        self.running_var = running_var
+        self.eps = eps
+        self.dtype = dtype
+        self.view = view
+
+    def values(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and ``1/sqrt(var + eps)``, from the buffers' current values."""
+        mean = np.array(_array(self.running_mean), dtype=self.dtype).reshape(self.view)
+        variance = np.array(_array(self.running_var), dtype=self.dtype).reshape(self.view)
+        return mean, 1 / np.sqrt(variance + self.eps)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.values())
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.values()[index]
 
 
 class LayerNorm(_Normalize):
@@ -211,8 +294,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     x = ensure_tensor(x)
     if not training or p == 0:
         return x
-    keep = generator().random(x.shape) >= p
-    return Dropout.apply(x, keep=keep, scale=1.0 / (1.0 - p))
+    return Dropout.apply(x, p=p)
 
 
 def _check_channel_vector(layer: str, what: str, value: Any, x: Tensor) -> None:
@@ -278,11 +360,17 @@ def checked_batch_norm(
     weight: Any,
     bias: Any,
     training: bool,
-    momentum: float,
+    momentum: float | None,
     eps: float,
     layer: str,
+    num_batches_tracked: Tensor | None = None,
 ) -> Tensor:
-    """:func:`batch_norm`, with errors naming ``layer``."""
+    """:func:`batch_norm`, with errors naming ``layer``.
+
+    ``num_batches_tracked``, when given, counts each batch trained on (after the checks:
+    a rejected batch counts nothing); ``momentum=None`` then blends by ``1/(n + 1)``
+    after ``n`` counted batches.
+    """
     x = ensure_tensor(x)
     if x.ndim < 2:
         raise ShapeError(
@@ -305,9 +393,7 @@ def checked_batch_norm(
                 "running_var, so both must be given"
             )
         view = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        mean = np.array(_array(running_mean), dtype=x.dtype).reshape(view)
-        variance = np.array(_array(running_var), dtype=x.dtype).reshape(view)
-        running = (mean, 1 / np.sqrt(variance + eps))
+        running = RunningStatistics(running_mean, running_var, eps, x.dtype, view)
         return BatchNormEval.apply(x, weight, bias, axes=axes, eps=eps, running=running)
     count = x.size // max(x.shape[1], 1)
     if count < 2:
@@ -322,12 +408,18 @@ def checked_batch_norm(
                 f"{layer}: {what} is updated in place when training, so it must be a Tensor "
                 f"or a NumPy array, got {type(value).__name__}"
             )
-    out = BatchNorm.apply(x, weight, bias, axes=axes, eps=eps)
-    if running_mean is not None:
-        _blend_into(running_mean, x.data.mean(axis=axes), momentum)
-    if running_var is not None:
-        _blend_into(running_var, x.data.var(axis=axes, ddof=1), momentum)
-    return out
+    # The running statistics are updated by the op, so that every run of it updates them.
+    return BatchNorm.apply(
+        x,
+        weight,
+        bias,
+        axes=axes,
+        eps=eps,
+        running_mean=running_mean,
+        running_var=running_var,
+        momentum=momentum,
+        num_batches_tracked=num_batches_tracked,
+    )
 
 
 def _array(value: Any) -> Any:

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .autograd import Function, column_sums
-from .errors import ShapeError
+from .errors import LabelError, ShapeError
 from .tensor import Tensor
 from .tensor import array_of as _data
 
@@ -932,6 +932,17 @@ def _minus_one_hot(probs: Any, labels: np.ndarray) -> Any:
     return probs
 
 
+def _check_class_labels(op: str, scores: np.ndarray, labels: np.ndarray) -> None:
+    """Raise LabelError unless every label is a class of the (N, C) ``scores``."""
+    classes = scores.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels[(labels < 0) | (labels >= classes)]
+        raise LabelError(
+            f"{op}: target holds class index {bad[0]}, outside [0, {classes - 1}] for scores "
+            f"with {classes} classes (shape {scores.shape})"
+        )
+
+
 class MSELoss(Primitive):
     __slots__ = ()
     name = "mse_loss"
@@ -969,8 +980,16 @@ class CrossEntropy(Primitive):
     formula = "∂z = ∂y · (softmax(z) - onehot(t)) / N (N = 1 for a sum)"
     private_saved = (0,)
 
+    @classmethod
+    def explain_value_error(cls, arrays, error):
+        if isinstance(error, LabelError):  # it names the op and the label: given as raised
+            return error
+        return super().explain_value_error(arrays, error)
+
     @staticmethod
     def forward(ctx, logits, target, reduction):
+        if target.ndim == 1:  # checked here, not by the caller, so that every run checks
+            _check_class_labels("cross_entropy", logits, target)
         log_probs = _log_softmax(logits, -1)
         if target.ndim == 1:
             losses = -log_probs.reshape(-1).take(_label_positions(target, log_probs.shape[-1]))
@@ -1004,8 +1023,15 @@ class NLLLoss(Primitive):
     name = "nll_loss"
     formula = "∂z = -∂y · onehot(t) / N (N = 1 for a sum)"
 
+    @classmethod
+    def explain_value_error(cls, arrays, error):
+        if isinstance(error, LabelError):  # it names the op and the label: given as raised
+            return error
+        return super().explain_value_error(arrays, error)
+
     @staticmethod
     def forward(ctx, log_probs, target, reduction):
+        _check_class_labels("nll_loss", log_probs, target)  # here, so that every run checks
         ctx.save_for_backward(log_probs.shape, target, reduction)
         return _reduce(-log_probs[np.arange(len(target)), target], reduction)
 

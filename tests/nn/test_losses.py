@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
-from tinygrad_ann import DTypeError, LabelError, ShapeError
+from tinygrad_ann import DTypeError, LabelError, ShapeError, ops
 
 EXACT = {"rtol": 1e-12, "atol": 1e-12}
 LOGITS = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0], [-0.5, 1.5, 0.0], [1.0, -2.0, 0.5]])
@@ -349,3 +349,56 @@ def test_mse_and_bce_input_errors():
         F.mse_loss(tg.ones(3, 1), np.ones(3))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         F.binary_cross_entropy(tg.tensor([1.5]), np.array([1.0]))
+
+
+def replay(op, *arrays, **options):
+    """``op``'s forward as a recorded step is run again: a fresh ctx, the arrays and options."""
+    ctx = object.__new__(op)
+    ctx.saved = ()
+    ctx.needs_input_grad = (False,) * len(arrays)
+    return op.forward(ctx, *arrays, **options)
+
+
+@pytest.mark.parametrize(
+    ("op", "name"), [(ops.CrossEntropy, "cross_entropy"), (ops.NLLLoss, "nll_loss")]
+)
+def test_class_label_ops_check_the_labels_on_each_run(op, name):
+    replay(op, LOGITS, LABELS, reduction="mean")
+    message = rf"^{name}: target holds class index 3, outside \[0, 2\] for scores with 3 classes"
+    with pytest.raises(LabelError, match=message):
+        replay(op, LOGITS, np.array([0, 3, 1, 1]), reduction="mean")
+
+
+@pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss])
+def test_a_bad_label_is_the_label_error_itself_not_a_shape_error(loss):
+    with pytest.raises(LabelError) as raised:
+        loss(tg.tensor(LOGITS), tg.tensor(np.array([0, 1, 5, 1])))
+    assert type(raised.value) is LabelError
+    assert str(raised.value) == (
+        f"{loss.__name__}: target holds class index 5, outside [0, 2] for scores with 3 "
+        "classes (shape (4, 3))"
+    )
+
+
+def test_tensor_targets_are_cast_and_reshaped_by_ops_with_the_same_values(monkeypatch):
+    ran = []
+    for op in (ops.Cast, ops.Reshape):
+        forward = op.forward
+
+        def counted(ctx, *args, forward=forward, op=op, **options):
+            ran.append(op.name)
+            return forward(ctx, *args, **options)
+
+        monkeypatch.setattr(op, "forward", staticmethod(counted))
+    prediction = tg.tensor(LOGITS[:, 0], requires_grad=True)
+    target = np.array([1.0, 0.0, 1.0, 0.0], dtype=np.float32)
+    expected = F.mse_loss(prediction, target)
+    ran.clear()
+    assert F.mse_loss(prediction, tg.tensor(target)).item() == expected.item()
+    assert ran == ["cast"]
+    probabilities = softmax(LOGITS[:1]).astype(np.float32)
+    batched = F.cross_entropy(tg.tensor(LOGITS[:1]), probabilities)
+    ran.clear()
+    single = F.cross_entropy(tg.tensor(LOGITS[0]), tg.tensor(probabilities[0]))
+    assert single.item() == batched.item()
+    assert ran == ["reshape", "reshape", "cast"]  # the scores, then the target's two

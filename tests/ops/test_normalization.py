@@ -6,6 +6,7 @@ import pytest
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
 from tinygrad_ann import nn, norm_ops
+from tinygrad_ann.factories import generator
 
 RNG = np.random.default_rng(7)
 
@@ -403,3 +404,107 @@ def test_layer_norm_module_and_its_mode_independence():
 def test_layer_norm_errors_name_the_layer_and_shapes(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ---------------------------------------------------------------- state kept inside the ops
+def replay(op, *arrays, **options):
+    """``op``'s forward as a recorded step is run again: a fresh ctx, the arrays and options."""
+    ctx = object.__new__(op)
+    ctx.saved = ()
+    ctx.needs_input_grad = (False,) * len(arrays)
+    return op.forward(ctx, *arrays, **options)
+
+
+def test_dropout_forward_draws_a_fresh_mask_from_the_generator_on_each_run():
+    x = normal(5, 6)
+    tg.manual_seed(11)
+    first, second = replay(norm_ops.Dropout, x, p=0.3), replay(norm_ops.Dropout, x, p=0.3)
+    tg.manual_seed(11)
+    masks = [generator().random(x.shape) >= 0.3 for _ in range(2)]
+    np.testing.assert_array_equal(first, np.where(masks[0], x * (1.0 / 0.7), 0))
+    np.testing.assert_array_equal(second, np.where(masks[1], x * (1.0 / 0.7), 0))
+    assert not np.array_equal(masks[0], masks[1])
+
+
+def test_seeded_dropout_is_the_generators_mask_drawn_from_the_same_seed():
+    x = normal(4, 7).astype(np.float32)
+    tg.manual_seed(2)
+    y = F.dropout(tg.tensor(x), p=0.25).numpy()
+    tg.manual_seed(2)
+    keep = generator().random(x.shape) >= 0.25
+    np.testing.assert_array_equal(y, np.where(keep, x * (1.0 / 0.75), 0))
+    assert y.dtype == np.float32
+
+
+def blended(running, statistic, momentum):
+    return ((1 - momentum) * running + momentum * statistic).astype(running.dtype, copy=False)
+
+
+def test_batch_norm_forward_blends_and_counts_on_each_run():
+    batches = [normal(6, 3, loc=1.0), normal(6, 3, loc=-2.0, scale=3.0)]
+    mean, var = tg.tensor(np.zeros(3)), tg.tensor(np.ones(3))
+    counter = tg.tensor(np.array(0, dtype=np.int64))
+    expected_mean, expected_var = np.zeros(3), np.ones(3)
+    for x in batches:
+        out = replay(
+            norm_ops.BatchNorm,
+            x,
+            None,
+            None,
+            axes=(0,),
+            eps=1e-5,
+            running_mean=mean,
+            running_var=var,
+            momentum=0.1,
+            num_batches_tracked=counter,
+        )
+        np.testing.assert_allclose(out, reference_norm(x, 0), rtol=1e-12, atol=1e-12)
+        expected_mean = blended(expected_mean, x.mean(axis=0), 0.1)
+        expected_var = blended(expected_var, x.var(axis=0, ddof=1), 0.1)
+    np.testing.assert_array_equal(mean.numpy(), expected_mean)
+    np.testing.assert_array_equal(var.numpy(), expected_var)
+    assert counter.item() == 2
+
+
+def test_batch_norm_forward_averages_by_the_count_when_momentum_is_none():
+    batches = [normal(5, 2), normal(5, 2, loc=4.0)]
+    mean, var = np.zeros(2), np.ones(2)
+    counter = tg.tensor(np.array(0, dtype=np.int64))
+    options = dict(running_mean=mean, running_var=var, momentum=None, num_batches_tracked=counter)
+    for x in batches:
+        replay(norm_ops.BatchNorm, x, None, None, axes=(0,), eps=1e-5, **options)
+    average = blended(blended(np.zeros(2), batches[0].mean(0), 1.0), batches[1].mean(0), 0.5)
+    np.testing.assert_array_equal(mean, average)
+    assert counter.item() == 2
+
+
+def test_batch_norm_module_statistics_after_two_batches_are_the_formula_bit_for_bit():
+    layer = nn.BatchNorm1d(3, momentum=0.3)
+    layer_average = nn.BatchNorm1d(3, momentum=None)
+    batches = [normal(4, 3, 2), normal(4, 3, 2, loc=2.0)]
+    expected_mean, expected_var = np.zeros(3), np.ones(3)
+    average_mean = np.zeros(3)
+    for count, x in enumerate(batches):
+        layer(tg.tensor(x))
+        layer_average(tg.tensor(x))
+        expected_mean = blended(expected_mean, x.mean(axis=(0, 2)), 0.3)
+        expected_var = blended(expected_var, x.var(axis=(0, 2), ddof=1), 0.3)
+        average_mean = blended(average_mean, x.mean(axis=(0, 2)), 1.0 / (count + 1))
+    np.testing.assert_array_equal(layer.running_mean.numpy(), expected_mean)
+    np.testing.assert_array_equal(layer.running_var.numpy(), expected_var)
+    np.testing.assert_array_equal(layer_average.running_mean.numpy(), average_mean)
+    assert layer.num_batches_tracked.item() == layer_average.num_batches_tracked.item() == 2
+
+
+def test_batch_norm_evaluation_forward_reads_the_running_buffers_on_each_run():
+    x = normal(4, 2)
+    mean, var = tg.tensor(np.array([0.5, -1.0])), tg.tensor(np.array([2.0, 0.5]))
+    running = norm_ops.RunningStatistics(mean, var, 1e-5, x.dtype, (1, 2))
+    options = dict(axes=(0,), eps=1e-5, running=running)
+    first = replay(norm_ops.BatchNormEval, x, None, None, **options)
+    np.testing.assert_allclose(first, reference_norm(x, None, mean=mean.numpy(), var=var.numpy()))
+    mean.data = np.array([3.0, 1.0])  # a new array, as load_state_dict or a reset gives
+    var.data[...] = [4.0, 9.0]  # or written in place
+    second = replay(norm_ops.BatchNormEval, x, None, None, **options)
+    expected = reference_norm(x, None, mean=np.array([3.0, 1.0]), var=np.array([4.0, 9.0]))
+    np.testing.assert_allclose(second, expected, rtol=1e-12)

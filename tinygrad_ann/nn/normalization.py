@@ -117,26 +117,23 @@ class _BatchNorm(Module):
                 f"the layer has num_features={self.num_features}"
             )
         counter = self.num_batches_tracked if self.training and self.track_running_stats else None
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if counter is not None and self.momentum is None:
-            momentum = 1.0 / (int(counter.item()) + 1)  # the average over every batch so far
         # Without running statistics evaluation uses the batch's too.
         batch_statistics = self.training or self.running_mean is None or self.running_var is None
         use_running = not self.training or self.track_running_stats
-        out = checked_batch_norm(
+        # The op itself blends the running statistics and counts the batch (momentum None:
+        # by the count so far), so that every run of it does.
+        return checked_batch_norm(
             x,
             self.running_mean if use_running else None,
             self.running_var if use_running else None,
             self.weight,
             self.bias,
             batch_statistics,
-            momentum,
+            self.momentum,
             self.eps,
             layer,
+            num_batches_tracked=counter,
         )
-        if counter is not None:  # counted after checked_batch_norm: a rejected batch is not counted
-            counter.data = counter.data + 1
-        return out
 
     def extra_repr(self) -> str:
         return (
