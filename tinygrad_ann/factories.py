@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import ArrayLike, Tensor, _normalize_shape, get_default_dtype
+from .tensor import ArrayLike, Tensor, _normalize_shape, get_default_dtype  # isort: skip
+from .autograd.capture import refuse_while_recording  # after tensor, which loads autograd
 
 
 class _Random:
@@ -90,12 +91,14 @@ def ones_like(other: ArrayLike, requires_grad: bool = False, dtype: Any = None) 
 
 def randn(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """Standard normal samples from the seeded generator (see ``manual_seed``)."""
+    _refuse_while_recording("tg.randn")
     data = generator().standard_normal(_normalize_shape(shape)).astype(_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
 def rand(*shape: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """Uniform samples in [0, 1) from the seeded generator (see ``manual_seed``)."""
+    _refuse_while_recording("tg.rand")
     data = generator().random(_normalize_shape(shape)).astype(_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
@@ -115,3 +118,12 @@ def arange(
     if dtype is None and values.dtype.kind == "f":
         dtype = get_default_dtype()
     return Tensor(values, requires_grad=requires_grad, dtype=dtype)
+
+
+def _refuse_while_recording(what: str) -> None:
+    refuse_while_recording(
+        what,
+        "draws random numbers outside the ops",
+        "a replay would reuse this call's numbers; pass them as an argument, or use "
+        "F.dropout, which draws inside its op",
+    )

@@ -65,6 +65,12 @@ def _change_in_place(
     backward is read-only (``SavedArrays``): the tensor gets a changed copy, so
     that graph keeps differentiating the values it was computed with.
     """
+    refuse_while_recording(
+        f"Tensor.{name}",
+        "changes a Tensor in place",
+        "a replay runs only the recorded ops, so the change would not happen again; "
+        "write it as an op (x = x + y, tg.where(mask, value, x)) or outside the function",
+    )
     if autograd.switches().grad_enabled and (
         tensor.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
     ):
@@ -191,4 +197,5 @@ def _in_place_refusal(tensor: Tensor, name: str) -> RuntimeError:
 
 
 from . import autograd  # noqa: E402 - tensor.py imports this module; imported last to break the cycle
+from .autograd.capture import refuse_while_recording  # noqa: E402
 from .tensor import Tensor  # noqa: E402 - tensor.py imports this module; imported last to break the cycle

@@ -308,6 +308,33 @@ class Linear(Primitive):
         return grad_x, grad_weight, grad_bias
 
 
+class Compare(Primitive):
+    """``comparison(a, b)`` (``np.less``, ``np.equal``...): a boolean array, not differentiable.
+
+    An op, though it has no derivative, so that ``tg.compile`` replays it with fresh
+    values instead of keeping the mask it made once.
+    """
+
+    __slots__ = ()
+    name = "compare"
+
+    @staticmethod
+    def forward(ctx, a, b, comparison):
+        return np.asarray(comparison(a, b))
+
+
+class ArgExtreme(Primitive):
+    """The indices ``function`` (``np.argmax`` or ``np.argmin``) picks: integers, not
+    differentiable; an op so that ``tg.compile`` replays it (see :class:`Compare`)."""
+
+    __slots__ = ()
+    name = "argextreme"
+
+    @staticmethod
+    def forward(ctx, a, function, axis, keepdims):
+        return np.asarray(function(a, axis=axis, keepdims=keepdims))
+
+
 class Cast(Primitive):
     __slots__ = ()
     name = "cast"

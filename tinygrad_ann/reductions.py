@@ -61,7 +61,8 @@ def _extreme(
             f"(from {-tensor.ndim} to {tensor.ndim - 1})"
         )
     axis = int(dim) % tensor.ndim
-    indices = np.asarray(arg_function(tensor._data, axis=axis, keepdims=True))
+    found = ops.ArgExtreme.apply(tensor._data, function=arg_function, axis=axis, keepdims=True)
+    indices = found._data
     # The values are gathered at the indices, so the gradient goes to the element each
     # index names, ties or not, as in PyTorch.
     index: list[Any] = list(np.indices(indices.shape, sparse=True))
@@ -69,8 +70,8 @@ def _extreme(
     values = tensor[tuple(index)]
     if not keepdim:
         values = values.squeeze(axis)
-        indices = indices.squeeze(axis)
-    return ValuesIndices(values, Tensor._wrap(indices))
+        found = found.squeeze(axis)
+    return ValuesIndices(values, found)
 
 
 def _axis(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
@@ -79,4 +80,5 @@ def _axis(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
     return tuple(axis)
 
 
+from . import ops  # noqa: E402 - ops build on Tensor; imported last to break the cycle
 from .tensor import Tensor  # noqa: E402 - tensor.py imports this module; imported last to break the cycle

@@ -416,24 +416,24 @@ class Tensor:
 
         _change_in_place(self, "__setitem__", value, set_into, None)
 
-    # Comparisons give boolean tensors outside the graph, as in PyTorch.
+    # Comparisons give boolean tensors outside the graph, as in PyTorch (ops, for tg.compile).
     def __lt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self._data < array_of(other)))
+        return ops.Compare.apply(self._data, array_of(other), comparison=np.less)
 
     def __le__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self._data <= array_of(other)))
+        return ops.Compare.apply(self._data, array_of(other), comparison=np.less_equal)
 
     def __gt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self._data > array_of(other)))
+        return ops.Compare.apply(self._data, array_of(other), comparison=np.greater)
 
     def __ge__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.asarray(self._data >= array_of(other)))
+        return ops.Compare.apply(self._data, array_of(other), comparison=np.greater_equal)
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(np.asarray(self._data == array_of(other)))
+        return ops.Compare.apply(self._data, array_of(other), comparison=np.equal)
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(np.asarray(self._data != array_of(other)))
+        return ops.Compare.apply(self._data, array_of(other), comparison=np.not_equal)
 
     # Identity hashing: tensors are graph nodes, keys of sets and dicts.
     __hash__ = object.__hash__
@@ -557,14 +557,14 @@ class Tensor:
     ) -> Tensor:
         """Indices of the maxima (not differentiable); ``dim=``/``keepdim=`` as in PyTorch."""
         axis = _axis_or_dim("argmax", axis, dim)
-        return Tensor._wrap(np.asarray(np.argmax(self._data, axis=axis, keepdims=keepdim)))
+        return ops.ArgExtreme.apply(self._data, function=np.argmax, axis=axis, keepdims=keepdim)
 
     def argmin(
         self, axis: int | None = None, *, dim: int | None = None, keepdim: bool = False
     ) -> Tensor:
         """Indices of the minima (not differentiable); ``dim=``/``keepdim=`` as in PyTorch."""
         axis = _axis_or_dim("argmin", axis, dim)
-        return Tensor._wrap(np.asarray(np.argmin(self._data, axis=axis, keepdims=keepdim)))
+        return ops.ArgExtreme.apply(self._data, function=np.argmin, axis=axis, keepdims=keepdim)
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape: Any) -> Tensor:

@@ -41,6 +41,7 @@ TEACHING = {"teaching"}
 UPWARD = {
     ("tinygrad_ann.tensor", "tinygrad_ann.ops"),  # a Tensor's operators are the op table's door
     ("tinygrad_ann.ufuncs", "tinygrad_ann.ops"),  # np.add(array, tensor) goes through the same door
+    ("tinygrad_ann.reductions", "tinygrad_ann.ops"),  # max(dim=)'s indices: Tensor's methods too
     ("tinygrad_ann.tensor", "tinygrad_ann.viz"),  # a notebook's picture of a Tensor, on request
 }
 # Tensor ↔ Function: Tensor's side (the class and the helpers it was split into) and

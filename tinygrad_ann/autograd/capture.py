@@ -23,15 +23,24 @@ RECORDING_THREADS: set[int] = set()
 _PACKAGE = str(Path(__file__).resolve().parent.parent)
 
 
-def refuse_value_read(what: str) -> None:
-    """Raise CompileError if this thread is recording: ``what`` reads a value into Python."""
+def refuse_while_recording(what: str, problem: str, instead: str) -> None:
+    """Raise CompileError if this thread is recording: ``what`` does something a replay
+    would not repeat (``problem``); ``instead`` says what to do."""
     if RECORDING_THREADS and thread_id() in RECORDING_THREADS:
         raise CompileError(
-            f"{what} reads a Tensor's value into Python (float() and int() call item()) "
-            f"while tg.compile records the function (at {user_line()}); the recorded plan "
-            "would keep this call's value forever. Return the Tensor from the compiled "
-            "function and read it outside, or compute with Tensor ops (tg.where instead "
-            "of an if on a value)"
+            f"{what} {problem} while tg.compile records the function (at {user_line()}); {instead}"
+        )
+
+
+def refuse_value_read(what: str) -> None:
+    """Raise CompileError if this thread is recording: ``what`` reads a value into Python."""
+    if RECORDING_THREADS:
+        refuse_while_recording(
+            what,
+            "reads a Tensor's value into Python (float() and int() call item())",
+            "the recorded plan would keep this call's value forever. Return the Tensor from "
+            "the compiled function and read it outside, or compute with Tensor ops "
+            "(tg.where instead of an if on a value)",
         )
 
 

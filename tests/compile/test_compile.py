@@ -1,0 +1,395 @@
+"""``tg.compile``: a replay equals eager bit for bit, reads current values, records again when
+the signature changes, joins eager autograd, and refuses what it cannot replay."""
+
+import gc
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import tinygrad_ann as tg
+import tinygrad_ann.functional as F
+from tinygrad_ann import nn, optim
+
+
+def mlp(seed: int = 0) -> nn.Module:
+    tg.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+def batches(count: int, size: int = 6, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    return [(rng.normal(size=(size, 4)), rng.integers(0, 3, size)) for _ in range(count)]
+
+
+def assert_same_parameters(a: nn.Module, b: nn.Module) -> None:
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        assert p.data.dtype == q.data.dtype and np.array_equal(p.data, q.data), name
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda params: optim.SGD(params, lr=0.1, momentum=0.9),
+    lambda params: optim.Adam(params, lr=0.01),
+])
+def test_training_compiled_equals_eager_bit_for_bit(make_optimizer):
+    eager, compiled = mlp(), mlp()
+    eager_opt, compiled_opt = make_optimizer(eager.parameters()), make_optimizer(compiled.parameters())
+    step = tg.compile(lambda x, y: F.cross_entropy(compiled(x), y))
+    for x, y in batches(6):
+        expected = F.cross_entropy(eager(tg.tensor(x)), y)
+        eager_opt.zero_grad()
+        expected.backward()
+        eager_opt.step()
+        loss = step(x, y)
+        compiled_opt.zero_grad()
+        loss.backward()
+        compiled_opt.step()
+        assert loss.item() == expected.item()
+        assert_same_parameters(eager, compiled)
+    assert step.recordings == 1
+
+
+def test_gradient_reaches_arguments_that_require_grad():
+    step = tg.compile(lambda a, b: (a * b).tanh().sum())
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        a = tg.tensor(rng.normal(size=3), requires_grad=True)
+        b = tg.tensor(rng.normal(size=3), requires_grad=True)
+        step(a, b).backward()
+        a2, b2 = a.detach().requires_grad_(), b.detach().requires_grad_()
+        (a2 * b2).tanh().sum().backward()
+        assert np.array_equal(a.grad.data, a2.grad.data)
+        assert np.array_equal(b.grad.data, b2.grad.data)
+    assert step.recordings == 1
+
+
+def test_a_replay_reads_the_current_parameters_after_step_load_and_in_place_changes():
+    model = mlp()
+    step = tg.compile(lambda x: model(x).sum())
+    x = np.ones((2, 4))
+    step(x)
+    model.load_state_dict(mlp(seed=5).state_dict())
+    assert step(x).item() == model(tg.tensor(x)).sum().item()
+    with tg.no_grad():
+        model[0].weight *= 2.0
+    assert step(x).item() == model(tg.tensor(x)).sum().item()
+    model[0].weight.data = model[0].weight.data + 1.0  # a new array behind the parameter
+    assert step(x).item() == model(tg.tensor(x)).sum().item()
+    assert step.recordings == 1
+
+
+def test_a_new_signature_records_again_and_alternating_shapes_reuse_their_plans():
+    model = mlp()
+    step = tg.compile(lambda x: model(x).sum())
+    small, large = np.ones((2, 4)), np.ones((5, 4))
+    for _ in range(3):
+        assert step(small).item() == model(tg.tensor(small)).sum().item()
+        assert step(large).item() == model(tg.tensor(large)).sum().item()
+    assert step.recordings == 2
+    step(small.astype(np.float32))  # dtype
+    assert step.recordings == 3
+    with tg.no_grad():  # grad mode
+        assert step(small).requires_grad is False
+    assert step.recordings == 4
+    model.eval()  # a module's mode
+    step(small)
+    assert step.recordings == 5
+    model.train()
+    model[0].weight.requires_grad_(False)  # a parameter's requires_grad
+    out = step(small)
+    assert step.recordings == 6
+    out.backward()
+    assert model[0].weight.grad is None and model[2].weight.grad is not None
+
+
+def test_plain_values_are_part_of_the_signature():
+    step = tg.compile(lambda x, scale: (x * scale).sum())
+    x = tg.ones(3)
+    assert step(x, 2.0).item() == 6.0
+    assert step(x, 3.0).item() == 9.0
+    assert step.recordings == 2
+
+
+def test_the_cache_keeps_the_most_recent_plans():
+    step = tg.compile(lambda x: x.sum())
+    for size in range(1, tg.compile.__globals__["CACHE_SIZE"] + 3):
+        step(tg.ones(size))
+    recorded = step.recordings
+    step(tg.ones(1))  # dropped: recorded again
+    assert step.recordings == recorded + 1
+    step(tg.ones(tg.compile.__globals__["CACHE_SIZE"] + 2))  # kept
+    assert step.recordings == recorded + 1
+
+
+def test_results_of_earlier_calls_are_never_overwritten_and_grads_accumulate():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x: (x * w).sum())
+    first = step(tg.tensor([1.0, 1.0]))
+    second = step(tg.tensor([3.0, 5.0]))
+    assert first.item() == 3.0 and second.item() == 13.0
+    first.backward()
+    second.backward()
+    assert w.grad.tolist() == [4.0, 6.0]
+    with pytest.raises(RuntimeError, match="a second time"):
+        first.backward()
+    third = step(tg.tensor([1.0, 0.0]))
+    third.backward(retain_graph=True)
+    third.backward()
+    assert w.grad.tolist() == [6.0, 6.0]
+
+
+def test_a_replay_combines_with_eager_ops():
+    w = tg.tensor([1.0, -2.0], requires_grad=True)
+    step = tg.compile(lambda x: (x * w).tanh().sum())
+    x = tg.tensor([0.5, 0.25])
+    for _ in range(2):
+        w.grad = None
+        (step(x) * 3 + (w**2).sum()).backward()
+        compiled = w.grad.data.copy()
+        w.grad = None
+        ((x * w).tanh().sum() * 3 + (w**2).sum()).backward()
+        assert np.array_equal(compiled, w.grad.data)
+
+
+def test_plan_shows_one_op_per_line_forward_then_backward():
+    model = mlp()
+    step = tg.compile(lambda x, y: F.cross_entropy(model(x), y))
+    with pytest.raises(tg.CompileError, match="nothing recorded"):
+        step.plan()
+    step(np.ones((2, 4)), np.array([0, 2]))
+    text = step.plan()
+    forward, backward = text.split("# backward")
+    assert [line.split(" = ")[1].split("(")[0] for line in forward.splitlines()[1:5]] == [
+        "linear", "tanh", "linear", "cross_entropy",
+    ]
+    assert "cross_entropy.backward(g_t3)" in backward
+    assert backward.strip().endswith("return g_e0, g_e1, g_e2, g_e3")
+
+
+def test_vjps_nobody_needs_are_left_out_of_backward():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x: (x.exp() * w).sum())  # exp's input needs no gradient
+    step(tg.tensor([0.0, 1.0]))
+    backward = step.plan().split("# backward")[1]
+    assert "exp.backward" not in backward and "mul.backward" in backward
+
+
+@pytest.mark.parametrize("read", [
+    lambda t: t.item(), lambda t: float(t), lambda t: int(t), lambda t: bool(t),
+    lambda t: t.tolist(), lambda t: t.numpy(), lambda t: np.asarray(t),
+    lambda t: 1 if t > 0 else 0,
+])
+def test_reading_a_value_into_python_while_recording_is_refused_naming_the_line(read):
+    def function(x):
+        total = x.sum()
+        read(total)
+        return total
+
+    with pytest.raises(tg.CompileError, match=r"test_compile\.py:\d+"):
+        tg.compile(function)(tg.ones(1))
+    assert tg.ones(1).sum().item() == 1.0  # reads outside a recording are fine again
+
+
+@pytest.mark.parametrize("returned, message", [
+    (lambda x: (x.sum(), x.mean()), "must return one Tensor"),
+    (lambda x: 3.0, "must return one Tensor"),
+])
+def test_what_is_not_one_tensor_is_refused(returned, message):
+    with pytest.raises(tg.CompileError, match=message):
+        tg.compile(returned)(tg.ones(2))
+
+
+def test_unhashable_plain_arguments_are_refused():
+    with pytest.raises(tg.CompileError, match="argument 1 is a list"):
+        tg.compile(lambda x, items: x.sum())(tg.ones(2), [1, 2])
+
+
+def test_hooks_a_replay_could_not_run_are_refused():
+    def hooked(x):
+        y = x * 2
+        y.register_hook(lambda grad: grad)
+        return y.sum()
+
+    with pytest.raises(tg.CompileError, match="hook"):
+        tg.compile(hooked)(tg.ones(2, requires_grad=True))
+    layer = nn.Linear(2, 2)
+    layer.register_forward_hook(lambda module, inputs, output: None)
+    with pytest.raises(tg.CompileError, match="forward hooks"):
+        tg.compile(lambda x: layer(x).sum())(tg.ones(1, 2))
+
+
+def test_hooks_on_parameters_run_as_in_eager():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    w.register_hook(lambda grad: seen.append(grad.tolist()))
+    step = tg.compile(lambda x: (x * w).sum())
+    step(tg.tensor([3.0, 4.0])).backward()
+    step(tg.tensor([5.0, 6.0])).backward()
+    assert seen == [[3.0, 4.0], [5.0, 6.0]]
+
+
+def test_create_graph_through_a_replay_is_refused():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x: (x * w * w).sum())
+    step(tg.ones(2))
+    with pytest.raises(tg.CompileError, match="create_graph"):
+        tg.grad(step(tg.ones(2)), w, create_graph=True)
+
+
+def test_anomaly_mode_runs_the_function_eagerly():
+    w = tg.tensor([1.0], requires_grad=True)
+    step = tg.compile(lambda x: (x * w).log().sum())
+    step(tg.ones(1))
+    with tg.detect_anomaly(), pytest.raises(tg.AnomalyError):
+        step(tg.tensor([-1.0])).backward()
+
+
+def test_check_names_the_op_that_reads_data_behind_the_recording():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+
+    def scaled(x):
+        scale = float(np.abs(x.data).max())  # computed outside the ops: frozen in the plan
+        return (x * w * scale).sum()
+
+    step = tg.compile(scaled, check=True)
+    step(tg.tensor([1.0, 2.0]))
+    assert step(tg.tensor([2.0, 1.0])).item() == 8.0  # same scale: nothing differs
+    with pytest.raises(tg.CompileError, match=r"op 1 \(mul, at .*test_compile\.py"):
+        step(tg.tensor([3.0, 1.0]))
+
+
+def test_check_passes_a_faithful_function_and_keeps_random_state():
+    model = mlp()
+    step = tg.compile(lambda x, y: F.cross_entropy(model(x), y), check=True)
+    for x, y in batches(3):
+        tg.manual_seed(7)
+        loss = step(x, y)
+        after = tg.rand(2).tolist()
+        tg.manual_seed(7)
+        assert loss.item() == F.cross_entropy(model(tg.tensor(x)), y).item()
+        assert tg.rand(2).tolist() == after
+
+
+def test_a_compiled_function_called_while_another_records_is_refused():
+    inner = tg.compile(lambda x: x.sum())
+    outer = tg.compile(lambda x: inner(x) * 2)
+    with pytest.raises(tg.CompileError, match="another one records"):
+        outer(tg.ones(2))
+
+
+def test_another_thread_is_not_recorded_meanwhile():
+    started, release = threading.Event(), threading.Event()
+    results = []
+
+    def slow(x):
+        started.set()
+        release.wait(5)
+        return x.sum()
+
+    def other():
+        started.wait(5)
+        results.append((tg.ones(2) * 3).sum().item())  # eager, and a value read: allowed
+        release.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    step = tg.compile(slow)
+    step(tg.ones(2))
+    thread.join()
+    assert results == [6.0]
+    assert "mul" not in step.plan()
+
+
+def test_memory_stays_flat_over_many_replays():
+    model = mlp()
+    optimizer = optim.SGD(model.parameters(), lr=0.01)
+    step = tg.compile(lambda x, y: F.cross_entropy(model(x), y))
+    x, y = batches(1)[0]
+
+    def train(count):
+        for _ in range(count):
+            loss = step(x, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    train(50)
+    gc.collect()
+    tracemalloc.start()
+    train(200)
+    gc.collect()
+    first, _ = tracemalloc.get_traced_memory()
+    train(2000)
+    gc.collect()
+    second, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert second - first < 20_000, (first, second)
+
+
+def test_masks_from_comparisons_and_indices_from_argmax_are_replayed_fresh():
+    step = tg.compile(lambda x: tg.where(x > 0, x, x * 0.1).sum() + x.max(dim=0).indices.sum())
+    for values in ([1.0, -2.0, 3.0], [-1.0, 2.0, -3.0], [0.5, 0.25, -4.0]):
+        x = tg.tensor(values)
+        expected = tg.where(x > 0, x, x * 0.1).sum() + x.max(dim=0).indices.sum()
+        assert step(x).item() == expected.item()
+    assert step.recordings == 1
+
+
+def test_dropout_draws_fresh_masks_in_eager_order_and_batch_norm_updates_as_eager():
+    def make():
+        tg.manual_seed(3)
+        return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5),
+                             nn.Linear(8, 3))
+
+    eager, compiled = make(), make()
+    step = tg.compile(lambda x, y: F.cross_entropy(compiled(x), y))
+    tg.manual_seed(11)
+    eager_losses = []
+    for x, y in batches(4, size=8):
+        loss = F.cross_entropy(eager(tg.tensor(x)), y)
+        loss.backward()
+        eager_losses.append(loss.item())
+    tg.manual_seed(11)
+    compiled_losses = []
+    for x, y in batches(4, size=8):
+        loss = step(x, y)
+        loss.backward()
+        compiled_losses.append(loss.item())
+    assert compiled_losses == eager_losses and len(set(compiled_losses)) == 4
+    for (name, a), (_, b) in zip(eager.state_dict().items(), compiled.state_dict().items()):
+        assert np.array_equal(a.data, b.data), name
+    for p, q in zip(eager.parameters(), compiled.parameters()):
+        assert np.array_equal(p.grad.data, q.grad.data)
+    compiled.eval()
+    eager.eval()
+    x = tg.tensor(batches(1, size=8)[0][0])
+    assert np.array_equal(step(x, np.zeros(8, int)).data,
+                          F.cross_entropy(eager(x), np.zeros(8, int)).data)
+
+
+def test_a_bad_label_in_a_replay_raises_as_in_eager():
+    model = mlp()
+    step = tg.compile(lambda x, y: F.cross_entropy(model(x), y))
+    step(np.ones((2, 4)), np.array([0, 1]))
+    with pytest.raises(tg.LabelError, match="class index 7"):
+        step(np.ones((2, 4)), np.array([0, 7]))
+
+
+@pytest.mark.parametrize("change", [
+    lambda x: x.add_(1.0), lambda x: x.clamp_(min=0.0), lambda x: x.__setitem__(0, 5.0),
+])
+def test_in_place_changes_while_recording_are_refused(change):
+    def function(x):
+        y = x * 2
+        change(y)
+        return y.sum()
+
+    with pytest.raises(tg.CompileError, match="in place"):
+        tg.compile(function)(tg.ones(2))
+
+
+@pytest.mark.parametrize("draw", [lambda: tg.rand(2), lambda: tg.randn(2)])
+def test_random_numbers_drawn_while_recording_are_refused(draw):
+    with pytest.raises(tg.CompileError, match="random numbers"):
+        tg.compile(lambda x: (x + draw()).sum())(tg.ones(2))
