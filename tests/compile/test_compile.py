@@ -28,13 +28,17 @@ def assert_same_parameters(a: nn.Module, b: nn.Module) -> None:
         assert p.data.dtype == q.data.dtype and np.array_equal(p.data, q.data), name
 
 
-@pytest.mark.parametrize("make_optimizer", [
-    lambda params: optim.SGD(params, lr=0.1, momentum=0.9),
-    lambda params: optim.Adam(params, lr=0.01),
-])
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda params: optim.SGD(params, lr=0.1, momentum=0.9),
+        lambda params: optim.Adam(params, lr=0.01),
+    ],
+)
 def test_training_compiled_equals_eager_bit_for_bit(make_optimizer):
     eager, compiled = mlp(), mlp()
-    eager_opt, compiled_opt = make_optimizer(eager.parameters()), make_optimizer(compiled.parameters())
+    eager_opt = make_optimizer(eager.parameters())
+    compiled_opt = make_optimizer(compiled.parameters())
     step = tg.compile(lambda x, y: F.cross_entropy(compiled(x), y))
     for x, y in batches(6):
         expected = F.cross_entropy(eager(tg.tensor(x)), y)
@@ -161,7 +165,10 @@ def test_plan_shows_one_op_per_line_forward_then_backward():
     text = step.plan()
     forward, backward = text.split("# backward")
     assert [line.split(" = ")[1].split("(")[0] for line in forward.splitlines()[1:5]] == [
-        "linear", "tanh", "linear", "cross_entropy",
+        "linear",
+        "tanh",
+        "linear",
+        "cross_entropy",
     ]
     assert "cross_entropy.backward(g_t3)" in backward
     assert backward.strip().endswith("return g_e0, g_e1, g_e2, g_e3")
@@ -175,11 +182,19 @@ def test_vjps_nobody_needs_are_left_out_of_backward():
     assert "exp.backward" not in backward and "mul.backward" in backward
 
 
-@pytest.mark.parametrize("read", [
-    lambda t: t.item(), lambda t: float(t), lambda t: int(t), lambda t: bool(t),
-    lambda t: t.tolist(), lambda t: t.numpy(), lambda t: np.asarray(t),
-    lambda t: 1 if t > 0 else 0,
-])
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda t: t.item(),
+        lambda t: float(t),
+        lambda t: int(t),
+        lambda t: bool(t),
+        lambda t: t.tolist(),
+        lambda t: t.numpy(),
+        lambda t: np.asarray(t),
+        lambda t: 1 if t > 0 else 0,
+    ],
+)
 def test_reading_a_value_into_python_while_recording_is_refused_naming_the_line(read):
     def function(x):
         total = x.sum()
@@ -191,10 +206,13 @@ def test_reading_a_value_into_python_while_recording_is_refused_naming_the_line(
     assert tg.ones(1).sum().item() == 1.0  # reads outside a recording are fine again
 
 
-@pytest.mark.parametrize("returned, message", [
-    (lambda x: (x.sum(), x.mean()), "must return one Tensor"),
-    (lambda x: 3.0, "must return one Tensor"),
-])
+@pytest.mark.parametrize(
+    "returned, message",
+    [
+        (lambda x: (x.sum(), x.mean()), "must return one Tensor"),
+        (lambda x: 3.0, "must return one Tensor"),
+    ],
+)
 def test_what_is_not_one_tensor_is_refused(returned, message):
     with pytest.raises(tg.CompileError, match=message):
         tg.compile(returned)(tg.ones(2))
@@ -339,8 +357,9 @@ def test_masks_from_comparisons_and_indices_from_argmax_are_replayed_fresh():
 def test_dropout_draws_fresh_masks_in_eager_order_and_batch_norm_updates_as_eager():
     def make():
         tg.manual_seed(3)
-        return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5),
-                             nn.Linear(8, 3))
+        return nn.Sequential(
+            nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3)
+        )
 
     eager, compiled = make(), make()
     step = tg.compile(lambda x, y: F.cross_entropy(compiled(x), y))
@@ -364,8 +383,9 @@ def test_dropout_draws_fresh_masks_in_eager_order_and_batch_norm_updates_as_eage
     compiled.eval()
     eager.eval()
     x = tg.tensor(batches(1, size=8)[0][0])
-    assert np.array_equal(step(x, np.zeros(8, int)).data,
-                          F.cross_entropy(eager(x), np.zeros(8, int)).data)
+    assert np.array_equal(
+        step(x, np.zeros(8, int)).data, F.cross_entropy(eager(x), np.zeros(8, int)).data
+    )
 
 
 def test_a_bad_label_in_a_replay_raises_as_in_eager():
@@ -376,9 +396,14 @@ def test_a_bad_label_in_a_replay_raises_as_in_eager():
         step(np.ones((2, 4)), np.array([0, 7]))
 
 
-@pytest.mark.parametrize("change", [
-    lambda x: x.add_(1.0), lambda x: x.clamp_(min=0.0), lambda x: x.__setitem__(0, 5.0),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda x: x.add_(1.0),
+        lambda x: x.clamp_(min=0.0),
+        lambda x: x.__setitem__(0, 5.0),
+    ],
+)
 def test_in_place_changes_while_recording_are_refused(change):
     def function(x):
         y = x * 2
