@@ -24,11 +24,17 @@ import peers
 import workloads
 
 TRAINING = ("W1", "W2", "W3", "W4")
+COMPILED = tuple(workloads.COMPILED)
 
 
 @functools.cache
 def numpy_loss(workload: str, width: int = 0) -> float:
     return workloads.run("numpy", workload, quick=True, width=width)["loss"]
+
+
+@functools.cache
+def tinygrad_run(workload: str) -> dict:
+    return workloads.run("tinygrad", workload, quick=True)
 
 
 def peer_cases():
@@ -40,12 +46,22 @@ def peer_cases():
                 yield pytest.param(system, workload, id=f"{system}-{workload}")
 
 
-@pytest.mark.parametrize("workload", TRAINING)
+@pytest.mark.parametrize("workload", TRAINING + COMPILED)
 def test_numpy_and_tinygrad_versions_agree(workload):
-    tinygrad_result = workloads.run("tinygrad", workload, quick=True)
-    tolerance = 1e-4 if workload == "W3" else 1e-10
-    assert np.isfinite(numpy_loss(workload))
-    np.testing.assert_allclose(tinygrad_result["loss"], numpy_loss(workload), rtol=tolerance)
+    eager = workloads.eager_twin(workload)
+    tolerance = 1e-4 if eager == "W3" else 1e-10
+    assert np.isfinite(numpy_loss(eager))
+    np.testing.assert_allclose(tinygrad_run(workload)["loss"], numpy_loss(eager), rtol=tolerance)
+
+
+@pytest.mark.parametrize("workload", COMPILED)
+def test_compiled_workload_replays_the_eager_one_bit_for_bit(workload):
+    twin = workloads.eager_twin(workload)
+    compiled, eager = tinygrad_run(workload), tinygrad_run(twin)
+    assert compiled["iterations"] == eager["iterations"]
+    assert compiled["loss"] == eager["loss"]
+    assert compiled["recording_steps"] > 0 and "recording_steps" not in eager
+    assert workloads.WORKLOADS[workload]["numpy"] is workloads.WORKLOADS[twin]["numpy"]
 
 
 @pytest.mark.parametrize("workload", sorted(floor.SKELETON))
