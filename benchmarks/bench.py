@@ -7,6 +7,14 @@ system's final loss must agree with NumPy's (1e-8 relative in float64, 1e-4 for
 W3 in float32), which proves they computed the same thing; a ratio whose loss
 disagrees is not reported.
 
+W1c..W4c are W1..W4 with tinygrad_ann's step compiled (``tg.compile``), the
+first call (recording and planning) inside the timed loop. Their reference is
+the eager workload's NumPy run (the same function: it runs once for both) and
+their loss must agree with it as W1..W4's does. After the table come
+tinygrad's time on each compiled workload over its time on the eager one, and
+the first call of a freshly compiled step in eager training steps, measured
+in the compiled workload's process.
+
 W7, one epoch of ``examples/digits_cnn.py``'s CNN, has no hand-written NumPy
 version: there every peer's time is divided by tinygrad_ann's, and its final
 loss must agree with tinygrad_ann's. Its targets are against two peers:
@@ -20,7 +28,7 @@ not are listed as not installed. The targets are tinygrad_ann's; W4's time per
 op is printed for information. ``pip install -e ".[bench]"`` brings MyGrad
 and autograd; PyTorch is installed on its own.
 
-    python benchmarks/bench.py [--repeats 5] [--only W1,W3,W7] [--quick] [--peers]
+    python benchmarks/bench.py [--repeats 5] [--only W1,W1c,W7] [--quick] [--peers]
                                [--steady-malloc] [--json out.json]
 """
 
@@ -44,13 +52,26 @@ from peers import SYSTEMS as PEERS  # imports none of the peers' libraries
 
 HERE = Path(__file__).resolve().parent
 SYSTEMS = ("numpy", "tinygrad")
-TARGETS = {"W1": 2.5, "W2": 1.3, "W3": 1.1, "W4": 2.5}  # tinygrad's time / NumPy's
+TARGETS = {  # tinygrad's time / NumPy's; WNc is WN with its step compiled (tg.compile)
+    "W1": 2.5,
+    "W1c": 1.5,
+    "W2": 1.3,
+    "W2c": 1.1,
+    "W3": 1.1,
+    "W3c": 1.02,
+    "W4": 2.5,
+    "W4c": 1.5,
+}
 WORKLOADS = (*TARGETS, "W7")
 DESCRIPTIONS = {
     "W1": "sigmoid unit, diabetes table, 20,000 epochs",
+    "W1c": "W1 with its loss compiled (tg.compile)",
     "W2": "2-50-2 tanh net, two moons, 2,000 passes",
+    "W2c": "W2 with its loss compiled (tg.compile)",
     "W3": "784-256-10 ReLU MLP, float32, 200 SGD steps",
+    "W3c": "W3 with its loss compiled (tg.compile)",
     "W4": "1,000-op elementwise chain x 20, fwd+bwd",
+    "W4c": "W4 with the chain compiled (tg.compile)",
     "W7": "digits CNN, float64, Adam, batch size 32",
 }
 # The system every other one is divided by: W7 has no hand-written NumPy version.
@@ -123,9 +144,9 @@ def tolerance(workload: str) -> float:
     product); after W7's 43 Adam steps that moves the final loss by about
     1e-15 relative. 1e-8 leaves room for such differences to grow in longer
     runs, and still catches any difference in the math: Adam's epsilon at 1e-9
-    instead of 1e-8 moves W7's final loss by 3e-5. W3 runs in float32.
+    instead of 1e-8 moves W7's final loss by 3e-5. W3 (and W3c) runs in float32.
     """
-    return 1e-4 if workload == "W3" else 1e-8
+    return 1e-4 if workload_module.eager_twin(workload) == "W3" else 1e-8
 
 
 def reference(workload: str) -> str:
@@ -134,10 +155,24 @@ def reference(workload: str) -> str:
 
 
 def has_workload(system: str, workload: str) -> bool:
-    """Whether ``system`` has a version of ``workload`` (numpy has none of W7, autograd neither)."""
+    """Whether ``system`` has a version of ``workload`` (numpy has none of W7, autograd neither;
+    the peers none of the compiled W1c..W4c)."""
     if system in PEERS:
-        return PEERS[system][0] in peers.WORKLOADS[workload]
+        return PEERS[system][0] in peers.WORKLOADS.get(workload, {})
     return system in workload_module.WORKLOADS[workload]
+
+
+def timed_as(system: str, workload: str) -> str:
+    """The workload whose runs time ``system`` on ``workload``.
+
+    NumPy's version of a compiled workload is its eager twin's function, so the
+    two share one set of runs (and one median) instead of timing it twice.
+    """
+    twin = workload_module.eager_twin(workload)
+    versions = workload_module.WORKLOADS
+    if twin != workload and versions[workload].get(system) is versions[twin].get(system):
+        return twin
+    return workload
 
 
 def peer_targets(workload: str, result: dict) -> list[tuple[str, str, float | None, bool | None]]:
@@ -164,33 +199,42 @@ def measure(
 ) -> dict:
     runners = {w: [s for s in systems if has_workload(s, w)] for w in workloads}
     times: dict[tuple[str, str], list[float]] = {}
+    recordings: dict[str, list[float]] = {}
     losses: dict[tuple[str, str], float] = {}
     iterations: dict[str, int] = {}
     for round_number in range(repeats):
         for workload in workloads:
             for system in rotated(runners[workload], round_number):
-                result = run_worker(system, workload, quick)
-                times.setdefault((system, workload), []).append(result["seconds"])
-                losses[system, workload] = result["loss"]
+                run = system, timed_as(system, workload)
+                if len(times.get(run, ())) > round_number:
+                    continue  # already run this round for the eager twin
+                result = run_worker(*run, quick)
+                times.setdefault(run, []).append(result["seconds"])
+                losses[run] = result["loss"]
                 iterations[workload] = result["iterations"]
+                if "recording_steps" in result:
+                    recordings.setdefault(workload, []).append(result["recording_steps"])
     results = {}
     for workload in workloads:
         names, base = runners[workload], reference(workload)
-        medians = {s: statistics.median(times[s, workload]) for s in names}
-        base_loss = losses[base, workload]
+        runs = {s: (s, timed_as(s, workload)) for s in names}
+        medians = {s: statistics.median(times[runs[s]]) for s in names}
+        base_loss = losses[runs[base]]
         results[workload] = {
             "reference": base,
             "iterations": iterations[workload],
             "median_seconds": medians,
             "ratios": {},
-            "losses": {s: losses[s, workload] for s in names},
+            "losses": {s: losses[runs[s]] for s in names},
             "disagreeing": [],
             "runs": repeats,
         }
+        if workload in recordings:
+            results[workload]["recording_steps"] = statistics.median(recordings[workload])
         for system in names:
             if system == base:
                 continue
-            loss = losses[system, workload]
+            loss = losses[runs[system]]
             if np.isclose(loss, base_loss, rtol=tolerance(workload), atol=0):
                 results[workload]["ratios"][system] = medians[system] / medians[base]
             else:
@@ -200,10 +244,10 @@ def measure(
                 peer: {"target": target, "value": value, "met": met}
                 for peer, target, value, met in peer_targets(workload, results[workload])
             }
-        if workload == "W4":
-            runs = 20 if not quick else 1
+        if workload_module.eager_twin(workload) == "W4":
+            passes = iterations[workload]
             results[workload]["us_per_op"] = {
-                s: medians[s] / (OPS_PER_W4_RUN * runs) * 1e6 for s in systems
+                s: medians[s] / (OPS_PER_W4_RUN * passes) * 1e6 for s in names
             }
     if "W3" in workloads:
         for system in SYSTEMS:  # tracemalloc sees NumPy's allocations, not PyTorch's
@@ -245,15 +289,21 @@ def report(
             )
     for workload, result in numpy_rows.items():
         ratios = result["ratios"]
-        cells = [f"{ratios[s]:>8.2f}x" if s in ratios else f"{'differs':>9}" for s in systems[1:]]
+        cells = [
+            f"{ratios[s]:>8.2f}x"
+            if s in ratios
+            else f"{'differs' if s in result['disagreeing'] else '-':>9}"
+            for s in systems[1:]
+        ]
         if "tinygrad" not in ratios:
             verdict = "no ratio: loss differs"
         else:
             verdict = "ok" if ratios["tinygrad"] <= TARGETS[workload] else "MISSED"
         lines.append(
-            f"{workload} {DESCRIPTIONS[workload]:<45} {result['median_seconds']['numpy']:>8.3f}s "
+            f"{workload + ' ' + DESCRIPTIONS[workload]:<48} "
+            + f"{result['median_seconds']['numpy']:>8.3f}s "
             + " ".join(cells)
-            + f" {TARGETS[workload]:>6.1f}x {verdict}"
+            + f" {TARGETS[workload]:>6g}x {verdict}"
         )
     for workload, result in results.items():
         if workload not in numpy_rows:
@@ -261,6 +311,9 @@ def report(
     if "W4" in results:
         per_op = results["W4"]["us_per_op"]
         lines.append("W4 us per op: " + ", ".join(f"{s} {per_op[s]:.2f}" for s in systems))
+    if "W4c" in results:
+        lines.append(f"W4c us per op: tinygrad {results['W4c']['us_per_op']['tinygrad']:.2f}")
+    lines += compiled_lines(results)
     if "W3" in results and "peak_mib" in results["W3"]:
         peak = results["W3"]["peak_mib"]
         lines.append(
@@ -273,6 +326,33 @@ def report(
         lines.append("torch-1t/-2t: PyTorch with 1 / 2 threads; NumPy uses its default threads")
     lines += disagreements
     return "\n".join(lines)
+
+
+def compiled_lines(results: dict) -> list[str]:
+    """tinygrad's time on each compiled workload over its time on the eager twin (when both
+    ran and agree with NumPy), and each compiled step's first call in eager steps."""
+    over_eager, recording = [], []
+    for workload, result in results.items():
+        twin = workload_module.eager_twin(workload)
+        if twin == workload:
+            continue
+        if twin in results:
+            eager = results[twin]
+            if "tinygrad" in result["ratios"] and "tinygrad" in eager["ratios"]:
+                seconds = result["median_seconds"], eager["median_seconds"]
+                over_eager.append(f"{twin} {seconds[0]['tinygrad'] / seconds[1]['tinygrad']:.2f}")
+            else:
+                over_eager.append(f"{twin} loss differs")
+        if "recording_steps" in result:
+            recording.append(f"{twin} {result['recording_steps']:.1f} eager steps")
+    lines = []
+    if over_eager:
+        lines.append("compiled / eager (tinygrad's time): " + ", ".join(over_eager))
+    if recording:
+        lines.append(
+            "recording (first call of a compiled step, median of the runs): " + ", ".join(recording)
+        )
+    return lines
 
 
 def peer_rows(workload: str, result: dict, systems: Sequence[str]) -> list[str]:
@@ -318,7 +398,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, help="also write the results here")
     arguments = parser.parse_args(argv)
     chosen = arguments.only or ",".join(WORKLOADS)
-    workloads = [w.strip().upper() for w in chosen.split(",") if w.strip()]
+    spelled = {name.upper(): name for name in WORKLOADS}
+    workloads = [spelled.get(w.strip().upper(), w.strip()) for w in chosen.split(",") if w.strip()]
     unknown = set(workloads) - set(WORKLOADS)
     if unknown:
         parser.error(f"unknown workload(s) {sorted(unknown)}; choose from {list(WORKLOADS)}")

@@ -7,9 +7,11 @@ same workloads for PyTorch, MyGrad and HIPS autograd. Run one in this process:
     python benchmarks/workloads.py SYSTEM WORKLOAD [--quick] [--memory] [--width N]
 
 SYSTEM is ``numpy``, ``tinygrad`` or a peer (``torch-1t``, ``torch-2t``, ``mygrad``,
-``autograd``); WORKLOAD is W1..W7:
+``autograd``); WORKLOAD is W1..W7 or W1c..W4c:
 
 - W1..W4: the training workloads of ``bench.py``;
+- W1c..W4c: W1..W4 with tinygrad_ann's step compiled by ``tg.compile`` (NumPy's
+  version is W1..W4's; the peers have none);
 - W5: one training step of a 16-WIDTH-10 tanh MLP (needs ``--width``), for ``cost_curve.py``;
 - W6: one gradient and one Hessian-vector product of W2's loss, for ``cost_curve.py``
   (no NumPy version: the ratio of interest is the product's time to the gradient's);
@@ -18,6 +20,7 @@ SYSTEM is ``numpy``, ``tinygrad`` or a peer (``torch-1t``, ``torch-2t``, ``mygra
 
 Prints one JSON line: seconds, final loss (W6: v·Hv; W7 adds the sum of the batch
 norms' running statistics), and (with ``--memory``) the tracemalloc peak in bytes.
+tinygrad_ann's W1c..W4c add ``recording_steps`` (see ``recording_cost``).
 W5 and W6 time their own calls in blocks and add the median seconds per call
 (``step_seconds``; ``grad_seconds``, ``hvp_seconds``).
 """
@@ -42,6 +45,7 @@ from tinygrad_ann import nn, optim
 # Full sizes from the workload definitions; --quick divides the loop counts.
 # W7 counts batches: one epoch of 1,347 images in batches of 32 is 43 of them.
 EPOCHS = {"W1": 20_000, "W2": 2_000, "W3": 200, "W4": 20, "W6": 50, "W7": 43}
+EPOCHS.update({f"{name}c": EPOCHS[name] for name in ("W1", "W2", "W3", "W4")})
 QUICK_DIVISOR = 100
 # A hundredth of W7's epoch would be a single batch: too little to exercise the optimizer's state.
 QUICK_ITERATIONS = {"W7": 3}
@@ -56,6 +60,15 @@ def _linear_from(weight: np.ndarray, bias: np.ndarray) -> nn.Linear:
     layer.weight.data[...] = weight
     layer.bias.data[...] = bias
     return layer
+
+
+class Training(NamedTuple):
+    """A training workload's tinygrad_ann side, shared by its eager and compiled loops."""
+
+    loss_of: Callable[..., tg.Tensor]  # one step's loss: what tg.compile records in W1c..W4c
+    first_arguments: tuple  # loss_of's arguments in the first step
+    optimizer: optim.Optimizer | None  # W4 updates nothing: it reads its leaf's gradient
+    data: tuple = ()  # W3's images and labels, which its loop cuts into batches
 
 
 # ---------------------------------------------------------------- W1
@@ -79,13 +92,22 @@ def w1_numpy(epochs: int) -> float:
     return float(loss)
 
 
-def w1_tinygrad(epochs: int) -> float:
+def w1_training() -> Training:
     X, y, weight, bias = w1_setup()
     layer = _linear_from(weight, bias)
-    inputs = tg.tensor(X)
-    optimizer = optim.SGD(layer.parameters(), lr=0.05)
+    return Training(
+        lambda x: 0.5 * F.mse_loss(layer(x).sigmoid(), y, reduction="sum"),
+        (tg.tensor(X),),
+        optim.SGD(layer.parameters(), lr=0.05),
+    )
+
+
+def w1_tinygrad(epochs: int, compiled: bool = False) -> float:
+    training = w1_training()
+    step = tg.compile(training.loss_of) if compiled else training.loss_of
+    (inputs,), optimizer = training.first_arguments, training.optimizer
     for _ in range(epochs):
-        loss = 0.5 * F.mse_loss(layer(inputs).sigmoid(), y, reduction="sum")
+        loss = step(inputs)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -121,13 +143,22 @@ def w2_numpy(passes: int) -> float:
     return float(loss)
 
 
-def w2_tinygrad(passes: int) -> float:
+def w2_training() -> Training:
     X, labels, w1, b1, w2, b2 = w2_setup()
     model = nn.Sequential(_linear_from(w1, b1), nn.Tanh(), _linear_from(w2, b2))
-    inputs = tg.tensor(X)
-    optimizer = optim.SGD(model.parameters(), lr=0.5)
+    return Training(
+        lambda x, t: F.cross_entropy(model(x), t),
+        (tg.tensor(X), labels),
+        optim.SGD(model.parameters(), lr=0.5),
+    )
+
+
+def w2_tinygrad(passes: int, compiled: bool = False) -> float:
+    training = w2_training()
+    step = tg.compile(training.loss_of) if compiled else training.loss_of
+    (inputs, labels), optimizer = training.first_arguments, training.optimizer
     for _ in range(passes):
-        loss = F.cross_entropy(model(inputs), labels)
+        loss = step(inputs, labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -177,12 +208,24 @@ def w3_numpy(steps: int) -> float:
     return float(loss)
 
 
-def w3_tinygrad(steps: int) -> float:
+def w3_training() -> Training:
     images, labels, w1, b1, w2, b2 = w3_setup()
     model = nn.Sequential(_linear_from(w1, b1), nn.ReLU(), _linear_from(w2, b2))
-    optimizer = optim.SGD(model.parameters(), lr=0.01)
-    for x, y in batches(images, labels, steps):
-        loss = F.cross_entropy(model(tg.from_numpy(x)), y)
+    first_images, first_labels = next(batches(images, labels))
+    return Training(
+        lambda x, t: F.cross_entropy(model(x), t),
+        (tg.from_numpy(first_images), first_labels),
+        optim.SGD(model.parameters(), lr=0.01),
+        (images, labels),
+    )
+
+
+def w3_tinygrad(steps: int, compiled: bool = False) -> float:
+    training = w3_training()
+    step = tg.compile(training.loss_of) if compiled else training.loss_of
+    optimizer = training.optimizer
+    for x, y in batches(*training.data, steps):
+        loss = step(tg.from_numpy(x), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -191,13 +234,13 @@ def w3_tinygrad(steps: int) -> float:
 
 # ---------------------------------------------------------------- W4
 CHAIN_REPEATS = 250  # 4 ops each: 1,000 ops
+W4_START = np.array([0.1, -0.2, 0.3, 0.4])
 
 
 def w4_numpy(repeats: int) -> float:
     """x*1.0001, tanh, x+0.0001, tanh, ... 1,000 ops on 4 numbers, forward and backward."""
-    start = np.array([0.1, -0.2, 0.3, 0.4])
     for _ in range(repeats):
-        x = start
+        x = W4_START
         tanh_outputs = []
         for _ in range(CHAIN_REPEATS):
             x = np.tanh(x * 1.0001)
@@ -214,17 +257,66 @@ def w4_numpy(repeats: int) -> float:
     return float(total + grad.sum())
 
 
-def w4_tinygrad(repeats: int) -> float:
-    start = np.array([0.1, -0.2, 0.3, 0.4])
+def w4_chain(x: tg.Tensor) -> tg.Tensor:
+    for _ in range(CHAIN_REPEATS):
+        x = (x * 1.0001).tanh()
+        x = (x + 0.0001).tanh()
+    return x.sum()
+
+
+def w4_training() -> Training:
+    return Training(w4_chain, (tg.tensor(W4_START, requires_grad=True),), None)
+
+
+def w4_tinygrad(repeats: int, compiled: bool = False) -> float:
+    step = tg.compile(w4_chain) if compiled else w4_chain
     for _ in range(repeats):
-        leaf = tg.tensor(start, requires_grad=True)
-        x = leaf
-        for _ in range(CHAIN_REPEATS):
-            x = (x * 1.0001).tanh()
-            x = (x + 0.0001).tanh()
-        total = x.sum()
+        leaf = tg.tensor(W4_START, requires_grad=True)
+        total = step(leaf)
         total.backward()
     return float(total.item() + leaf.grad.data.sum())
+
+
+# ---------------------------------------------------------------- W1c..W4c
+# W1..W4 with tinygrad_ann's step compiled: the loops above with `step = tg.compile(loss_of)`.
+# A replay computes what eager computes bit for bit, so NumPy's versions stay the references.
+COMPILED = {"W1c": "W1", "W2c": "W2", "W3c": "W3", "W4c": "W4"}
+TRAININGS = {"W1": w1_training, "W2": w2_training, "W3": w3_training, "W4": w4_training}
+RECORDINGS = 5  # fresh compiled steps whose first call recording_cost times
+
+
+def eager_twin(workload: str) -> str:
+    """The eager workload that ``workload`` compiles (a workload that compiles none: itself)."""
+    return COMPILED.get(workload, workload)
+
+
+def recording_cost(workload: str) -> float:
+    """The first call of a newly compiled step (recording and planning), in eager steps.
+
+    An eager step is one pass of the eager loop: forward, backward and update
+    (W4: the chain's forward and backward), its time the median of ``BLOCKS``
+    blocks; the first call's time is the median of ``RECORDINGS`` steps, each
+    compiled afresh and called on the first step's arguments.
+    """
+    training = TRAININGS[eager_twin(workload)]()
+    loss_of, arguments, optimizer = training.loss_of, training.first_arguments, training.optimizer
+
+    def eager_step() -> None:
+        loss = loss_of(*arguments)
+        if optimizer is not None:
+            optimizer.zero_grad()
+        loss.backward()
+        if optimizer is not None:
+            optimizer.step()
+
+    eager_seconds = time_blocks(20, eager=eager_step)["eager_seconds"]
+    first_calls = []
+    for _ in range(RECORDINGS):
+        step = tg.compile(loss_of)
+        start = time.perf_counter()
+        step(*arguments)
+        first_calls.append(time.perf_counter() - start)
+    return float(np.median(first_calls)) / eager_seconds
 
 
 # ---------------------------------------------------------------- W5
@@ -447,6 +539,10 @@ WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
     "W2": {"numpy": w2_numpy, "tinygrad": w2_tinygrad},
     "W3": {"numpy": w3_numpy, "tinygrad": w3_tinygrad},
     "W4": {"numpy": w4_numpy, "tinygrad": w4_tinygrad},
+    "W1c": {"numpy": w1_numpy, "tinygrad": functools.partial(w1_tinygrad, compiled=True)},
+    "W2c": {"numpy": w2_numpy, "tinygrad": functools.partial(w2_tinygrad, compiled=True)},
+    "W3c": {"numpy": w3_numpy, "tinygrad": functools.partial(w3_tinygrad, compiled=True)},
+    "W4c": {"numpy": w4_numpy, "tinygrad": functools.partial(w4_tinygrad, compiled=True)},
     "W5": {"numpy": w5_numpy, "tinygrad": w5_tinygrad},
     "W6": {"tinygrad": w6_tinygrad},
     "W7": {"tinygrad": w7_tinygrad},
@@ -491,6 +587,8 @@ def run(
     if memory:
         result["peak_bytes"] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+    if workload in COMPILED and system == "tinygrad":
+        result["recording_steps"] = recording_cost(workload)
     return result
 
 

@@ -24,11 +24,17 @@ import peers
 import workloads
 
 TRAINING = ("W1", "W2", "W3", "W4")
+COMPILED = tuple(workloads.COMPILED)
 
 
 @functools.cache
 def numpy_loss(workload: str, width: int = 0) -> float:
     return workloads.run("numpy", workload, quick=True, width=width)["loss"]
+
+
+@functools.cache
+def tinygrad_run(workload: str) -> dict:
+    return workloads.run("tinygrad", workload, quick=True)
 
 
 def peer_cases():
@@ -40,12 +46,24 @@ def peer_cases():
                 yield pytest.param(system, workload, id=f"{system}-{workload}")
 
 
-@pytest.mark.parametrize("workload", TRAINING)
+@pytest.mark.parametrize("workload", TRAINING + COMPILED)
 def test_numpy_and_tinygrad_versions_agree(workload):
-    tinygrad_result = workloads.run("tinygrad", workload, quick=True)
-    tolerance = 1e-4 if workload == "W3" else 1e-10
-    assert np.isfinite(numpy_loss(workload))
-    np.testing.assert_allclose(tinygrad_result["loss"], numpy_loss(workload), rtol=tolerance)
+    eager = workloads.eager_twin(workload)
+    tolerance = 1e-4 if eager == "W3" else 1e-10
+    assert np.isfinite(numpy_loss(eager))
+    np.testing.assert_allclose(tinygrad_run(workload)["loss"], numpy_loss(eager), rtol=tolerance)
+
+
+@pytest.mark.parametrize("workload", COMPILED)
+def test_compiled_workload_replays_the_eager_one_bit_for_bit(workload):
+    twin = workloads.eager_twin(workload)
+    compiled, eager = tinygrad_run(workload), tinygrad_run(twin)
+    assert compiled["iterations"] == eager["iterations"]
+    assert compiled["loss"] == eager["loss"]
+    assert compiled["recording_steps"] > 0 and "recording_steps" not in eager
+    assert workloads.WORKLOADS[workload]["numpy"] is workloads.WORKLOADS[twin]["numpy"]
+    assert bench.tolerance(workload) == bench.tolerance(twin)
+    assert not any(bench.has_workload(peer, workload) for peer in peers.SYSTEMS)
 
 
 @pytest.mark.parametrize("workload", sorted(floor.SKELETON))
@@ -192,6 +210,26 @@ def test_bench_runs_each_system_in_its_own_process(capsys):
     assert "W4 1,000-op" in capsys.readouterr().out
 
 
+def test_bench_times_numpy_once_for_a_workload_and_its_compiled_twin(capsys, monkeypatch):
+    started = []
+
+    def counted_worker(system, workload, *rest, **options):
+        started.append((system, workload))
+        return run_worker(system, workload, *rest, **options)
+
+    run_worker = bench.run_worker
+    monkeypatch.setattr(bench, "run_worker", counted_worker)
+    summary = bench.main(["--quick", "--repeats", "2", "--only", "w4c,W4"])
+    assert sorted(started) == sorted([("numpy", "W4"), ("tinygrad", "W4c"), ("tinygrad", "W4")] * 2)
+    compiled, eager = summary["workloads"]["W4c"], summary["workloads"]["W4"]
+    assert compiled["median_seconds"]["numpy"] == eager["median_seconds"]["numpy"]
+    assert compiled["disagreeing"] == [] and compiled["recording_steps"] > 0
+    out = capsys.readouterr().out
+    assert "W4c W4 with the chain compiled (tg.compile)" in out
+    assert "compiled / eager (tinygrad's time): W4 " in out
+    assert "recording (first call of a compiled step, median of the runs): W4 " in out
+
+
 def fake_result(losses: dict[str, float]) -> dict:
     return {
         "median_seconds": dict.fromkeys(losses, 1.0),
@@ -212,6 +250,29 @@ def test_report_lists_missing_peers_and_refuses_disagreeing_ratios():
     w1_row = next(line for line in table.splitlines() if line.startswith("W1 "))
     assert "differs" in w1_row and "2.00x" in w1_row  # mygrad refused, tinygrad reported
     assert "W1 mygrad: final loss 1.5 differs from NumPy's 1.0" in table
+
+
+def test_report_compares_compiled_workloads_with_numpy_and_with_eager():
+    results = {
+        "W1": fake_result({"numpy": 1.0, "tinygrad": 1.0, "mygrad": 1.0}),
+        "W1c": fake_result({"numpy": 1.0, "tinygrad": 1.0}),
+        "W2": fake_result({"numpy": 1.0, "tinygrad": 1.5}),
+        "W2c": fake_result({"numpy": 1.0, "tinygrad": 1.0}),
+        "W3c": fake_result({"numpy": 1.0, "tinygrad": 1.0}),
+    }
+    results["W1c"]["ratios"]["tinygrad"] = 1.6
+    results["W1c"]["median_seconds"]["tinygrad"] = 0.8
+    results["W1c"]["recording_steps"] = 3.14
+    results["W3c"]["ratios"]["tinygrad"] = 1.02
+    table = bench.report(results, ["numpy", "tinygrad", "mygrad"])
+    rows = {line.split()[0]: line for line in table.splitlines() if line.startswith("W")}
+    assert rows["W1c"].startswith("W1c W1 with its loss compiled (tg.compile)")
+    assert rows["W1c"].split()[-4:] == ["1.60x", "-", "1.5x", "MISSED"]  # no mygrad version
+    assert rows["W3c"].split()[-4:] == ["1.02x", "-", "1.02x", "ok"]  # a target of 1.02
+    assert "compiled / eager (tinygrad's time): W1 0.80, W2 loss differs\n" in table
+    assert "recording (first call of a compiled step, median of the runs): W1 3.1 eager steps" in (
+        table
+    )
 
 
 def test_cost_curve_table_and_plot(tmp_path):
