@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
-from tinygrad_ann.testing import well_conditioned
+from tinygrad_ann.testing import broadcastable_shapes, shapes, tensors, well_conditioned
 
 # The tolerance the op table's gradients must meet against finite differences, per entry:
 # |analytic - numeric| <= atol + rtol * |numeric|. Central differences in float64 with
@@ -448,3 +448,36 @@ SPECS: list[OpSpec] = [
         targets=_binary_targets,
     ),
 ]
+
+
+@st.composite
+def op_inputs(draw, spec: OpSpec):
+    """The differentiable inputs of ``spec`` and its extra (target) argument, if any."""
+    if spec.shapes is not None:
+        input_shapes = spec.shapes
+    elif spec.broadcast:
+        input_shapes = draw(broadcastable_shapes(spec.arity, min_dims=spec.min_dims))
+    else:
+        shape = draw(shapes(min_dims=spec.min_dims))
+        input_shapes = (shape,) * spec.arity
+    if spec.unique and spec.arity > 1:
+        # Distinct values across all operands, so maximum/minimum never tie.
+        joined = draw(
+            tensors(shape=(sum(int(np.prod(s)) for s in input_shapes),), unique=True)
+        ).data
+        splits = np.cumsum([int(np.prod(s)) for s in input_shapes])[:-1]
+        inputs = [
+            tg.Tensor(part.reshape(s), requires_grad=True)
+            for part, s in zip(np.split(joined, splits), input_shapes)
+        ]
+    else:
+        inputs = [
+            draw(
+                tensors(
+                    shape=s, elements=None if spec.unique else spec.elements, unique=spec.unique
+                )
+            )
+            for s in input_shapes
+        ]
+    extra = () if spec.targets is None else (draw(spec.targets(input_shapes[0])),)
+    return inputs, extra

@@ -14,47 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from layer_specs import LAYER_SPECS
-from op_specs import CAUGHT_RELATIVE_ERROR, GRADIENT_TOLERANCE, OpSpec
+from op_specs import CAUGHT_RELATIVE_ERROR, GRADIENT_TOLERANCE, op_inputs
 from op_specs import SPECS as CORE_SPECS
 
 import tinygrad_ann as tg
 from tinygrad_ann.autograd.numerical import Jacobians, compute_jacobians, excess_error
-from tinygrad_ann.testing import assert_gradients_match, broadcastable_shapes, shapes, tensors
+from tinygrad_ann.testing import assert_gradients_match
 
 SPECS = CORE_SPECS + LAYER_SPECS
-
-
-@st.composite
-def op_inputs(draw, spec: OpSpec):
-    """The differentiable inputs of ``spec`` and its extra (target) argument, if any."""
-    if spec.shapes is not None:
-        input_shapes = spec.shapes
-    elif spec.broadcast:
-        input_shapes = draw(broadcastable_shapes(spec.arity, min_dims=spec.min_dims))
-    else:
-        shape = draw(shapes(min_dims=spec.min_dims))
-        input_shapes = (shape,) * spec.arity
-    if spec.unique and spec.arity > 1:
-        # Distinct values across all operands, so maximum/minimum never tie.
-        joined = draw(
-            tensors(shape=(sum(int(np.prod(s)) for s in input_shapes),), unique=True)
-        ).data
-        splits = np.cumsum([int(np.prod(s)) for s in input_shapes])[:-1]
-        inputs = [
-            tg.Tensor(part.reshape(s), requires_grad=True)
-            for part, s in zip(np.split(joined, splits), input_shapes)
-        ]
-    else:
-        inputs = [
-            draw(
-                tensors(
-                    shape=s, elements=None if spec.unique else spec.elements, unique=spec.unique
-                )
-            )
-            for s in input_shapes
-        ]
-    extra = () if spec.targets is None else (draw(spec.targets(input_shapes[0])),)
-    return inputs, extra
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)

@@ -24,7 +24,7 @@ from .grad_mode import EngineSwitches, switches
 from .hooks import TensorHooks, _run_tensor_hooks
 from .saved import _RELEASED
 
-__all__ = ["column_sums", "grad", "run_backward", "seed_gradient", "unbroadcast"]
+__all__ = ["column_sums", "fit_gradient", "grad", "run_backward", "seed_gradient", "unbroadcast"]
 
 _ndarray = np.ndarray
 
@@ -172,6 +172,17 @@ def run_backward(
     previous_mode = state.grad_enabled
     state.grad_enabled = create_graph
     try:
+        if (
+            len(roots) == 1
+            and inputs is None
+            and not create_graph
+            and not state.anomaly
+            and not state.backward_observers
+            and not TensorHooks.by_id
+            and _one_op_behind(roots[0])
+        ):
+            _write_grads(_backward_of_one_op(roots[0], root_grads[0], retain_graph))
+            return {}
         found = _backward_pass(roots, root_grads, retain_graph, inputs, create_graph, state)
         if inputs is not None:
             return found
@@ -294,6 +305,56 @@ def _backward_pass(
     if tensor_hooks:
         _run_leaf_hooks(found, tensor_hooks, create_graph)
     return found
+
+
+def _one_op_behind(root: Tensor) -> bool:
+    """Whether ``root``'s graph is a single op, all of whose inputs are leaves (as the
+    result of a ``tg.compile`` replay is): then backward needs no schedule."""
+    ctx = root._ctx
+    if ctx is None:
+        return False
+    for parent in ctx.parents:
+        if parent is not None and parent._ctx is not None:
+            return False
+    return True
+
+
+def _backward_of_one_op(root: Tensor, grad: Any, retain_graph: bool) -> dict[Tensor, Any]:
+    """:func:`_backward_pass` for a graph of one op without hooks or observers: its VJP,
+    each gradient fitted to its input and summed per leaf, then the release."""
+    ctx = root._ctx
+    assert ctx is not None
+    if ctx.saved is _RELEASED:
+        raise _second_backward_error(ctx)
+    found: dict[Tensor, Any] = {root: grad} if root._retains_grad else {}
+    input_grads = ctx.backward(ctx, grad)
+    parents = ctx.parents
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    if len(input_grads) != len(parents):
+        input_grads = _one_per_positional_input(ctx, input_grads)
+    for parent, input_grad in zip(parents, input_grads):
+        if parent is None or input_grad is None:
+            continue
+        data = parent._data
+        input_grad = fit_gradient(input_grad, data.shape, data.dtype, ctx)
+        previous = found.get(parent)
+        found[parent] = input_grad if previous is None else previous + input_grad
+    if not retain_graph:
+        ctx.saved = _RELEASED
+    return found
+
+
+def fit_gradient(grad: Any, shape: tuple[int, ...], dtype: np.dtype, ctx: Any) -> Any:
+    """A VJP's array gradient in its input's ``shape`` and ``dtype``, as backward's loop
+    makes it (there inline, as it runs once per op); ``ctx`` names the op in errors."""
+    if type(grad) is not _ndarray:
+        grad = _as_gradient(grad, False)
+    if grad.shape != shape:
+        grad = unbroadcast(grad, shape, ctx)
+    if grad.dtype is not dtype and grad.dtype != dtype:
+        grad = grad.astype(dtype)
+    return grad
 
 
 def _schedule(

@@ -33,12 +33,12 @@ class CompiledCall(Function):
     refuses a second backward, as for any op.
     """
 
-    __slots__ = ("plan", "contexts", "_held")
+    __slots__ = ("plan", "contexts", "stash", "_held")
     name = "compiled"
     differentiable_backward = True  # so create_graph reaches lift_saved, which explains
 
     plan: Plan
-    contexts: list[Function]
+    contexts: list[Function | None]
 
     @property
     def saved(self) -> Any:
@@ -54,6 +54,7 @@ class CompiledCall(Function):
         contexts = getattr(self, "contexts", None)
         if contexts is not None:
             del self.contexts
+            self.stash = ()  # what the inlined ops saved: dropping it unlocks guarded arrays
             self.plan.release(contexts)
             self.plan.free_contexts.append(contexts)
 
@@ -63,7 +64,7 @@ class CompiledCall(Function):
     @staticmethod
     def backward(ctx: Function, grad_output: Any) -> Any:
         assert isinstance(ctx, CompiledCall)
-        return ctx.plan.backward(ctx.contexts, grad_output)
+        return ctx.plan.backward(ctx.contexts, ctx.stash, grad_output)
 
     def lift_saved(self, output: Tensor) -> tuple[Any, ...]:
         raise CompileError(
@@ -238,9 +239,10 @@ def _replay(plan: Plan, tensors: list[Tensor], trace: list[Any] | None = None) -
     """
     free = plan.free_contexts
     contexts = free.pop() if free else plan.new_contexts()
-    out = (
-        plan.forward(tensors, contexts) if trace is None else plan.forward(tensors, contexts, trace)
-    )
+    if trace is None:
+        out, stash = plan.forward(tensors, contexts)
+    else:
+        out, stash = plan.forward(tensors, contexts, trace)
     result = _new_object(Tensor)
     result._data = out
     result._grad = None
@@ -252,6 +254,7 @@ def _replay(plan: Plan, tensors: list[Tensor], trace: list[Any] | None = None) -
         node = _new_object(CompiledCall)
         node.plan = plan
         node.contexts = contexts
+        node.stash = stash
         node._held = (True,)  # anything but RELEASED: the engine checks it before backward
         node.parents = parents
         node.needs_input_grad = (True,) * len(parents)

@@ -14,27 +14,31 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, unbroadcast
-from ..autograd.function import as_gradient, as_output_array
+from ..autograd import Function
+from ..autograd.engine import fit_gradient
+from ..autograd.function import as_output_array
 from ..autograd.saved import guard_saved
+from .inline import Template, needs_name, result_name, saved_name, template_of
 from .recorder import Recording, Step
 
 _new_object = object.__new__
 
 
-def _fit(grad: Any, shape: tuple[int, ...], dtype: np.dtype, ctx: Function) -> Any:
-    """A VJP's gradient in its input's shape and dtype, as the eager engine makes it."""
-    if type(grad) is not np.ndarray:
-        grad = as_gradient(grad, False)
-    if grad.shape != shape:
-        grad = unbroadcast(grad, shape, ctx)
-    if grad.dtype != dtype:
-        grad = grad.astype(dtype)
-    return grad
+def _as_output_and_saved(out: Any, saved: tuple[Any, ...]) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """An inlined forward's NumPy scalar result as a 0-d array, also where it was saved
+    (what ``apply`` does for a called forward)."""
+    array = np.asarray(out)
+    return array, tuple(array if value is out else value for value in saved)
 
 
 class Plan:
-    """Forward and backward of one recording, as generated Python functions."""
+    """Forward and backward of one recording, as generated Python functions.
+
+    ``forward(arguments, contexts)`` returns the result's array and the tuple of what
+    the inlined ops saved; ``backward(contexts, stash, grad)`` returns one gradient per
+    ``grad_targets``. Ops whose methods cannot be inlined are called with a ``ctx``
+    from ``contexts`` (see :meth:`new_contexts`).
+    """
 
     def __init__(
         self, recording: Recording, output: str, grad_targets: list[str], traced: bool = False
@@ -48,13 +52,18 @@ class Plan:
         self.argument_parents: list[int] = []
         self.parents: list[Any] = []
         #: Sets of contexts no live call holds, for the next replays.
-        self.free_contexts: list[list[Function]] = []
-        steps = recording.steps
-        self._ops = [step.op for step in steps]
-        self._needs = [step.needs_input_grad for step in steps]
+        self.free_contexts: list[list[Function | None]] = []
         self.backward_steps = self._steps_backward_needs()
+        needed = set(self.backward_steps)
+        #: Per step, its (forward, backward) templates when it is inlined, else None.
+        self._templates = [
+            self._templates_of(step, index in needed) for index, step in enumerate(recording.steps)
+        ]
+        self._called = [index for index, found in enumerate(self._templates) if found is None]
+        self._guarded: list[int] = []
         namespace: dict[str, Any] = {"nd": np.ndarray, "AS": as_output_array, "G": guard_saved}
-        namespace["FIT"] = _fit
+        namespace["ASI"] = _as_output_and_saved
+        namespace["FIT"] = fit_gradient
         namespace.update(recording.constants)
         for name, tensor in recording.externals.items():
             namespace[f"E_{name}"] = tensor
@@ -66,21 +75,43 @@ class Plan:
         self.forward = namespace["forward"]
         self.backward = namespace["backward"]
 
+    @staticmethod
+    def _templates_of(step: Step, differentiated: bool) -> tuple[Template, Template | None] | None:
+        forward = template_of(step.op.forward)
+        if forward is None:
+            return None
+        parameters = forward.parameters
+        if len(step.inputs) > len(parameters) or set(step.options) - set(
+            parameters[len(step.inputs) :]
+        ):
+            return None
+        if set(parameters[len(step.inputs) :]) - set(step.options):
+            return None  # a parameter left to its default: call forward instead
+        if not differentiated:
+            return forward, None
+        backward = template_of(step.op.backward)
+        if backward is None or len(backward.parameters) != 1:
+            return None
+        return forward, backward
+
     # ------------------------------------------------------------------ contexts
-    def new_contexts(self) -> list[Function]:
-        """One ``ctx`` per op, as ``apply`` would make it, reused by the replays of a call."""
-        contexts = []
-        for op, needs in zip(self._ops, self._needs):
-            ctx = _new_object(op)
+    def new_contexts(self) -> list[Function | None]:
+        """A ``ctx`` for each op that is called, not inlined (None for the others)."""
+        contexts: list[Function | None] = [None] * len(self.recording.steps)
+        for index in self._called:
+            step = self.recording.steps[index]
+            ctx = _new_object(step.op)
             ctx.saved = ()
-            ctx.needs_input_grad = needs
-            contexts.append(ctx)
+            ctx.needs_input_grad = step.needs_input_grad
+            contexts[index] = ctx
         return contexts
 
-    def release(self, contexts: list[Function]) -> None:
-        """Drop what the ops saved (unlocking guarded arrays), as backward's release does."""
+    def release(self, contexts: list[Function | None]) -> None:
+        """Drop what the called ops saved (unlocking guarded arrays), as backward's release does."""
         for index in self._guarded:
-            contexts[index].saved = ()
+            ctx = contexts[index]
+            if ctx is not None:
+                ctx.saved = ()
 
     # ------------------------------------------------------------------ source
     def _steps_backward_needs(self) -> list[int]:
@@ -109,24 +140,54 @@ class Plan:
                 lines.append(f"    {name} = arguments[{name[1:]}]._data")
         for name in recording.externals:
             lines.append(f"    {name} = E_{name}._data")
-        self._guarded = []
+        needed = set(self.backward_steps)
+        stash = []
         for index, step in enumerate(recording.steps):
-            namespace[f"F{index}"] = step.op.forward
-            arguments = [*step.inputs, *(f"{key}={value}" for key, value in step.options.items())]
-            call = ", ".join(arguments)
-            lines.append(f"    c = contexts[{index}]")
-            lines.append(f"    {step.output} = F{index}(c, {call})")
-            lines.append(
-                f"    if type({step.output}) is not nd: {step.output} = AS(c, {step.output})"
-            )
-            if traced:
-                lines.append(f"    trace.append({step.output})")
-            if step.differentiable and self._saves_outside_values(step):
+            out = step.output
+            guard = step.differentiable and self._saves_outside_values(step)
+            if guard:
                 namespace[f"P{index}"] = step.op.private_saved
-                lines.append(f"    if c.saved: c.saved = G(c.saved, P{index})")
-                self._guarded.append(index)
-            shown.append(f"{step.output} = {step.op.op_name()}({call})")
-        lines.append(f"    return {self.output}")
+            templates = self._templates[index]
+            if templates is None:
+                namespace[f"F{index}"] = step.op.forward
+                lines.append(f"    c = contexts[{index}]")
+                if step.options:  # as apply keeps them, for a backward that reads ctx.options
+                    options = ", ".join(f"{key!r}: {value}" for key, value in step.options.items())
+                    lines.append(f"    c.options = {{{options}}}")
+                lines.append(f"    {out} = F{index}(c, {_call_arguments(step)})")
+                lines.append(f"    if type({out}) is not nd: {out} = AS(c, {out})")
+                if guard:
+                    lines.append(f"    if c.saved: c.saved = G(c.saved, P{index})")
+                    self._guarded.append(index)
+            else:
+                suffix = f"__{index}"
+                forward = templates[0]
+                namespace.update(forward.globals_used)
+                namespace[needs_name(suffix)] = step.needs_input_grad
+                bound = [
+                    *step.inputs,
+                    *(step.options[p] for p in forward.parameters[len(step.inputs) :]),
+                ]
+                lines.extend(
+                    "    " + line for line in forward.bind(suffix, bound, fresh_saved=True)
+                )
+                saved = saved_name(suffix)
+                lines.append(f"    {out} = {result_name(suffix)}")
+                lines.append(f"    if type({out}) is not nd: {out}, {saved} = ASI({out}, {saved})")
+                if guard:
+                    lines.append(f"    {saved} = G({saved}, P{index})")
+                if index in needed:
+                    stash.append(saved)
+            if traced:
+                lines.append(f"    trace.append({out})")
+            call = ", ".join(
+                [*step.inputs, *(f"{key}={value}" for key, value in step.options.items())]
+            )
+            shown.append(f"{out} = {step.op.op_name()}({call})")
+        self._stash = stash
+        lines.append(
+            f"    return {self.output}, ({', '.join(stash)}{',' if len(stash) == 1 else ''})"
+        )
         shown.append(f"return {self.output}")
         return lines, shown
 
@@ -140,17 +201,33 @@ class Plan:
 
     def _backward_source(self, namespace: dict[str, Any]) -> tuple[list[str], list[str]]:
         recording = self.recording
-        lines = [f"def backward(contexts, g_{self.output}):"]
+        lines = [f"def backward(contexts, stash, g_{self.output}):"]
+        if self._stash:
+            lines.append(f"    ({', '.join(self._stash)},) = stash")
         shown = [
             f"# backward (g_x: the result's gradient with respect to x; g_{self.output} is given)"
         ]
         assigned = {self.output}
         for index in self.backward_steps:
             step = recording.steps[index]
-            namespace[f"B{index}"] = step.op.backward
             output_array = recording.arrays[step.output]
-            lines.append(f"    c = contexts[{index}]")
-            lines.append(f"    r = B{index}(c, g_{step.output})")
+            templates = self._templates[index]
+            if templates is None:
+                namespace[f"B{index}"] = step.op.backward
+                lines.append(f"    c = contexts[{index}]")
+                lines.append(f"    r = B{index}(c, g_{step.output})")
+            else:
+                suffix = f"__{index}"
+                backward = templates[1]
+                assert backward is not None
+                namespace.update(backward.globals_used)
+                lines.extend(
+                    "    " + line
+                    for line in backward.bind(suffix, [f"g_{step.output}"], fresh_saved=False)
+                )
+                lines.append(f"    r = {result_name(suffix)}")
+                namespace[f"O{index}"] = step.op  # names the op if a gradient does not fit
+                lines.append(f"    c = O{index}")
             lines.append("    if type(r) is not tuple: r = (r,)")
             targets = []
             for position, (name, needs) in enumerate(zip(step.inputs, step.needs_input_grad)):
@@ -163,7 +240,7 @@ class Plan:
                     value = f"FIT({value}, *S_{name}, c)"
                 if name in assigned:
                     lines.append(f"    g_{name} = g_{name} + {value}")
-                    targets.append(f"g_{name} +")
+                    targets.append(f"g_{name} (added)")
                 else:
                     lines.append(f"    g_{name} = {value}")
                     assigned.add(name)
@@ -174,6 +251,15 @@ class Plan:
                 else f"{step.op.op_name()}.backward(g_{step.output})"
             )
         results = [f"g_{name}" if name in assigned else "None" for name in self.grad_targets]
-        lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
+        lines.append(f"    return {_tuple(results)}")
         shown.append(f"return {', '.join(results) or 'nothing'}")
         return lines, shown
+
+
+def _call_arguments(step: Step) -> str:
+    return ", ".join([*step.inputs, *(f"{key}={value}" for key, value in step.options.items())])
+
+
+def _tuple(names: list[str]) -> str:
+    """A tuple display of ``names``, a one-element tuple included."""
+    return f"({', '.join(names)}{',' if len(names) == 1 else ''})"
