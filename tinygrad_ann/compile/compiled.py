@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, is_anomaly_enabled, switches
+from ..autograd import Function, switches
 from ..autograd.function import next_sequence
 from ..autograd.saved import RELEASED
 from ..errors import CompileError
@@ -77,23 +77,80 @@ class CompiledCall(Function):
 class _Entry:
     """One plan and the checks that say it fits the call."""
 
-    __slots__ = ("plan", "external_guard", "module_guard")
+    __slots__ = (
+        "plan",
+        "key",
+        "grad_enabled",
+        "external_guard",
+        "module_guard",
+        "arguments",
+        "distinct",
+    )
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, key: Hashable, tensors: list[Tensor], positional: bool) -> None:
         self.plan = plan
+        self.key = key
+        self.grad_enabled = switches().grad_enabled  # recorded under this grad mode
         recording = plan.recording
         self.external_guard = [
             (tensor, tensor._data.shape, tensor._data.dtype, tensor.requires_grad)
             for tensor in recording.externals.values()
         ]
         self.module_guard = [(module, module.training) for module in recording.modules.values()]
+        #: For calls of Tensors and arrays only, by position: what :meth:`fits_quickly`
+        #: compares each argument with (None: the full signature is needed).
+        self.arguments = (
+            [(t._data.shape, t._data.dtype, t.requires_grad) for t in tensors]
+            if positional
+            else None
+        )
+        self.distinct = len({id(t._data) for t in tensors})
 
     def fits(self) -> bool:
+        """Whether the outside Tensors and the modules are as recorded."""
         for tensor, shape, dtype, requires_grad in self.external_guard:
             data = tensor._data
-            if data.shape != shape or data.dtype != dtype or tensor.requires_grad != requires_grad:
+            if (
+                data.shape != shape
+                or (data.dtype is not dtype and data.dtype != dtype)
+                or tensor.requires_grad is not requires_grad
+            ):
                 return False
-        return all(module.training == training for module, training in self.module_guard)
+        for module, training in self.module_guard:
+            if module.training != training:
+                return False
+        return True
+
+    def fits_quickly(self, arguments: tuple[Any, ...], grad_enabled: bool) -> list[Tensor] | None:
+        """The call's Tensors if positional ``arguments`` fit this plan, else None: the
+        signature's checks without building its key (the common call: the same plan again)."""
+        expected = self.arguments
+        if (
+            expected is None
+            or len(arguments) != len(expected)
+            or grad_enabled is not self.grad_enabled
+        ):
+            return None
+        tensors = []
+        for value, (shape, dtype, requires_grad) in zip(arguments, expected):
+            kind = type(value)
+            if kind is Tensor:
+                data = value._data
+                if value.requires_grad is not requires_grad:
+                    return None
+            elif kind is np.ndarray:
+                data = value
+                value = Tensor._wrap(data)
+                if requires_grad:
+                    return None
+            else:
+                return None
+            if data.shape != shape or (data.dtype is not dtype and data.dtype != dtype):
+                return None
+            tensors.append(value)
+        if len(tensors) > 1 and len({id(t._data) for t in tensors}) != self.distinct:
+            return None
+        return tensors if self.fits() else None
 
 
 class CompiledFunction:
@@ -108,6 +165,7 @@ class CompiledFunction:
         self.function = function
         self.check = check
         self._cache: OrderedDict[Hashable, list[_Entry]] = OrderedDict()
+        self._last: _Entry | None = None  # the plan the last call ran
         #: How many times the function was recorded (a new signature, or a plan dropped).
         self.recordings = 0
         functools.update_wrapper(self, function)
@@ -118,15 +176,22 @@ class CompiledFunction:
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *arguments: Any, **keywords: Any) -> Any:
-        if is_anomaly_enabled():
+        state = switches()
+        if state.anomaly:
             # Anomaly mode checks every op as it runs, which only eager does.
             return self.function(*arguments, **keywords)
+        last = self._last
+        if last is not None and not keywords and not self.check:
+            tensors = last.fits_quickly(arguments, state.grad_enabled)
+            if tensors is not None:
+                return _replay(last.plan, tensors)
         tensors, key = _signature(arguments, keywords)
         entries = self._cache.get(key)
         if entries is not None:
             self._cache.move_to_end(key)
             for entry in entries:
                 if entry.fits():
+                    self._last = entry
                     if self.check:
                         return self._checked_replay(entry.plan, tensors, arguments, keywords)
                     return _replay(entry.plan, tensors)
@@ -154,11 +219,16 @@ class CompiledFunction:
         plan.parents = [
             tensor for tensor in recorder.recording.externals.values() if tensor.requires_grad
         ]
-        self._cache.setdefault(key, []).append(_Entry(plan))
+        positional = not keywords and all(isinstance(v, np.ndarray | Tensor) for v in arguments)
+        entry = _Entry(plan, key, tensors, positional)
+        self._cache.setdefault(key, []).append(entry)
+        self._last = entry
         self._cache.move_to_end(key)
         while sum(map(len, self._cache.values())) > CACHE_SIZE:
             oldest = next(iter(self._cache))
-            self._cache[oldest].pop(0)
+            dropped = self._cache[oldest].pop(0)
+            if dropped is self._last:
+                self._last = None
             if not self._cache[oldest]:
                 del self._cache[oldest]
         self.recordings += 1
