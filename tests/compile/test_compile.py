@@ -418,3 +418,26 @@ def test_in_place_changes_while_recording_are_refused(change):
 def test_random_numbers_drawn_while_recording_are_refused(draw):
     with pytest.raises(tg.CompileError, match="random numbers"):
         tg.compile(lambda x: (x + draw()).sum())(tg.ones(2))
+
+
+def test_a_plan_upgraded_to_straight_line_code_keeps_its_results_and_pending_backwards(
+    monkeypatch, plan_kind
+):
+    from tinygrad_ann.compile import compiled
+
+    monkeypatch.setattr(compiled, "UPGRADE_AFTER", 3)
+    w = tg.tensor([0.5, -1.5], requires_grad=True)
+    step = tg.compile(lambda x: (x * w).tanh().sum())
+    x = tg.tensor([1.0, 2.0])
+    step(x)
+    pending = [step(x), step(x)]  # the plan's 1st and 2nd replays
+    assert bool(step._last.plan.source) is (plan_kind == "straight-line")
+    after = step(x)  # the 3rd: now straight-line code
+    assert step._last.plan.source
+    for loss in [*pending, after]:
+        w.grad = None
+        loss.backward()  # each with the form of plan that ran its forward
+        expected = w.detach().requires_grad_()
+        (x * expected).tanh().sum().backward()
+        assert np.array_equal(w.grad.data, expected.grad.data)
+    assert step.recordings == 1

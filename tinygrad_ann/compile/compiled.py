@@ -16,7 +16,7 @@ from ..autograd.saved import RELEASED
 from ..errors import CompileError
 from ..tensor import Tensor
 from .checking import checked_replay
-from .plan import Plan
+from .plan import UPGRADE_AFTER, Plan
 from .recorder import Recorder, record
 
 #: Plans kept per compiled function; the least recently used one is dropped beyond.
@@ -33,12 +33,14 @@ class CompiledCall(Function):
     refuses a second backward, as for any op.
     """
 
-    __slots__ = ("plan", "contexts", "stash", "_held")
+    __slots__ = ("plan", "contexts", "stash", "plan_backward", "_held")
     name = "compiled"
     differentiable_backward = True  # so create_graph reaches lift_saved, which explains
 
     plan: Plan
     contexts: list[Function | None]
+    stash: Any
+    plan_backward: Callable[..., Any]
 
     @property
     def saved(self) -> Any:
@@ -64,7 +66,7 @@ class CompiledCall(Function):
     @staticmethod
     def backward(ctx: Function, grad_output: Any) -> Any:
         assert isinstance(ctx, CompiledCall)
-        return ctx.plan.backward(ctx.contexts, ctx.stash, grad_output)
+        return ctx.plan_backward(ctx.contexts, ctx.stash, grad_output)
 
     def lift_saved(self, output: Tensor) -> tuple[Any, ...]:
         raise CompileError(
@@ -307,6 +309,9 @@ def _replay(plan: Plan, tensors: list[Tensor], trace: list[Any] | None = None) -
 
     With ``trace`` (a plan made with ``traced=True``), each op's result is appended to it.
     """
+    plan.replays += 1
+    if plan.replays == UPGRADE_AFTER and not plan.source:
+        plan.upgrade()
     free = plan.free_contexts
     contexts = free.pop() if free else plan.new_contexts()
     if trace is None:
@@ -325,6 +330,7 @@ def _replay(plan: Plan, tensors: list[Tensor], trace: list[Any] | None = None) -
         node.plan = plan
         node.contexts = contexts
         node.stash = stash
+        node.plan_backward = plan.backward  # the form (kernels or code) that ran forward
         node._held = (True,)  # anything but RELEASED: the engine checks it before backward
         node.parents = parents
         node.needs_input_grad = (True,) * len(parents)

@@ -10,6 +10,7 @@ argument or a parameter that requires grad.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,17 @@ from ..autograd.engine import fit_gradient
 from ..autograd.function import as_output_array
 from ..autograd.saved import guard_saved
 from .inline import Template, needs_name, result_name, saved_name, template_of
+from .kernels import backward_kernel, called_backward, called_forward, forward_kernel
 from .recorder import Recording, Step
 
 _new_object = object.__new__
+
+#: A plan runs first as a loop over kernels, which costs next to nothing to build, and
+#: after this many runs as generated straight-line code, faster by a Python call or two
+#: per op, whose compilation (about 10 µs a line) that many runs have paid for by then.
+UPGRADE_AFTER = 500
+#: Whether plans start as kernel loops (False: straight-line code from the start).
+_KERNELS_FIRST = True
 
 
 def _as_output_and_saved(out: Any, saved: tuple[Any, ...]) -> tuple[np.ndarray, tuple[Any, ...]]:
@@ -60,20 +69,147 @@ class Plan:
             self._templates_of(step, index in needed) for index, step in enumerate(recording.steps)
         ]
         self._called = [index for index, found in enumerate(self._templates) if found is None]
-        self._guarded: list[int] = []
+        #: The called (not inlined) ops whose saved arrays are guarded: released by
+        #: :meth:`release`.
+        self._guarded = [
+            index
+            for index in self._called
+            if recording.steps[index].differentiable
+            and self._saves_outside_values(recording.steps[index])
+        ]
+        self._stash: list[str] = []
+        self._shown: str | None = None
+        #: The generated source once the plan runs as straight-line code ("" before).
+        self.source = ""
+        #: How many times the plan ran; after UPGRADE_AFTER runs it is compiled line by line.
+        self.replays = 0
+        if traced or not self._kernels_fit() or not _KERNELS_FIRST:
+            self.upgrade(traced)
+        else:
+            self.forward, self.backward = self._kernel_functions()
+
+    def upgrade(self, traced: bool = False) -> None:
+        """Run as generated straight-line code from now on (the fastest form, but Python
+        compiles it at about 10 µs a line, so a plan starts as a loop over kernels)."""
         namespace: dict[str, Any] = {"nd": np.ndarray, "AS": as_output_array, "G": guard_saved}
         namespace["ASI"] = _as_output_and_saved
         namespace["FIT"] = fit_gradient
-        namespace.update(recording.constants)
-        for name, tensor in recording.externals.items():
+        namespace.update(self.recording.constants)
+        for name, tensor in self.recording.externals.items():
             namespace[f"E_{name}"] = tensor
         forward_lines, shown_forward = self._forward_source(namespace, traced)
         backward_lines, shown_backward = self._backward_source(namespace)
         self.source = "\n".join([*forward_lines, "", *backward_lines]) + "\n"
-        self.shown = "\n".join([*shown_forward, "", *shown_backward]) + "\n"
+        self._shown = "\n".join([*shown_forward, "", *shown_backward]) + "\n"
         exec(compile(self.source, "<tg.compile plan>", "exec"), namespace)
         self.forward = namespace["forward"]
         self.backward = namespace["backward"]
+
+    @property
+    def shown(self) -> str:
+        """The plan as text, one op per line: forward, then backward."""
+        if self._shown is None:
+            stash = self._stash
+            _, shown_forward = self._forward_source({}, False)
+            _, shown_backward = self._backward_source({})
+            self._stash = stash
+            self._shown = "\n".join([*shown_forward, "", *shown_backward]) + "\n"
+        return self._shown
+
+    # ------------------------------------------------------------------ long plans
+    def _kernels_fit(self) -> bool:
+        """Whether every option is a named value (a long plan keeps values in a list)."""
+        return all(
+            value.isidentifier() for step in self.recording.steps for value in step.options.values()
+        )
+
+    def _kernel_functions(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        """``forward`` and ``backward`` as loops over kernels (see :mod:`.kernels`)."""
+        recording = self.recording
+        slots: dict[str, int] = {}
+        environment: list[Any] = []
+        for name, value in recording.constants.items():
+            slots[name] = len(environment)
+            environment.append(value)
+        arguments = [name for name in recording.arrays if name.startswith("a")]
+        externals = list(recording.externals.items())
+        for name in [*arguments, *(name for name, _ in externals)]:
+            slots[name] = len(environment)
+            environment.append(None)
+        for step in recording.steps:
+            slots[step.output] = len(environment)
+            environment.append(None)
+        argument_slots = [(int(name[1:]), slots[name]) for name in arguments]
+        external_slots = [(slots[name], tensor) for name, tensor in externals]
+        needed = set(self.backward_steps)
+        stash_of: dict[int, int] = {}
+        program: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        for index, step in enumerate(recording.steps):
+            guard = step.differentiable and self._saves_outside_values(step)
+            templates = self._templates[index]
+            if templates is None:
+                options = tuple((key, slots[value]) for key, value in step.options.items())
+                inputs = tuple(slots[name] for name in step.inputs)
+                called = (index, step.op.forward, inputs, options, slots[step.output], guard)
+                program.append((called_forward, (*called, step.op.private_saved)))
+                continue
+            forward = templates[0]
+            keywords = forward.parameters[len(step.inputs) :]
+            bound = [slots[name] for name in [*step.inputs, *(step.options[k] for k in keywords)]]
+            keep = index in needed
+            if keep:
+                stash_of[index] = len(stash_of)
+            kernel = forward_kernel(step.op, forward, guard, keep)
+            where = (slots[step.output], stash_of.get(index, -1))
+            program.append((kernel, (step.needs_input_grad, *bound, *where)))
+        backward_program: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        for index in self.backward_steps:
+            step = recording.steps[index]
+            out_array = recording.arrays[step.output]
+            edges = []
+            for position, (name, needs) in enumerate(zip(step.inputs, step.needs_input_grad)):
+                if needs:
+                    array = recording.arrays[name]
+                    fits = array.shape != out_array.shape or array.dtype != out_array.dtype
+                    fit = (array.shape, array.dtype) if fits else None
+                    edges.append((position, slots[name], fit))
+            templates = self._templates[index]
+            if templates is None:
+                called_back = (index, step.op.backward, slots[step.output], tuple(edges), step.op)
+                backward_program.append((called_backward, called_back))
+                continue
+            backward = templates[1]
+            assert backward is not None
+            positions = tuple(edge[0] for edge in edges)
+            kernel = backward_kernel(
+                step.op, backward, positions, tuple(edge[2] is not None for edge in edges)
+            )
+            flat = [item for _, slot, fit in edges for item in (slot, fit)]
+            where = (slots[step.output], stash_of[index])
+            backward_program.append((kernel, (step.needs_input_grad, *where, *flat)))
+        out_slot, stash_size = slots[self.output], len(stash_of)
+        target_slots = [slots[name] for name in self.grad_targets]
+        size = len(environment)
+
+        def forward_loop(tensors: list[Any], contexts: list[Any]) -> tuple[Any, list[Any]]:
+            values = environment.copy()
+            for position, slot in argument_slots:
+                values[slot] = tensors[position]._data
+            for slot, tensor in external_slots:
+                values[slot] = tensor._data
+            stash: list[Any] = [None] * stash_size
+            for kernel, kernel_arguments in program:
+                kernel(values, stash, contexts, *kernel_arguments)
+            return values[out_slot], stash
+
+        def backward_loop(contexts: list[Any], stash: list[Any], grad: Any) -> tuple[Any, ...]:
+            grads: list[Any] = [None] * size
+            grads[out_slot] = grad
+            for kernel, kernel_arguments in backward_program:
+                kernel(grads, stash, contexts, *kernel_arguments)
+            return tuple(grads[slot] for slot in target_slots)
+
+        return forward_loop, backward_loop
 
     @staticmethod
     def _templates_of(step: Step, differentiated: bool) -> tuple[Template, Template | None] | None:
@@ -158,7 +294,6 @@ class Plan:
                 lines.append(f"    if type({out}) is not nd: {out} = AS(c, {out})")
                 if guard:
                     lines.append(f"    if c.saved: c.saved = G(c.saved, P{index})")
-                    self._guarded.append(index)
             else:
                 suffix = f"__{index}"
                 forward = templates[0]
