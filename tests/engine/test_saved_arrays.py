@@ -597,3 +597,34 @@ def test_a_saved_array_over_the_copy_limit_is_read_only_until_backward():
     squared.sum().backward()
     w.data[...] = 0.0  # unlocked once the graph is freed
     np.testing.assert_array_equal(w.grad.numpy(), np.full(1025, 4.0))
+
+
+PRIVATE_ARRAYS_MADE: list[np.ndarray] = []  # by SavesOnePrivateArray.forward, for the test
+
+
+class SavesOnePrivateArray(tg.Function):
+    """x * 2, saving only the intermediate 2 * x, declared private."""
+
+    private_saved = (0,)
+
+    @staticmethod
+    def forward(ctx, x):
+        doubled = 2.0 * x
+        PRIVATE_ARRAYS_MADE.append(doubled)
+        ctx.save_for_backward(doubled)
+        return doubled + 0.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        return 2.0 * grad
+
+
+@pytest.mark.parametrize("shape", [SMALL, LARGE])
+def test_a_single_private_saved_array_is_kept_as_forward_made_it_neither_copied_nor_locked(
+    shape,
+):
+    PRIVATE_ARRAYS_MADE.clear()
+    y = SavesOnePrivateArray.apply(leaf(np.ones(shape)))
+    (doubled,) = PRIVATE_ARRAYS_MADE
+    assert y.grad_fn.saved[0] is doubled
+    assert doubled.flags.writeable and not SavedArrays.is_locked(doubled)

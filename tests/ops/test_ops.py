@@ -76,6 +76,12 @@ def test_derivative_at_zero_of_abs_and_relu_is_zero_and_of_leaky_relu_the_slope(
     np.testing.assert_array_equal(F.leaky_relu(leaf(x), 0.2).numpy(), [0.0, -0.2, 2.0])
 
 
+def test_leaky_relu_puts_zero_on_the_slope_side_in_its_value_as_in_its_derivative():
+    # Only the sign of a zero tells the sides apart: slope * 0 flips it for a negative slope.
+    value = F.leaky_relu(leaf([0.0, -0.0]), -0.5).numpy()
+    np.testing.assert_array_equal(np.signbit(value), [True, False])
+
+
 def test_clip_passes_the_gradient_at_its_bounds_and_stops_it_outside():
     x = leaf([-2.0, -1.0, 0.0, 1.5, 3.0])
     np.testing.assert_array_equal(gradient(lambda t: tg.clip(t, -1.0, 1.5), x)[0], [0, 1, 1, 1, 0])
