@@ -466,7 +466,9 @@ def seed_gradient(
                 "with the output's shape"
             )
         # Not np.ones_like: its Python wrapper costs more than the rest of this function.
-        seed: Any = np.array(1, dtype=data.dtype).reshape(data.shape)
+        seed: Any = np.array(1, dtype=data.dtype)
+        if data.ndim:  # a (1,) or (1, 1) output; a loss is 0-d, as the seed already is
+            seed = seed.reshape(data.shape)
     elif isinstance(gradient, Tensor) and create_graph:
         seed = gradient if gradient.dtype == output.dtype else gradient.astype(output.dtype)
     else:

@@ -286,6 +286,18 @@ class SGD(Optimizer):
             "weight_decay": _check_hyperparameter("SGD", "weight_decay", values["weight_decay"]),
         }
 
+    def step(self) -> None:
+        if self.momentum or self.weight_decay:
+            super().step()
+            return
+        # Plain gradient descent, the articles' optimizer: _update's work inline, which
+        # saves two calls per parameter (a tenth of a small network's step).
+        lr = self.lr
+        for param in self.params:
+            grad = param._grad
+            if grad is not None and param.requires_grad:
+                _subtract_from(param, lr * grad._data)
+
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any]) -> None:
         if self.weight_decay:
             grad = grad + self.weight_decay * param.data
