@@ -317,6 +317,7 @@ class Compare(Primitive):
 
     __slots__ = ()
     name = "compare"
+    formula = "∂a = ∂b = 0: a comparison is constant almost everywhere (never recorded)"
 
     @staticmethod
     def forward(ctx, a, b, comparison):
@@ -329,6 +330,7 @@ class ArgExtreme(Primitive):
 
     __slots__ = ()
     name = "argextreme"
+    formula = "∂a = 0: indices are integers (never recorded)"
 
     @staticmethod
     def forward(ctx, a, function, axis, keepdims):

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from layer_specs import LAYER_SPECS
 from op_specs import SPECS as CORE_SPECS
 from op_specs import op_inputs
+from plan_kinds import plan_kind  # noqa: F401 - every test runs with both forms
 
 import tinygrad_ann as tg
 

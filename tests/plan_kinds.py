@@ -1,3 +1,5 @@
+"""The two forms of a compiled plan, as an autouse fixture the compile tests import."""
+
 import pytest
 
 from tinygrad_ann.compile import plan
