@@ -444,3 +444,19 @@ def test_a_plan_upgraded_to_straight_line_code_keeps_its_results_and_pending_bac
         (x * expected).tanh().sum().backward()
         assert np.array_equal(w.grad.data, expected.grad.data)
     assert step.recordings == 1
+
+
+def test_plan_source_is_the_ops_own_numpy_lines_inlined():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x: (x * w).tanh().sum())
+    step(tg.ones(2))
+    source = step.plan(source=True)
+    assert "def forward(" in source and "def backward(" in source
+    assert "np.tanh(" in source  # Tanh.forward's own line, not a call of it
+    assert "forward(c" not in source  # no op is called through its method
+    x = tg.tensor([0.5, -0.25])
+    w.grad = None
+    step(x).backward()  # runs as that code now
+    expected = w.detach().requires_grad_()
+    (x * expected).tanh().sum().backward()
+    assert np.array_equal(w.grad.data, expected.grad.data)

@@ -38,6 +38,17 @@ def test_demo_trains_every_article_network_and_reports_accuracy(quick_demo):
     assert "loss" in text and "epoch" in text
 
 
+def test_demo_trains_the_perceptron_compiled_to_the_same_losses_and_prints_both_times(
+    quick_demo,
+):
+    result, text, _ = quick_demo
+    assert result.compiled is not None
+    assert result.compiled.losses == result.runs[0].losses
+    assert "compiled with tg.compile" in text
+    assert "the same losses, bit for bit: True" in text
+    assert f"compiled {result.compiled.seconds:.2f} s" in text
+
+
 def test_demo_writes_the_plots_and_a_graph_that_parses(quick_demo):
     result, _, out_dir = quick_demo
     for name in ("decision_boundary", "loss_curve"):

@@ -237,9 +237,10 @@ class CompiledFunction:
         return result
 
     # ------------------------------------------------------------------ looking
-    def plan(self, *arguments: Any, **keywords: Any) -> str:
+    def plan(self, *arguments: Any, source: bool = False, **keywords: Any) -> str:
         """The plan for these arguments (the last one recorded, without arguments) as text:
-        one op per line, forward then backward."""
+        one op per line, forward then backward. With ``source=True``, the Python it runs as
+        straight-line code instead: each op's own NumPy lines, inlined."""
         if arguments or keywords:
             _, key = _signature(arguments, keywords)
             entries = self._cache.get(key)
@@ -249,7 +250,12 @@ class CompiledFunction:
             raise CompileError(
                 "plan(): nothing recorded for these arguments yet; call the compiled function once"
             )
-        return entries[-1].plan.shown
+        plan = entries[-1].plan
+        if not source:
+            return plan.shown
+        if not plan.source:
+            plan.upgrade()
+        return plan.source
 
     def _checked_replay(
         self,

@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import data, nn, optim, viz
 from .. import functional as F
+from ..compile import compile
 from ..factories import manual_seed
 from ..tensor import Tensor
 from ..viz import explainer
@@ -62,6 +63,8 @@ class DemoResult:
     runs: list[TrainingRun[nn.Module]]
     files: dict[str, Path] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    #: The perceptron trained again with its loss compiled (``tg.compile``).
+    compiled: TrainingRun[nn.Module] | None = None
 
 
 def _progress(epochs: int, description: str, echo: Echo) -> Iterator[int]:
@@ -105,8 +108,9 @@ def _accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- the networks
-def train_perceptron(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
-    """Articles 000/002: one sigmoid unit on the diabetes table, squared error, lr 0.05."""
+def train_perceptron(epochs: int, echo: Echo, compiled: bool = False) -> TrainingRun[nn.Module]:
+    """Articles 000/002: one sigmoid unit on the diabetes table, squared error, lr 0.05;
+    with ``compiled``, its loss recorded once and replayed (``tg.compile``)."""
     features, labels = data.diabetes_table()
     model = nn.Sequential(nn.Linear(3, 1), nn.Sigmoid())
     inputs, targets = Tensor(features), labels.reshape(-1, 1)
@@ -115,7 +119,8 @@ def train_perceptron(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
         return 0.5 * F.mse_loss(model(inputs), targets, reduction="sum")
 
     start = time.perf_counter()
-    losses = _fit("perceptron", model, loss, optim.SGD(model.parameters(), lr=0.05), epochs, echo)
+    optimizer = optim.SGD(model.parameters(), lr=0.05)
+    losses = _fit("perceptron", model, compile(loss) if compiled else loss, optimizer, epochs, echo)
     predicted = model(inputs).numpy() > 0.5
     return TrainingRun(
         "perceptron, diabetes table (000, 002)",
@@ -382,6 +387,15 @@ def run(out_dir: str | Path = "demo-out", quick: bool = False, echo: Echo = prin
         moons.append(train_two_moons(hidden_size, epochs(5_000), echo))
     runs += moons
 
+    echo("\n  the perceptron again, its loss compiled with tg.compile (docs/compile.md)")
+    manual_seed(0)
+    compiled_run = train_perceptron(epochs(20_000), echo, compiled=True)
+    echo(
+        f"    eager {runs[0].seconds:.2f} s, compiled {compiled_run.seconds:.2f} s; "
+        f"the same losses, bit for bit: {compiled_run.losses == runs[0].losses}"
+    )
+    result_compiled = compiled_run
+
     echo("\n  final training accuracy")
     for training_run in runs:
         echo(
@@ -389,7 +403,7 @@ def run(out_dir: str | Path = "demo-out", quick: bool = False, echo: Echo = prin
             f"({training_run.seconds:.1f} s)"
         )
 
-    result = DemoResult(derivations, runs)
+    result = DemoResult(derivations, runs, compiled=result_compiled)
     echo(f"\n3. Pictures, in {out_dir}/\n")
     _plot(moons, out_dir, result, echo)
     _draw_graph(moons[HIDDEN_SIZES.index(3)].model, out_dir, result, echo)
