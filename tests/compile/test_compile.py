@@ -460,3 +460,38 @@ def test_plan_source_is_the_ops_own_numpy_lines_inlined():
     expected = w.detach().requires_grad_()
     (x * expected).tanh().sum().backward()
     assert np.array_equal(w.grad.data, expected.grad.data)
+
+
+def test_a_module_compiles_as_torch_compile_takes_one_and_its_options_are_refused_clearly():
+    model = mlp()
+    compiled = tg.compile(model)
+    x = np.ones((3, 4))
+    assert np.array_equal(compiled(x).data, model(tg.tensor(x)).data)
+    assert np.array_equal(compiled(x).data, model(tg.tensor(x)).data)
+    assert compiled.recordings == 1
+    with pytest.raises(TypeError, match=r"takes no mode=, fullgraph= \(options of torch.compile"):
+        tg.compile(model, mode="reduce-overhead", fullgraph=True)
+
+
+def test_two_threads_share_a_compiled_function():
+    model = mlp()
+    step = tg.compile(lambda x: model(x).sum())
+    inputs = {size: np.random.default_rng(size).normal(size=(size, 4)) for size in (2, 3, 5)}
+    expected = {size: model(tg.tensor(x)).sum().item() for size, x in inputs.items()}
+    errors = []
+
+    def work(sizes):
+        try:
+            for _ in range(100):
+                for size in sizes:
+                    assert step(inputs[size]).item() == expected[size]
+        except Exception as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(order,)) for order in ((2, 3, 5), (5, 3, 2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert step.recordings <= 6  # each size recorded once per thread at most

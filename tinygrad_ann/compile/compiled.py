@@ -4,6 +4,7 @@ through which a replay's result joins eager autograd."""
 from __future__ import annotations
 
 import functools
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -168,6 +169,7 @@ class CompiledFunction:
         self.check = check
         self._cache: OrderedDict[Hashable, list[_Entry]] = OrderedDict()
         self._last: _Entry | None = None  # the plan the last call ran
+        self._lock = threading.Lock()
         #: How many times the function was recorded (a new signature, or a plan dropped).
         self.recordings = 0
         functools.update_wrapper(self, function)
@@ -188,16 +190,19 @@ class CompiledFunction:
             if tensors is not None:
                 return _replay(last.plan, tensors)
         tensors, key = _signature(arguments, keywords)
-        entries = self._cache.get(key)
-        if entries is not None:
-            self._cache.move_to_end(key)
-            for entry in entries:
-                if entry.fits():
-                    self._last = entry
-                    if self.check:
-                        return self._checked_replay(entry.plan, tensors, arguments, keywords)
-                    return _replay(entry.plan, tensors)
-        return self._record(key, tensors, arguments, keywords)
+        found = None
+        with self._lock:  # the cache is shared by the threads that call the function
+            entries = self._cache.get(key)
+            if entries is not None:
+                self._cache.move_to_end(key)
+                found = next((entry for entry in entries if entry.fits()), None)
+                if found is not None:
+                    self._last = found
+        if found is None:
+            return self._record(key, tensors, arguments, keywords)
+        if self.check:
+            return self._checked_replay(found.plan, tensors, arguments, keywords)
+        return _replay(found.plan, tensors)
 
     def _record(
         self,
@@ -223,17 +228,18 @@ class CompiledFunction:
         ]
         positional = not keywords and all(isinstance(v, np.ndarray | Tensor) for v in arguments)
         entry = _Entry(plan, key, tensors, positional)
-        self._cache.setdefault(key, []).append(entry)
-        self._last = entry
-        self._cache.move_to_end(key)
-        while sum(map(len, self._cache.values())) > CACHE_SIZE:
-            oldest = next(iter(self._cache))
-            dropped = self._cache[oldest].pop(0)
-            if dropped is self._last:
-                self._last = None
-            if not self._cache[oldest]:
-                del self._cache[oldest]
-        self.recordings += 1
+        with self._lock:
+            self._cache.setdefault(key, []).append(entry)
+            self._last = entry
+            self._cache.move_to_end(key)
+            while sum(map(len, self._cache.values())) > CACHE_SIZE:
+                oldest = next(iter(self._cache))
+                dropped = self._cache[oldest].pop(0)
+                if dropped is self._last:
+                    self._last = None
+                if not self._cache[oldest]:
+                    del self._cache[oldest]
+            self.recordings += 1
         return result
 
     # ------------------------------------------------------------------ looking
@@ -352,7 +358,9 @@ def _replay(plan: Plan, tensors: list[Tensor], trace: list[Any] | None = None) -
     return result
 
 
-def compile(function: Callable[..., Any] | None = None, *, check: bool = False) -> Any:  # noqa: A001 - torch.compile's name
+def compile(  # noqa: A001 - torch.compile's name
+    function: Callable[..., Any] | None = None, *, check: bool = False, **torch_options: Any
+) -> Any:
     """Record ``function`` once, then replay it as a flat plan of NumPy calls.
 
     The first call with a new signature runs eagerly and records every op;
@@ -373,6 +381,12 @@ def compile(function: Callable[..., Any] | None = None, *, check: bool = False) 
     >>> loss.recordings
     1
     """
+    if torch_options:
+        raise TypeError(
+            f"tg.compile takes no {', '.join(f'{name}=' for name in torch_options)} (options of "
+            "torch.compile): it has one kind of plan, bit for bit as eager. Its only option is "
+            "check=True (docs/compile.md)"
+        )
     if function is None:
         return lambda inner: CompiledFunction(inner, check=check)
     return CompiledFunction(function, check=check)
