@@ -243,10 +243,8 @@ class CompiledFunction:
         return result
 
     # ------------------------------------------------------------------ looking
-    def plan(self, *arguments: Any, source: bool = False, **keywords: Any) -> str:
-        """The plan for these arguments (the last one recorded, without arguments) as text:
-        one op per line, forward then backward. With ``source=True``, the Python it runs as
-        straight-line code instead: each op's own NumPy lines, inlined."""
+    def recorded(self, *arguments: Any, **keywords: Any) -> Plan:
+        """The plan recorded for these arguments (without arguments: the last recorded)."""
         if arguments or keywords:
             _, key = _signature(arguments, keywords)
             entries = self._cache.get(key)
@@ -256,7 +254,14 @@ class CompiledFunction:
             raise CompileError(
                 "plan(): nothing recorded for these arguments yet; call the compiled function once"
             )
-        plan = entries[-1].plan
+        return entries[-1].plan
+
+    def plan(self, *arguments: Any, source: bool = False, **keywords: Any) -> str:
+        """The plan for these arguments (the last one recorded, without arguments) as text:
+        one op per line, forward then backward. With ``source=True``, the Python it runs as
+        straight-line code instead: each op's own NumPy lines, inlined. ``tg.viz.draw_plan``
+        draws it."""
+        plan = self.recorded(*arguments, **keywords)
         if not source:
             return plan.shown
         if not plan.source:

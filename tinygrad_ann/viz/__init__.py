@@ -3,7 +3,8 @@
 :mod:`~tinygrad_ann.viz.graph` draws a graph with Graphviz (``draw_graph``, ``save``);
 :mod:`~tinygrad_ann.viz.explainer` runs one backward pass and records every op's
 vector-Jacobian product (``explain``, ``trace``), which
-:mod:`~tinygrad_ann.viz.page` lays out as a text table or a web page.
+:mod:`~tinygrad_ann.viz.page` lays out as a text table or a web page;
+:mod:`~tinygrad_ann.viz.plan` draws a ``tg.compile`` plan (``draw_plan``).
 """
 
 from .explainer import explain
@@ -18,6 +19,7 @@ from .graph import (
     save,
     visible_text,
 )
+from .plan import draw_plan
 
 __all__ = [
     "INSTALL_HINT",
@@ -27,6 +29,7 @@ __all__ = [
     "GraphvizMissingWarning",
     "dot_available",
     "draw_graph",
+    "draw_plan",
     "explain",
     "save",
     "visible_text",
