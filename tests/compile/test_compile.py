@@ -12,6 +12,7 @@ from plan_kinds import plan_kind  # noqa: F401 - every test runs with both forms
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
 from tinygrad_ann import nn, optim
+from tinygrad_ann.teaching import demo
 
 
 def mlp(seed: int = 0) -> nn.Module:
@@ -495,3 +496,24 @@ def test_two_threads_share_a_compiled_function():
         thread.join()
     assert errors == []
     assert step.recordings <= 6  # each size recorded once per thread at most
+
+
+@pytest.mark.parametrize(
+    "train",
+    [
+        lambda compiled: demo.train_perceptron(60, lambda line: None, compiled=compiled),
+        lambda compiled: demo.train_and_gate(60, lambda line: None, compiled=compiled),
+        lambda compiled: demo.train_two_layer(60, lambda line: None, compiled=compiled),
+        lambda compiled: demo.train_l_layer(60, lambda line: None, compiled=compiled),
+        lambda compiled: demo.train_two_moons(5, 60, lambda line: None, compiled=compiled),
+    ],
+    ids=["perceptron", "and_gate", "two_layer", "l_layer", "two_moons"],
+)
+def test_every_article_network_trains_compiled_to_eagers_losses_bit_for_bit(train):
+    tg.manual_seed(0)
+    eager = train(False)
+    tg.manual_seed(0)
+    compiled = train(True)
+    assert compiled.losses == eager.losses
+    assert compiled.accuracy == eager.accuracy
+    assert_same_parameters(eager.model, compiled.model)

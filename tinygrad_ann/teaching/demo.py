@@ -88,8 +88,12 @@ def _fit(
     epochs: int,
     echo: Echo,
     reports: int = 4,
+    compiled: bool = False,
 ) -> list[float]:
-    """Full-batch training: ``epochs`` steps of ``loss_fn`` -> backward -> step."""
+    """Full-batch training: ``epochs`` steps of ``loss_fn`` -> backward -> step; with
+    ``compiled``, ``loss_fn`` recorded once and replayed (``tg.compile``)."""
+    if compiled:
+        loss_fn = compile(loss_fn)
     losses = []
     report_every = max(1, epochs // reports)
     for epoch in _progress(epochs, name, echo):
@@ -120,7 +124,7 @@ def train_perceptron(epochs: int, echo: Echo, compiled: bool = False) -> Trainin
 
     start = time.perf_counter()
     optimizer = optim.SGD(model.parameters(), lr=0.05)
-    losses = _fit("perceptron", model, compile(loss) if compiled else loss, optimizer, epochs, echo)
+    losses = _fit("perceptron", model, loss, optimizer, epochs, echo, compiled=compiled)
     predicted = model(inputs).numpy() > 0.5
     return TrainingRun(
         "perceptron, diabetes table (000, 002)",
@@ -131,7 +135,7 @@ def train_perceptron(epochs: int, echo: Echo, compiled: bool = False) -> Trainin
     )
 
 
-def train_and_gate(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
+def train_and_gate(epochs: int, echo: Echo, compiled: bool = False) -> TrainingRun[nn.Module]:
     """Article 001: one sigmoid unit from W = (0.4, 0.2), b = 1, mean cross-entropy, lr 0.1."""
     inputs, labels = data.and_gate()
     model = nn.Linear(2, 1)
@@ -144,7 +148,8 @@ def train_and_gate(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
         return F.binary_cross_entropy_with_logits(model(x), targets)
 
     start = time.perf_counter()
-    losses = _fit("AND gate", model, loss, optim.SGD(model.parameters(), lr=0.1), epochs, echo)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    losses = _fit("AND gate", model, loss, optimizer, epochs, echo, compiled=compiled)
     predicted = model(x).numpy() > 0.0
     return TrainingRun(
         "AND gate (001)",
@@ -155,7 +160,7 @@ def train_and_gate(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
     )
 
 
-def train_two_layer(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
+def train_two_layer(epochs: int, echo: Echo, compiled: bool = False) -> TrainingRun[nn.Module]:
     """Article 003, part 1: 3-4-1 sigmoid net, no biases, sum of squares, weights from U(0, 1)."""
     inputs, labels = data.xor_bias_column()
     model = nn.Sequential(
@@ -170,7 +175,8 @@ def train_two_layer(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
 
     start = time.perf_counter()
     # Adding the article's "d_weights" is gradient descent with a step of 1.
-    losses = _fit("two-layer", model, loss, optim.SGD(model.parameters(), lr=1.0), epochs, echo)
+    optimizer = optim.SGD(model.parameters(), lr=1.0)
+    losses = _fit("two-layer", model, loss, optimizer, epochs, echo, compiled=compiled)
     outputs = model(x).numpy().reshape(-1)
     echo(f"    outputs {np.array2string(outputs, precision=3)} (targets {labels.astype(int)})")
     return TrainingRun(
@@ -182,7 +188,7 @@ def train_two_layer(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
     )
 
 
-def train_l_layer(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
+def train_l_layer(epochs: int, echo: Echo, compiled: bool = False) -> TrainingRun[nn.Module]:
     """Article 003, part 2: an L-layer sigmoid net with mean cross-entropy, on two moons."""
     points, labels = data.two_moons(300, noise=0.2, seed=1)
     sizes = (2, 16, 8, 1)
@@ -197,7 +203,7 @@ def train_l_layer(epochs: int, echo: Echo) -> TrainingRun[nn.Module]:
 
     start = time.perf_counter()
     optimizer = optim.Adam(model.parameters(), lr=0.02)
-    losses = _fit(f"L-layer {sizes}", model, loss, optimizer, epochs, echo)
+    losses = _fit(f"L-layer {sizes}", model, loss, optimizer, epochs, echo, compiled=compiled)
     predicted = model(x).numpy() > 0.0
     return TrainingRun(
         f"L-layer sigmoid net {sizes} (003)",
@@ -226,7 +232,9 @@ def two_moons_loss(model: TwoMoonsNet, x: Tensor, labels: np.ndarray, strength: 
     return F.cross_entropy(model(x), labels, reduction="sum") + strength / 2 * penalty
 
 
-def train_two_moons(hidden_size: int, epochs: int, echo: Echo) -> TrainingRun[TwoMoonsNet]:
+def train_two_moons(
+    hidden_size: int, epochs: int, echo: Echo, compiled: bool = False
+) -> TrainingRun[TwoMoonsNet]:
     """Article 004: full-batch gradient descent, step 0.01, regularisation strength 0.01."""
     points, labels = data.two_moons(300, noise=0.2, seed=0)
     model = TwoMoonsNet(hidden_size)
@@ -241,6 +249,7 @@ def train_two_moons(hidden_size: int, epochs: int, echo: Echo) -> TrainingRun[Tw
         epochs,
         echo,
         reports=2,
+        compiled=compiled,
     )
     predicted = model(x).numpy().argmax(axis=1)
     return TrainingRun(
