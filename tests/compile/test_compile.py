@@ -517,3 +517,12 @@ def test_every_article_network_trains_compiled_to_eagers_losses_bit_for_bit(trai
     assert compiled.losses == eager.losses
     assert compiled.accuracy == eager.accuracy
     assert_same_parameters(eager.model, compiled.model)
+
+
+def test_anomaly_mode_turned_on_inside_the_function_is_refused():
+    def checked(x):
+        with tg.detect_anomaly():
+            return (x * 2).sum()
+
+    with pytest.raises(tg.CompileError, match="detect_anomaly"):
+        tg.compile(checked)(tg.ones(2, requires_grad=True))

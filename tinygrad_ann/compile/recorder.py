@@ -125,6 +125,12 @@ class Recorder:
     def record(
         self, op: type[Function], inputs: tuple[Any, ...], options: dict[str, Any], result: Tensor
     ) -> None:
+        if switches().anomaly:
+            raise CompileError(
+                f"tg.compile: detect_anomaly() was turned on inside the function (at "
+                f"{user_line()}); a replay does not check each op, so it would be ignored. "
+                "Wrap the call instead: under detect_anomaly a compiled function runs eagerly"
+            )
         names = [self.name_input(value) for value in inputs]
         expressions = {
             key: self.option_expression(op, key, value) for key, value in options.items()
