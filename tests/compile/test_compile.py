@@ -526,3 +526,19 @@ def test_anomaly_mode_turned_on_inside_the_function_is_refused():
 
     with pytest.raises(tg.CompileError, match="detect_anomaly"):
         tg.compile(checked)(tg.ones(2, requires_grad=True))
+
+
+def test_a_replaced_layer_or_parameter_object_records_again():
+    model = mlp()
+    step = tg.compile(lambda x: model(x).sum())
+    x = np.ones((2, 4))
+    step(x)
+    setattr(model, "2", nn.Linear(8, 3))  # a new layer object
+    assert step(x).item() == model(tg.tensor(x)).sum().item()
+    model[0].weight = nn.Parameter(np.full((8, 4), 0.5))  # a new parameter object
+    assert step(x).item() == model(tg.tensor(x)).sum().item()
+    assert step.recordings == 3
+    other = mlp(seed=3)  # building an unrelated model moves the counter: no new recording
+    del other
+    assert step(x).item() == model(tg.tensor(x)).sum().item()
+    assert step.recordings == 3

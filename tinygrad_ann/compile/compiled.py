@@ -15,6 +15,7 @@ from ..autograd import Function, switches
 from ..autograd.function import next_sequence
 from ..autograd.saved import RELEASED
 from ..errors import CompileError
+from ..nn.module import Module, structure_changes
 from ..tensor import Tensor
 from .checking import checked_replay
 from .plan import UPGRADE_AFTER, Plan
@@ -86,6 +87,8 @@ class _Entry:
         "grad_enabled",
         "external_guard",
         "module_guard",
+        "structure",
+        "contents",
         "arguments",
         "distinct",
     )
@@ -100,6 +103,10 @@ class _Entry:
             for tensor in recording.externals.values()
         ]
         self.module_guard = [(module, module.training) for module in recording.modules.values()]
+        #: What each module held (its Tensor and Module attributes, by identity), checked
+        #: again only when some module's attributes changed since (``structure_changes``).
+        self.structure = structure_changes()
+        self.contents = [(module, _contents(module)) for module in recording.modules.values()]
         #: For calls of Tensors and arrays only, by position: what :meth:`fits_quickly`
         #: compares each argument with (None: the full signature is needed).
         self.arguments = (
@@ -122,6 +129,11 @@ class _Entry:
         for module, training in self.module_guard:
             if module.training != training:
                 return False
+        changes = structure_changes()
+        if changes != self.structure:
+            if any(_contents(module) != held for module, held in self.contents):
+                return False  # a layer or parameter object replaced: record again
+            self.structure = changes
         return True
 
     def fits_quickly(self, arguments: tuple[Any, ...], grad_enabled: bool) -> list[Tensor] | None:
@@ -277,6 +289,15 @@ class CompiledFunction:
     ) -> Any:
         passed = _as_passed(arguments, keywords, tensors)
         return checked_replay(self.function, plan, tensors, passed, _replay)
+
+
+def _contents(module: Any) -> dict[str, int]:
+    """The identities of a module's Tensor and Module attributes, by name."""
+    return {
+        name: id(value)
+        for name, value in vars(module).items()
+        if isinstance(value, Tensor | Module)
+    }
 
 
 def _signature(

@@ -69,6 +69,8 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         state = self.__dict__
+        if isinstance(value, Tensor | Module) or isinstance(state.get(name), Tensor | Module):
+            _STRUCTURE[0] += 1
         if name in state.get("_buffers", ()):
             # Assigning to a buffer keeps it a buffer: it must stay something state_dict can save.
             value = _as_buffer(type(self).__name__, name, value)
@@ -81,6 +83,7 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        _STRUCTURE[0] += 1
         object.__delattr__(self, name)
         # As in PyTorch, the name is free again: no longer a parameter's or a buffer's.
         self.__dict__.get("_buffers", {}).pop(name, None)
@@ -440,6 +443,17 @@ class Sequential(Module):
 
 
 #: What a Module keeps for itself in its ``__dict__`` (not parameters, buffers or children).
+# How many times any module had a Tensor or Module attribute set, replaced or deleted: a
+# compiled plan that read a module's parameters checks them again only when it moved.
+_STRUCTURE = [0]
+
+
+def structure_changes() -> int:
+    """A number that grows whenever any module's parameters, buffers or submodules are
+    assigned, replaced or deleted (``tg.compile`` rechecks its plans when it does)."""
+    return _STRUCTURE[0]
+
+
 _BOOKKEEPING = frozenset({"_buffers", "_forward_hooks", "_parameter_names"})
 #: Containers whose Modules and Parameters a Module would not register, and what to look for.
 _PLAIN_CONTAINERS = (list, tuple, dict)
