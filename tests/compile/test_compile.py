@@ -542,3 +542,21 @@ def test_a_replaced_layer_or_parameter_object_records_again():
     del other
     assert step(x).item() == model(tg.tensor(x)).sum().item()
     assert step.recordings == 3
+
+
+def test_a_compiled_module_offers_the_modules_methods_as_torch_compile_does():
+    model = mlp()
+    compiled = tg.compile(model)
+    assert [name for name, _ in compiled.named_parameters()] == [
+        name for name, _ in model.named_parameters()
+    ]
+    optimizer = optim.SGD(compiled.parameters(), lr=0.1)
+    x = np.ones((2, 4))
+    compiled(x).sum().backward()
+    optimizer.step()
+    compiled.eval()
+    assert model.training is False
+    assert np.array_equal(compiled(x).data, model(tg.tensor(x)).data)
+    assert set(compiled.state_dict()) == set(model.state_dict())
+    with pytest.raises(AttributeError):
+        compiled.no_such_thing  # noqa: B018

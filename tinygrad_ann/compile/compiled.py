@@ -184,7 +184,17 @@ class CompiledFunction:
         self._lock = threading.Lock()
         #: How many times the function was recorded (a new signature, or a plan dropped).
         self.recordings = 0
-        functools.update_wrapper(self, function)
+        # A module's own attributes (its parameters) stay on it: reached by __getattr__.
+        functools.update_wrapper(
+            self, function, updated=() if isinstance(function, Module) else ("__dict__",)
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        # As torch.compile's result: the compiled module's own methods and attributes
+        # (parameters(), train(), eval(), state_dict()) are the module's.
+        if name.startswith("__") or name == "function":
+            raise AttributeError(name)
+        return getattr(self.function, name)
 
     def __repr__(self) -> str:
         name = getattr(self.function, "__qualname__", repr(self.function))
