@@ -18,9 +18,11 @@ in the compiled workload's process.
 W7, one epoch of ``examples/digits_cnn.py``'s CNN, has no hand-written NumPy
 version: there every peer's time is divided by tinygrad_ann's, and its final
 loss must agree with tinygrad_ann's. Its targets are against two peers:
-tinygrad_ann ahead of MyGrad, and within 3x of PyTorch eager on 2 threads. W7
-reads scikit-learn's digits; without scikit-learn it is left out of the
-default run.
+tinygrad_ann ahead of MyGrad, and within 3x of PyTorch eager on 2 threads.
+W7c is W7 with its step compiled; its reference is tinygrad_ann's W7 run (the
+same run as W7's, when both are measured), whose loss it must agree with, and
+its target is compiled / eager <= 0.8. W7 and W7c read scikit-learn's digits;
+without scikit-learn they are left out of the default run.
 
 With ``--peers``, PyTorch eager (1 and 2 threads), MyGrad and HIPS autograd run
 the same workloads (``peers.py``) when they are importable; the ones that are
@@ -28,7 +30,7 @@ not are listed as not installed. The targets are tinygrad_ann's; W4's time per
 op is printed for information. ``pip install -e ".[bench]"`` brings MyGrad
 and autograd; PyTorch is installed on its own.
 
-    python benchmarks/bench.py [--repeats 5] [--only W1,W1c,W7] [--quick] [--peers]
+    python benchmarks/bench.py [--repeats 5] [--only W1,W1c,W7,W7c] [--quick] [--peers]
                                [--steady-malloc] [--json out.json]
 """
 
@@ -62,7 +64,9 @@ TARGETS = {  # tinygrad's time / NumPy's; WNc is WN with its step compiled (tg.c
     "W4": 2.5,
     "W4c": 1.5,
 }
-WORKLOADS = (*TARGETS, "W7")
+# tinygrad's time on a compiled workload / its time on the eager twin, both in the same run.
+OVER_EAGER_TARGETS = {"W7c": 0.8}
+WORKLOADS = (*TARGETS, "W7", "W7c")
 DESCRIPTIONS = {
     "W1": "sigmoid unit, diabetes table, 20,000 epochs",
     "W1c": "W1 with its loss compiled (tg.compile)",
@@ -73,8 +77,10 @@ DESCRIPTIONS = {
     "W4": "1,000-op elementwise chain x 20, fwd+bwd",
     "W4c": "W4 with the chain compiled (tg.compile)",
     "W7": "digits CNN, float64, Adam, batch size 32",
+    "W7c": "W7 with its loss compiled (tg.compile)",
 }
 # The system every other one is divided by: W7 has no hand-written NumPy version.
+# A compiled workload has its eager twin's reference.
 REFERENCES = {"W7": "tinygrad"}
 # W7's targets against peers: (peer, the target, the quantity it bounds as a function of the
 # peer's time / tinygrad's, and whether a value of that quantity meets it).
@@ -151,7 +157,17 @@ def tolerance(workload: str) -> float:
 
 def reference(workload: str) -> str:
     """The system whose time and final loss the others are compared with."""
-    return REFERENCES.get(workload, "numpy")
+    return REFERENCES.get(workload_module.eager_twin(workload), "numpy")
+
+
+def reference_run(workload: str) -> tuple[str, str]:
+    """The (system, workload) run whose time and final loss ``workload``'s are compared with.
+
+    It is the eager twin's: NumPy's W1 for W1c (the same function as W1c's NumPy
+    version), tinygrad_ann's W7 for W7c.
+    """
+    twin = workload_module.eager_twin(workload)
+    return reference(twin), twin
 
 
 def has_workload(system: str, workload: str) -> bool:
@@ -198,14 +214,17 @@ def measure(
     workloads: list[str], repeats: int, quick: bool, systems: Sequence[str] = SYSTEMS
 ) -> dict:
     runners = {w: [s for s in systems if has_workload(s, w)] for w in workloads}
+    planned = {w: [(s, timed_as(s, w)) for s in runners[w]] for w in workloads}
+    for workload, runs in planned.items():
+        if reference_run(workload) not in runs:  # W7c: tinygrad's eager W7
+            runs.append(reference_run(workload))
     times: dict[tuple[str, str], list[float]] = {}
     recordings: dict[str, list[float]] = {}
     losses: dict[tuple[str, str], float] = {}
     iterations: dict[str, int] = {}
     for round_number in range(repeats):
         for workload in workloads:
-            for system in rotated(runners[workload], round_number):
-                run = system, timed_as(system, workload)
+            for run in rotated(planned[workload], round_number):
                 if len(times.get(run, ())) > round_number:
                     continue  # already run this round for the eager twin
                 result = run_worker(*run, quick)
@@ -216,10 +235,10 @@ def measure(
                     recordings.setdefault(workload, []).append(result["recording_steps"])
     results = {}
     for workload in workloads:
-        names, base = runners[workload], reference(workload)
+        names, base, base_run = runners[workload], reference(workload), reference_run(workload)
         runs = {s: (s, timed_as(s, workload)) for s in names}
         medians = {s: statistics.median(times[runs[s]]) for s in names}
-        base_loss = losses[runs[base]]
+        base_seconds, base_loss = statistics.median(times[base_run]), losses[base_run]
         results[workload] = {
             "reference": base,
             "iterations": iterations[workload],
@@ -229,14 +248,20 @@ def measure(
             "disagreeing": [],
             "runs": repeats,
         }
+        if base_run not in runs.values():  # W7c: its own system's run on the eager twin
+            results[workload]["reference_run"] = {
+                "workload": base_run[1],
+                "seconds": base_seconds,
+                "loss": base_loss,
+            }
         if workload in recordings:
             results[workload]["recording_steps"] = statistics.median(recordings[workload])
         for system in names:
-            if system == base:
+            if runs[system] == base_run:
                 continue
             loss = losses[runs[system]]
             if np.isclose(loss, base_loss, rtol=tolerance(workload), atol=0):
-                results[workload]["ratios"][system] = medians[system] / medians[base]
+                results[workload]["ratios"][system] = medians[system] / base_seconds
             else:
                 results[workload]["disagreeing"].append(system)
         if workload in PEER_TARGETS:
@@ -264,8 +289,8 @@ def report(
 ) -> str:
     """The table: NumPy's median time, every other system's ratio to it, tinygrad's target.
 
-    Workloads without a NumPy version (W7) follow, each as one row of times over
-    tinygrad's, with its targets against peers.
+    Workloads without a NumPy version (W7, W7c) follow, each as one row of times
+    over tinygrad's (W7c's: over tinygrad's on W7), with its targets against peers.
     """
     header = f"Python {platform.python_version()}, NumPy {np.__version__}, {platform.machine()}"
     header += "".join(f", {library} {version}" for library, version in (versions or {}).items())
@@ -281,11 +306,16 @@ def report(
     disagreements = []
     for workload, result in results.items():
         base = result.get("reference", "numpy")
+        base_name, base_loss = "NumPy" if base == "numpy" else base, result["losses"].get(base)
+        on_twin = ""
+        if "reference_run" in result:
+            base_loss = result["reference_run"]["loss"]
+            on_twin = f" on {result['reference_run']['workload']}"
         for system in result["disagreeing"]:
             disagreements.append(
                 f"{workload} {system}: final loss {result['losses'][system]!r} differs from "
-                f"{'NumPy' if base == 'numpy' else base}'s {result['losses'][base]!r} by more "
-                f"than {tolerance(workload):g} (relative)"
+                f"{base_name}'s {base_loss!r}{on_twin} by more than {tolerance(workload):g} "
+                "(relative)"
             )
     for workload, result in numpy_rows.items():
         ratios = result["ratios"]
@@ -328,21 +358,37 @@ def report(
     return "\n".join(lines)
 
 
+def over_eager_cell(workload: str, results: dict) -> str:
+    """tinygrad's time on a compiled workload over its time on the eager twin ("W1 0.70"),
+    with the verdict where that ratio has a target; "W1 loss differs" when a loss differs
+    from its reference's. W7c carries its own eager run; the others need the twin's."""
+    result, twin = results[workload], workload_module.eager_twin(workload)
+    if "reference_run" in result:
+        ratio = result["ratios"].get("tinygrad")
+    else:
+        eager = results[twin]
+        agree = "tinygrad" in result["ratios"] and "tinygrad" in eager["ratios"]
+        seconds = result["median_seconds"], eager["median_seconds"]
+        ratio = seconds[0]["tinygrad"] / seconds[1]["tinygrad"] if agree else None
+    if ratio is None:
+        return f"{twin} loss differs"
+    if workload not in OVER_EAGER_TARGETS:
+        return f"{twin} {ratio:.2f}"
+    target = OVER_EAGER_TARGETS[workload]
+    return f"{twin} {ratio:.2f} (target <= {target:g}: {'met' if ratio <= target else 'MISSED'})"
+
+
 def compiled_lines(results: dict) -> list[str]:
     """tinygrad's time on each compiled workload over its time on the eager twin (when both
-    ran and agree with NumPy), and each compiled step's first call in eager steps."""
+    ran), with the verdict where that ratio has a target, and each compiled step's first
+    call in eager steps."""
     over_eager, recording = [], []
     for workload, result in results.items():
         twin = workload_module.eager_twin(workload)
         if twin == workload:
             continue
-        if twin in results:
-            eager = results[twin]
-            if "tinygrad" in result["ratios"] and "tinygrad" in eager["ratios"]:
-                seconds = result["median_seconds"], eager["median_seconds"]
-                over_eager.append(f"{twin} {seconds[0]['tinygrad'] / seconds[1]['tinygrad']:.2f}")
-            else:
-                over_eager.append(f"{twin} loss differs")
+        if "reference_run" in result or twin in results:
+            over_eager.append(over_eager_cell(workload, results))
         if "recording_steps" in result:
             recording.append(f"{twin} {result['recording_steps']:.1f} eager steps")
     lines = []
@@ -358,8 +404,11 @@ def compiled_lines(results: dict) -> list[str]:
 def peer_rows(workload: str, result: dict, systems: Sequence[str]) -> list[str]:
     """A workload timed against tinygrad_ann: its row of ratios, then its targets' verdicts."""
     base = result["reference"]
-    seconds = result["median_seconds"]
-    cells = [f"{base} {seconds[base]:.3f}s"]
+    on_twin, base_seconds = "", result["median_seconds"][base]
+    if "reference_run" in result:  # W7c: tinygrad's eager W7
+        on_twin = f" on {result['reference_run']['workload']}"
+        base_seconds = result["reference_run"]["seconds"]
+    cells = [f"{base}{on_twin} {base_seconds:.3f}s"]
     for system in systems:
         if system in result["ratios"]:
             cells.append(f"{system} {result['ratios'][system]:.2f}x")
@@ -370,7 +419,7 @@ def peer_rows(workload: str, result: dict, systems: Sequence[str]) -> list[str]:
         cells.append(f"(no {workload} version: {', '.join(absent)})")
     title = f"{DESCRIPTIONS[workload]}; {result['iterations']} batches"
     lines = [
-        f"{workload}: time / {base}'s time, medians of the runs; each run a fresh process",
+        f"{workload}: time / {base}'s time{on_twin}, medians of the runs; each run a fresh process",
         f"{workload} {title}: " + "  ".join(cells),
     ]
     for peer, target, value, met in peer_targets(workload, result):
@@ -404,11 +453,13 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         parser.error(f"unknown workload(s) {sorted(unknown)}; choose from {list(WORKLOADS)}")
     skipped_note = ""
-    if "W7" in workloads and importlib.util.find_spec("sklearn") is None:
+    digits = [w for w in workloads if workload_module.eager_twin(w) == "W7"]
+    if digits and importlib.util.find_spec("sklearn") is None:
+        needed = f"scikit-learn's digits are needed for {', '.join(digits)}"
         if arguments.only:
-            parser.error("W7 reads scikit-learn's digits: pip install scikit-learn")
-        workloads.remove("W7")
-        skipped_note = "W7 left out: it reads scikit-learn's digits (pip install scikit-learn)"
+            parser.error(f"{needed}: pip install scikit-learn")
+        workloads = [w for w in workloads if w not in digits]
+        skipped_note = f"left out: {needed} (pip install scikit-learn)"
     systems, missing, versions = list(SYSTEMS), [], {}
     if arguments.peers:
         present, missing, versions = find_peers()

@@ -7,7 +7,7 @@ same workloads for PyTorch, MyGrad and HIPS autograd. Run one in this process:
     python benchmarks/workloads.py SYSTEM WORKLOAD [--quick] [--memory] [--width N]
 
 SYSTEM is ``numpy``, ``tinygrad`` or a peer (``torch-1t``, ``torch-2t``, ``mygrad``,
-``autograd``); WORKLOAD is W1..W7 or W1c..W4c:
+``autograd``); WORKLOAD is W1..W7, W1c..W4c or W7c:
 
 - W1..W4: the training workloads of ``bench.py``;
 - W1c..W4c: W1..W4 with tinygrad_ann's step compiled by ``tg.compile`` (NumPy's
@@ -16,11 +16,12 @@ SYSTEM is ``numpy``, ``tinygrad`` or a peer (``torch-1t``, ``torch-2t``, ``mygra
 - W6: one gradient and one Hessian-vector product of W2's loss, for ``cost_curve.py``
   (no NumPy version: the ratio of interest is the product's time to the gradient's);
 - W7: one epoch of ``examples/digits_cnn.py``'s CNN on the digits, for ``bench.py``
-  (no NumPy version: the peers are compared with tinygrad_ann; needs scikit-learn).
+  (no NumPy version: the peers are compared with tinygrad_ann; needs scikit-learn);
+- W7c: W7 with tinygrad_ann's step compiled (compared with tinygrad_ann's W7).
 
 Prints one JSON line: seconds, final loss (W6: v·Hv; W7 adds the sum of the batch
 norms' running statistics), and (with ``--memory``) the tracemalloc peak in bytes.
-tinygrad_ann's W1c..W4c add ``recording_steps`` (see ``recording_cost``).
+tinygrad_ann's W1c..W4c and W7c add ``recording_steps`` (see ``recording_cost``).
 W5 and W6 time their own calls in blocks and add the median seconds per call
 (``step_seconds``; ``grad_seconds``, ``hvp_seconds``).
 """
@@ -45,10 +46,10 @@ from tinygrad_ann import nn, optim
 # Full sizes from the workload definitions; --quick divides the loop counts.
 # W7 counts batches: one epoch of 1,347 images in batches of 32 is 43 of them.
 EPOCHS = {"W1": 20_000, "W2": 2_000, "W3": 200, "W4": 20, "W6": 50, "W7": 43}
-EPOCHS.update({f"{name}c": EPOCHS[name] for name in ("W1", "W2", "W3", "W4")})
+EPOCHS.update({f"{name}c": EPOCHS[name] for name in ("W1", "W2", "W3", "W4", "W7")})
 QUICK_DIVISOR = 100
 # A hundredth of W7's epoch would be a single batch: too little to exercise the optimizer's state.
-QUICK_ITERATIONS = {"W7": 3}
+QUICK_ITERATIONS = {"W7": 3, "W7c": 3}
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -277,11 +278,11 @@ def w4_tinygrad(repeats: int, compiled: bool = False) -> float:
     return float(total.item() + leaf.grad.data.sum())
 
 
-# ---------------------------------------------------------------- W1c..W4c
-# W1..W4 with tinygrad_ann's step compiled: the loops above with `step = tg.compile(loss_of)`.
-# A replay computes what eager computes bit for bit, so NumPy's versions stay the references.
-COMPILED = {"W1c": "W1", "W2c": "W2", "W3c": "W3", "W4c": "W4"}
-TRAININGS = {"W1": w1_training, "W2": w2_training, "W3": w3_training, "W4": w4_training}
+# ---------------------------------------------------------------- W1c..W4c, W7c
+# W1..W4 and W7 with tinygrad_ann's step compiled: their loops with `step = tg.compile(loss_of)`.
+# A replay computes what eager computes bit for bit, so W1..W4's NumPy versions stay the
+# references; W7c's is tinygrad_ann's own W7. TRAININGS, after W7, names each eager side.
+COMPILED = {"W1c": "W1", "W2c": "W2", "W3c": "W3", "W4c": "W4", "W7c": "W7"}
 RECORDINGS = 5  # fresh compiled steps whose first call recording_cost times
 
 
@@ -501,13 +502,10 @@ def _batch_norm_from(weight: np.ndarray, bias: np.ndarray) -> nn.BatchNorm2d:
     return layer
 
 
-def w7_tinygrad(batches: int) -> dict:
-    """One epoch (``batches`` batches) of the digits CNN: conv-BN-ReLU-pool twice, then linear.
-
-    The network of ``digits_cnn.py`` with its ``Dropout`` replaced by the shared
-    masks (a product between ``features`` and ``head``), trained with Adam.
-    Returns the last batch's loss and the sum of the running statistics.
-    """
+def w7_training() -> Training:
+    """The network of ``digits_cnn.py`` with its ``Dropout`` replaced by the shared masks
+    (a product between ``features`` and ``head``), and Adam; ``data`` holds the set-up
+    and the two batch norms, whose running statistics the epoch reports."""
     data = w7_setup()
     w = data.weights
     features = nn.Sequential(
@@ -522,18 +520,40 @@ def w7_tinygrad(batches: int) -> dict:
         nn.Flatten(),
     )
     head = _linear_from(w["fc.weight"], w["fc.bias"])
-    optimizer = optim.Adam([*features.parameters(), *head.parameters()], lr=W7_LR)
+    first = data.batches[0]
+    return Training(
+        # Each batch has its own mask, so the mask is an argument, not a closed-over array.
+        lambda images, mask, labels: F.cross_entropy(head(features(images) * mask), labels),
+        (tg.from_numpy(data.images[first]), data.masks[0], data.labels[first]),
+        optim.Adam([*features.parameters(), *head.parameters()], lr=W7_LR),
+        (data, (features[1], features[5])),
+    )
+
+
+def w7_tinygrad(batches: int, compiled: bool = False) -> dict:
+    """One epoch (``batches`` batches) of the digits CNN: conv-BN-ReLU-pool twice, then linear.
+
+    Returns the last batch's loss and the sum of the batch norms' running statistics.
+    """
+    training = w7_training()
+    step = tg.compile(training.loss_of) if compiled else training.loss_of
+    (data, norms), optimizer = training.data, training.optimizer
     for indices, mask in zip(data.batches[:batches], data.masks):
-        images = tg.from_numpy(data.images[indices])
-        loss = F.cross_entropy(head(features(images) * mask), data.labels[indices])
+        loss = step(tg.from_numpy(data.images[indices]), mask, data.labels[indices])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    norms = (features[1], features[5])
     statistics = sum(float(n.running_mean.data.sum() + n.running_var.data.sum()) for n in norms)
     return {"loss": loss.item(), "running_stats": statistics}
 
 
+TRAININGS = {
+    "W1": w1_training,
+    "W2": w2_training,
+    "W3": w3_training,
+    "W4": w4_training,
+    "W7": w7_training,
+}
 WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
     "W1": {"numpy": w1_numpy, "tinygrad": w1_tinygrad},
     "W2": {"numpy": w2_numpy, "tinygrad": w2_tinygrad},
@@ -546,6 +566,7 @@ WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
     "W5": {"numpy": w5_numpy, "tinygrad": w5_tinygrad},
     "W6": {"tinygrad": w6_tinygrad},
     "W7": {"tinygrad": w7_tinygrad},
+    "W7c": {"tinygrad": functools.partial(w7_tinygrad, compiled=True)},
 }
 SYSTEMS = ("numpy", "tinygrad")
 

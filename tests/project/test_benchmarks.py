@@ -24,7 +24,7 @@ import peers
 import workloads
 
 TRAINING = ("W1", "W2", "W3", "W4")
-COMPILED = tuple(workloads.COMPILED)
+COMPILED = tuple(w for w, twin in workloads.COMPILED.items() if twin in TRAINING)
 
 
 @functools.cache
@@ -64,6 +64,19 @@ def test_compiled_workload_replays_the_eager_one_bit_for_bit(workload):
     assert workloads.WORKLOADS[workload]["numpy"] is workloads.WORKLOADS[twin]["numpy"]
     assert bench.tolerance(workload) == bench.tolerance(twin)
     assert not any(bench.has_workload(peer, workload) for peer in peers.SYSTEMS)
+
+
+def test_compiled_cnn_epoch_replays_the_eager_one_bit_for_bit():
+    """A whole W7 epoch: its last, smaller batch records a second plan."""
+    pytest.importorskip("sklearn", reason="W7 reads scikit-learn's digits")
+    batches = workloads.EPOCHS["W7c"]
+    assert batches == workloads.EPOCHS["W7"] == len(workloads.w7_setup().batches)
+    compiled = workloads.WORKLOADS["W7c"]["tinygrad"](batches)
+    assert compiled == workloads.w7_tinygrad(batches)  # loss and running statistics, exactly
+    assert workloads.recording_cost("W7c") > 0
+    assert bench.reference_run("W7c") == ("tinygrad", "W7") == bench.reference_run("W7")
+    assert bench.tolerance("W7c") == bench.tolerance("W7")
+    assert not any(bench.has_workload(s, "W7c") for s in ("numpy", *peers.SYSTEMS))
 
 
 @pytest.mark.parametrize("workload", sorted(floor.SKELETON))
@@ -133,6 +146,36 @@ def test_bench_times_the_cnn_epoch_against_tinygrad(capsys):
     assert "W7 digits CNN, float64, Adam, batch size 32; 3 batches: tinygrad " in out
     assert "W7 target, ahead of MyGrad" in out
     assert "W7 target, within 3x of PyTorch eager on 2 threads" in out
+
+
+def test_bench_times_the_compiled_cnn_epoch_against_the_eager_one(capsys, monkeypatch):
+    pytest.importorskip("sklearn", reason="W7 reads scikit-learn's digits")
+    started = []
+
+    def counted_worker(system, workload, *rest, **options):
+        started.append((system, workload))
+        return run_worker(system, workload, *rest, **options)
+
+    run_worker = bench.run_worker
+    monkeypatch.setattr(bench, "run_worker", counted_worker)
+    summary = bench.main(["--quick", "--repeats", "1", "--only", "W7,w7c"])
+    assert sorted(started) == [("tinygrad", "W7"), ("tinygrad", "W7c")]  # W7 run once for both
+    compiled, eager = summary["workloads"]["W7c"], summary["workloads"]["W7"]
+    assert compiled["reference"] == "tinygrad" and compiled["disagreeing"] == []
+    assert compiled["reference_run"]["seconds"] == eager["median_seconds"]["tinygrad"]
+    assert compiled["reference_run"]["loss"] == compiled["losses"]["tinygrad"]
+    assert compiled["recording_steps"] > 0 and "targets" not in compiled
+    out = capsys.readouterr().out
+    assert "time / NumPy's time" not in out
+    assert "W7c: time / tinygrad's time on W7," in out
+    assert "W7c W7 with its loss compiled (tg.compile); 3 batches: tinygrad on W7 " in out
+    assert "compiled / eager (tinygrad's time): W7 " in out and "(target <= 0.8: " in out
+    assert "recording (first call of a compiled step, median of the runs): W7 " in out
+    started.clear()
+    alone = bench.main(["--quick", "--repeats", "1", "--only", "W7c"])["workloads"]["W7c"]
+    assert sorted(started) == [("tinygrad", "W7"), ("tinygrad", "W7c")]
+    assert alone["ratios"]["tinygrad"] > 0
+    assert "compiled / eager (tinygrad's time): W7 " in capsys.readouterr().out
 
 
 def test_report_states_the_cnn_targets_against_peers():
@@ -273,6 +316,32 @@ def test_report_compares_compiled_workloads_with_numpy_and_with_eager():
     assert "recording (first call of a compiled step, median of the runs): W1 3.1 eager steps" in (
         table
     )
+
+
+def test_report_gives_the_compiled_cnn_epoch_a_verdict_against_the_eager_one():
+    def cnn_epoch(ratio: float | None) -> dict:
+        return {
+            "reference": "tinygrad",
+            "iterations": 43,
+            "median_seconds": {"tinygrad": 0.7},
+            "ratios": {} if ratio is None else {"tinygrad": ratio},
+            "losses": {"tinygrad": 1.0 + (ratio is None)},
+            "disagreeing": [] if ratio is not None else ["tinygrad"],
+            "reference_run": {"workload": "W7", "seconds": 1.0, "loss": 1.0},
+            "recording_steps": 0.5,
+        }
+
+    systems = ["numpy", "tinygrad", "mygrad"]
+    met = bench.report({"W7c": cnn_epoch(0.7)}, systems)
+    assert "W7c W7 with its loss compiled (tg.compile); 43 batches: tinygrad on W7 1.000s" in met
+    assert "tinygrad 0.70x  (no W7c version: mygrad)" in met
+    assert "compiled / eager (tinygrad's time): W7 0.70 (target <= 0.8: met)" in met
+    assert "W7c target" not in met and "time / NumPy's time" not in met
+    missed = bench.report({"W7c": cnn_epoch(0.9)}, systems)
+    assert "compiled / eager (tinygrad's time): W7 0.90 (target <= 0.8: MISSED)" in missed
+    differs = bench.report({"W7c": cnn_epoch(None)}, systems)
+    assert "compiled / eager (tinygrad's time): W7 loss differs" in differs
+    assert "W7c tinygrad: final loss 2.0 differs from tinygrad's 1.0 on W7 by more" in differs
 
 
 def test_cost_curve_table_and_plot(tmp_path):
