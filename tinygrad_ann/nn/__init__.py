@@ -1,7 +1,7 @@
 """Neural-network building blocks: modules, containers, layers, losses and initialisers."""
 
 from . import init
-from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .layers import (
     BCELoss,
@@ -17,7 +17,7 @@ from .layers import (
     Softmax,
     Tanh,
 )
-from .module import Module, Parameter, Sequential, StateDictError
+from .module import Module, Parameter, StateDictError
 from .normalization import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm
 
 __all__ = [

@@ -1,5 +1,5 @@
-"""Containers that register what they hold: ``ModuleList``, ``ModuleDict``, ``ParameterList``
-and ``ParameterDict``, with PyTorch's names and behaviour.
+"""Containers that register what they hold: ``Sequential``, ``ModuleList``, ``ModuleDict``,
+``ParameterList`` and ``ParameterDict``, with PyTorch's names and behaviour.
 
 A Module registers the Modules and Parameters its attributes hold, not what a plain list,
 tuple or dict holds; assigning such a container raises instead (``Module``'s docstring).
@@ -507,3 +507,38 @@ class ParameterDict(_DictContainer[Parameter]):
 
     def __repr__(self) -> str:
         return _parameter_lines("ParameterDict", self.items())
+
+
+class Sequential(Module):
+    """Modules applied in order; their parameters are named ``0.weight``, ``1.bias``, ...
+
+    >>> from tinygrad_ann import nn
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    >>> [name for name, _ in model.named_parameters()]
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for index, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(
+                    f"Sequential: argument {index} is a {type(module).__name__}, not a Module"
+                )
+            setattr(self, str(index), module)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.children())
+
+    def __iter__(self) -> Iterator[Module]:
+        return self.children()
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self.children())[index]
+
+    def forward(self, x: Any) -> Any:
+        # children(), unrolled: two generators a call cost W2 (a 2-50-2 net) 2% of its step.
+        for module in vars(self).values():
+            if isinstance(module, Module):
+                x = module(x)
+        return x

@@ -1,4 +1,4 @@
-"""``Module``, ``Parameter`` and ``Sequential``: models as trees of named parameters."""
+"""``Module`` and ``Parameter``: models as trees of named parameters."""
 
 from __future__ import annotations
 
@@ -407,42 +407,6 @@ class Module:
         return "\n".join(lines)
 
 
-class Sequential(Module):
-    """Modules applied in order; their parameters are named ``0.weight``, ``1.bias``, ...
-
-    >>> from tinygrad_ann import nn
-    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
-    >>> [name for name, _ in model.named_parameters()]
-    ['0.weight', '0.bias', '2.weight', '2.bias']
-    """
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__()
-        for index, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(
-                    f"Sequential: argument {index} is a {type(module).__name__}, not a Module"
-                )
-            setattr(self, str(index), module)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self.children())
-
-    def __iter__(self) -> Iterator[Module]:
-        return self.children()
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self.children())[index]
-
-    def forward(self, x: Any) -> Any:
-        # children(), unrolled: two generators a call cost W2 (a 2-50-2 net) 2% of its step.
-        for module in vars(self).values():
-            if isinstance(module, Module):
-                x = module(x)
-        return x
-
-
-#: What a Module keeps for itself in its ``__dict__`` (not parameters, buffers or children).
 # How many times any module had a Tensor or Module attribute set, replaced or deleted: a
 # compiled plan that read a module's parameters checks them again only when it moved.
 _STRUCTURE = [0]
@@ -454,6 +418,7 @@ def structure_changes() -> int:
     return _STRUCTURE[0]
 
 
+#: What a Module keeps for itself in its ``__dict__`` (not parameters, buffers or children).
 _BOOKKEEPING = frozenset({"_buffers", "_forward_hooks", "_parameter_names"})
 #: Containers whose Modules and Parameters a Module would not register, and what to look for.
 _PLAIN_CONTAINERS = (list, tuple, dict)
