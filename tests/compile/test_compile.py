@@ -211,11 +211,12 @@ def test_reading_a_value_into_python_while_recording_is_refused_naming_the_line(
 @pytest.mark.parametrize(
     "returned, message",
     [
-        (lambda x: (x.sum(), x.mean()), "must return one Tensor"),
-        (lambda x: 3.0, "must return one Tensor"),
+        (lambda x: (x.sum(), 3.0), r"a tuple of \(Tensor, float\)"),
+        (lambda x: 3.0, "must return a Tensor .* got a float"),
+        (lambda x: (), r"got a tuple of \(\)"),
     ],
 )
-def test_what_is_not_one_tensor_is_refused(returned, message):
+def test_what_is_not_a_tensor_or_tensors_is_refused(returned, message):
     with pytest.raises(tg.CompileError, match=message):
         tg.compile(returned)(tg.ones(2))
 
@@ -560,3 +561,82 @@ def test_a_compiled_module_offers_the_modules_methods_as_torch_compile_does():
     assert set(compiled.state_dict()) == set(model.state_dict())
     with pytest.raises(AttributeError):
         compiled.no_such_thing  # noqa: B018
+
+
+def test_a_function_may_return_the_loss_and_the_logits_as_pytorch_code_often_does():
+    eager_model, compiled_model = mlp(), mlp()
+
+    def loss_and_logits(model, x, y):
+        logits = model(x)
+        return F.cross_entropy(logits, y), logits
+
+    step = tg.compile(lambda x, y: loss_and_logits(compiled_model, x, y))
+    for x, y in batches(3):
+        loss, logits = step(x, y)
+        expected_loss, expected_logits = loss_and_logits(eager_model, tg.tensor(x), y)
+        assert np.array_equal(logits.data, expected_logits.data)
+        assert logits.requires_grad and loss.requires_grad
+        loss.backward()
+        expected_loss.backward()
+        for p, q in zip(compiled_model.parameters(), eager_model.parameters()):
+            assert np.array_equal(p.grad.data, q.grad.data)
+            p.grad, q.grad = None, None
+        # Both results into one backward: each result's VJPs run separately and the engine
+        # adds them, where eager adds the two gradients of the logits first.
+        loss, logits = step(x, y)
+        (loss + logits.sum()).backward()
+        expected_loss, expected_logits = loss_and_logits(eager_model, tg.tensor(x), y)
+        (expected_loss + expected_logits.sum()).backward()
+        for p, q in zip(compiled_model.parameters(), eager_model.parameters()):
+            np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-12, atol=1e-15)
+            p.grad, q.grad = None, None
+    assert step.recordings == 1
+
+
+def test_several_results_keep_their_container_and_their_need_of_grad():
+    w = tg.tensor([1.0, -2.0], requires_grad=True)
+    step = tg.compile(lambda x: [(x * w).sum(), (x * w) > 0])
+    for _ in range(2):
+        total, positive = step(tg.tensor([3.0, 1.0]))
+        assert isinstance(step(tg.tensor([3.0, 1.0])), list)
+        assert total.item() == 1.0 and positive.tolist() == [True, False]
+        assert total.requires_grad and not positive.requires_grad
+        total.backward()
+    assert w.grad.tolist() == [6.0, 2.0]
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        positive.backward()
+
+
+def test_check_and_memory_with_several_results():
+    model = mlp()
+    optimizer = optim.SGD(model.parameters(), lr=0.01)
+
+    def loss_and_logits(x, y):
+        logits = model(x)
+        return F.cross_entropy(logits, y), logits
+
+    checked = tg.compile(loss_and_logits, check=True)
+    x, y = batches(1)[0]
+    for _ in range(3):
+        _, logits = checked(x, y)
+        assert np.array_equal(logits.data, model(tg.tensor(x)).data)
+    step = tg.compile(loss_and_logits)
+
+    def train(count):
+        for _ in range(count):
+            loss, _ = step(x, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    train(20)
+    gc.collect()
+    tracemalloc.start()
+    train(100)
+    gc.collect()
+    first, _ = tracemalloc.get_traced_memory()
+    train(1000)
+    gc.collect()
+    second, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert second - first < 20_000, (first, second)

@@ -236,12 +236,15 @@ class CompiledFunction:
         recorder = Recorder(tensors)
         passed_arguments, passed_keywords = _as_passed(arguments, keywords, tensors)
         result = record(self.function, passed_arguments, passed_keywords, recorder)
-        output = recorder.name_of_output(result)
+        outputs = recorder.names_of_outputs(result)
         recorder.check_nothing_unseen()
         grad_targets = [
             f"a{position}" for position, tensor in enumerate(tensors) if tensor.requires_grad
         ] + [name for name, tensor in recorder.recording.externals.items() if tensor.requires_grad]
-        plan = Plan(recorder.recording, output, grad_targets, traced=self.check)
+        plan = Plan(recorder.recording, outputs, grad_targets, traced=self.check)
+        if isinstance(result, tuple | list):
+            plan.results_type = type(result)
+            plan.results_with_grad = [tensor.requires_grad for tensor in result]
         plan.argument_parents = [
             position for position, tensor in enumerate(tensors) if tensor.requires_grad
         ]
@@ -366,6 +369,8 @@ def _replay(plan: Plan, tensors: list[Tensor], trace: list[Any] | None = None) -
         out, stash = plan.forward(tensors, contexts)
     else:
         out, stash = plan.forward(tensors, contexts, trace)
+    if plan.results_type is not None:
+        return _several_results(plan, tensors, contexts, out, stash)
     result = _new_object(Tensor)
     result._data = out
     result._grad = None
@@ -392,6 +397,109 @@ def _replay(plan: Plan, tensors: list[Tensor], trace: list[Any] | None = None) -
         result.requires_grad = False
         result._ctx = None
     return result
+
+
+def _parents(plan: Plan, tensors: list[Tensor]) -> list[Tensor]:
+    """A replay node's parents: the call's arguments and the outside Tensors that need grad."""
+    if plan.argument_parents:
+        return [tensors[position] for position in plan.argument_parents] + plan.parents
+    return plan.parents
+
+
+class _Call:
+    """What one replay of a plan with several results keeps for their backward passes,
+    shared by their nodes and given back when the last is released."""
+
+    __slots__ = ("plan", "contexts", "stash", "backward", "alive")
+
+    plan: Plan
+    contexts: list[Any]
+    stash: Any
+    backward: Callable[..., Any]
+    alive: int
+
+    def release_one(self) -> None:
+        self.alive -= 1
+        if self.alive == 0:
+            self.plan.release(self.contexts)
+            self.plan.free_contexts.append(self.contexts)
+            self.stash = ()
+
+
+class CompiledResult(Function):
+    """The graph node of one result of a replay with several: its backward runs the plan's
+    backward with this result's gradient (None for the others)."""
+
+    __slots__ = ("call", "index", "_held")
+    name = "compiled"
+    differentiable_backward = True
+
+    call: _Call | None
+    index: int
+
+    @property
+    def saved(self) -> Any:
+        return self._held
+
+    @saved.setter
+    def saved(self, value: Any) -> None:
+        self._held = value
+        if value is RELEASED:
+            self._give_back()
+
+    def _give_back(self) -> None:
+        call = getattr(self, "call", None)
+        if call is not None:
+            self.call = None
+            call.release_one()
+
+    def __del__(self) -> None:
+        self._give_back()
+
+    @staticmethod
+    def backward(ctx: Function, grad_output: Any) -> Any:
+        assert isinstance(ctx, CompiledResult) and ctx.call is not None
+        call = ctx.call
+        seeds = [None] * len(call.plan.outputs)
+        seeds[ctx.index] = grad_output
+        return call.backward(call.contexts, call.stash, seeds)
+
+    lift_saved = CompiledCall.lift_saved
+
+
+def _several_results(
+    plan: Plan, tensors: list[Tensor], contexts: list[Any], arrays: tuple[Any, ...], stash: Any
+) -> Any:
+    """The results of a replay with several, each with its own node where it needs grad."""
+    parents = _parents(plan, tensors)
+    recording = parents and switches().grad_enabled
+    call = _new_object(_Call)
+    call.plan, call.contexts, call.stash, call.backward = plan, contexts, stash, plan.backward
+    call.alive = 0
+    results = []
+    for index, (array, with_grad) in enumerate(zip(arrays, plan.results_with_grad)):
+        result = _new_object(Tensor)
+        result._data = array
+        result._grad = None
+        result._retains_grad = False
+        result.requires_grad = False
+        result._ctx = None
+        if recording and with_grad:
+            node = _new_object(CompiledResult)
+            node.call, node.index, node._held = call, index, (True,)
+            node.parents = list(parents)
+            node.needs_input_grad = (True,) * len(parents)
+            node.sequence = next_sequence()
+            node.scope = ()
+            call.alive += 1
+            result.requires_grad = True
+            result._ctx = node
+        results.append(result)
+    if call.alive == 0:
+        call.alive = 1
+        call.release_one()
+    assert plan.results_type is not None
+    return plan.results_type(results)
 
 
 def compile(  # noqa: A001 - torch.compile's name

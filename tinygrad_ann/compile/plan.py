@@ -50,10 +50,21 @@ class Plan:
     """
 
     def __init__(
-        self, recording: Recording, output: str, grad_targets: list[str], traced: bool = False
+        self,
+        recording: Recording,
+        outputs: list[str],
+        grad_targets: list[str],
+        traced: bool = False,
     ) -> None:
         self.recording = recording
-        self.output = output
+        #: The names of the function's results; a plan of several runs as kernels only, its
+        #: forward returns a tuple and its backward takes a tuple of gradients (None: none).
+        self.outputs = outputs
+        self.output = outputs[0]
+        #: ``tuple`` or ``list`` when the function returned several Tensors (None: one),
+        #: and which of them required grad when recorded.
+        self.results_type: type | None = None
+        self.results_with_grad: list[bool] = []
         #: The arguments (``a0``...) and outside Tensors (``e0``...) that get a gradient.
         self.grad_targets = grad_targets
         #: The positions of the arguments in ``grad_targets``, and the outside Tensors there:
@@ -83,14 +94,18 @@ class Plan:
         self.source = ""
         #: How many times the plan ran; after UPGRADE_AFTER runs it is compiled line by line.
         self.replays = 0
-        if traced or not self._kernels_fit() or not _KERNELS_FIRST:
+        several = len(outputs) > 1
+        if not several and (traced or not self._kernels_fit() or not _KERNELS_FIRST):
             self.upgrade(traced)
         else:
             self.forward, self.backward = self._kernel_functions()
 
     def upgrade(self, traced: bool = False) -> None:
         """Run as generated straight-line code from now on (the fastest form, but Python
-        compiles it at about 10 µs a line, so a plan starts as a loop over kernels)."""
+        compiles it at about 10 µs a line, so a plan starts as a loop over kernels).
+        A plan of several results keeps its kernels."""
+        if len(self.outputs) > 1:
+            return
         namespace: dict[str, Any] = {"nd": np.ndarray, "AS": as_output_array, "G": guard_saved}
         namespace["ASI"] = _as_output_and_saved
         namespace["FIT"] = fit_gradient
@@ -188,23 +203,41 @@ class Plan:
             where = (slots[step.output], stash_of[index])
             backward_program.append((kernel, (step.needs_input_grad, *where, *flat)))
         out_slot, stash_size = slots[self.output], len(stash_of)
+        out_slots = [slots[name] for name in self.outputs]
+        several = len(out_slots) > 1
         target_slots = [slots[name] for name in self.grad_targets]
+        step_outputs = [slots[step.output] for step in recording.steps]
         size = len(environment)
 
-        def forward_loop(tensors: list[Any], contexts: list[Any]) -> tuple[Any, list[Any]]:
+        def forward_loop(
+            tensors: list[Any], contexts: list[Any], trace: list[Any] | None = None
+        ) -> tuple[Any, list[Any]]:
             values = environment.copy()
             for position, slot in argument_slots:
                 values[slot] = tensors[position]._data
             for slot, tensor in external_slots:
                 values[slot] = tensor._data
             stash: list[Any] = [None] * stash_size
-            for kernel, kernel_arguments in program:
-                kernel(values, stash, contexts, *kernel_arguments)
+            if trace is None:
+                for kernel, kernel_arguments in program:
+                    kernel(values, stash, contexts, *kernel_arguments)
+            else:  # check=True: each op's result, in order
+                for (kernel, kernel_arguments), slot in zip(program, step_outputs):
+                    kernel(values, stash, contexts, *kernel_arguments)
+                    trace.append(values[slot])
+            if several:
+                return tuple(values[slot] for slot in out_slots), stash
             return values[out_slot], stash
 
         def backward_loop(contexts: list[Any], stash: list[Any], grad: Any) -> tuple[Any, ...]:
             grads: list[Any] = [None] * size
-            grads[out_slot] = grad
+            if several:  # one gradient (or None) per result
+                for slot, seed in zip(out_slots, grad):
+                    if seed is not None:
+                        previous = grads[slot]
+                        grads[slot] = seed if previous is None else previous + seed
+            else:
+                grads[out_slot] = grad
             for kernel, kernel_arguments in backward_program:
                 kernel(grads, stash, contexts, *kernel_arguments)
             return tuple(grads[slot] for slot in target_slots)
@@ -252,7 +285,7 @@ class Plan:
     # ------------------------------------------------------------------ source
     def _steps_backward_needs(self) -> list[int]:
         """The steps whose VJP runs: their result's gradient reaches a grad target."""
-        receives = {self.output}
+        receives = set(self.outputs)
         wanted: list[int] = []
         for index in reversed(range(len(self.recording.steps))):
             step = self.recording.steps[index]
@@ -323,14 +356,14 @@ class Plan:
         lines.append(
             f"    return {self.output}, ({', '.join(stash)}{',' if len(stash) == 1 else ''})"
         )
-        shown.append(f"return {self.output}")
+        shown.append(f"return {', '.join(self.outputs)}")
         return lines, shown
 
     def _saves_outside_values(self, step: Step) -> bool:
         """Whether forward saved an array someone else may write before backward runs:
         an argument's, an outside Tensor's, a constant, or the function's result."""
         return any(
-            name is not None and (name[0] in "aek" or name == self.output)
+            name is not None and (name[0] in "aek" or name in self.outputs)
             for name in step.saved_names
         )
 
@@ -339,10 +372,9 @@ class Plan:
         lines = [f"def backward(contexts, stash, g_{self.output}):"]
         if self._stash:
             lines.append(f"    ({', '.join(self._stash)},) = stash")
-        shown = [
-            f"# backward (g_x: the result's gradient with respect to x; g_{self.output} is given)"
-        ]
-        assigned = {self.output}
+        given = ", ".join(f"g_{name}" for name in self.outputs)
+        shown = [f"# backward (g_x: the result's gradient with respect to x; {given} given)"]
+        assigned = set(self.outputs)
         for index in self.backward_steps:
             step = recording.steps[index]
             output_array = recording.arrays[step.output]

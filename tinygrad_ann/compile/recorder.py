@@ -159,15 +159,20 @@ class Recorder:
         for module in switches().module_scope:
             self.recording.modules[id(module)] = module
 
-    def name_of_output(self, value: Any) -> str:
-        """The name of the value the function returned; it must be a Tensor."""
-        if not isinstance(value, Tensor):
+    def names_of_outputs(self, value: Any) -> list[str]:
+        """The names of what the function returned: a Tensor, or a tuple or list of them."""
+        results = list(value) if isinstance(value, tuple | list) else [value]
+        if not results or not all(isinstance(result, Tensor) for result in results):
             raise CompileError(
-                "tg.compile: the function must return one Tensor (the loss, say), got "
-                f"{type(value).__name__}; return the other values from a second function"
+                "tg.compile: the function must return a Tensor (the loss, say) or a tuple or "
+                f"list of Tensors, got {_described(value)}; return other values from a "
+                "second, uncompiled function"
             )
-        name = self._name_of_array.get(id(value._data))
-        return name if name is not None else self._external(value)
+        names = []
+        for result in results:
+            name = self._name_of_array.get(id(result._data))
+            names.append(name if name is not None else self._external(result))
+        return names
 
     def check_nothing_unseen(self) -> None:
         """Refuse what a replay would silently skip: hooks inside the function."""
@@ -227,3 +232,10 @@ def record(
             RECORDING_THREADS.discard(me)
             if not _RECORDERS:
                 Function.apply = _PLAIN_APPLY  # type: ignore[method-assign]
+
+
+def _described(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        kinds = ", ".join(type(item).__name__ for item in value)
+        return f"a {type(value).__name__} of ({kinds})"
+    return f"a {type(value).__name__}"
