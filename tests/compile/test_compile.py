@@ -640,3 +640,32 @@ def test_check_and_memory_with_several_results():
     second, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert second - first < 20_000, (first, second)
+
+
+SCALE = 2.0  # read by Scaled below, changed by the test
+
+
+class Scaled(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * SCALE
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * SCALE
+
+
+def test_a_users_op_is_called_as_it_is_so_the_globals_it_reads_stay_live():
+    global SCALE
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x: Scaled.apply(x * w).sum())
+    assert step(tg.ones(2)).item() == 6.0
+    assert "t1 = F1(c, t0)" in step.plan(source=True)  # called, not inlined
+    try:
+        SCALE = 3.0
+        out = step(tg.ones(2))
+        assert out.item() == 9.0
+        out.backward()
+        assert w.grad.tolist() == [3.0, 3.0]
+    finally:
+        SCALE = 2.0

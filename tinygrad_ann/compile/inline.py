@@ -22,6 +22,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+_PACKAGE = __name__.split(".")[0] + "."
 _MARK = "__tgS"  # stands for the op's suffix in a template
 _SAVED, _NEEDS, _RESULT = "saved" + _MARK, "needs" + _MARK, "result" + _MARK
 
@@ -55,7 +56,13 @@ _module_numbers = itertools.count()
 
 
 def template_of(method: Callable[..., Any]) -> Template | None:
-    """The rewritten ``method`` (a ``forward`` or ``backward``), or None if it cannot be."""
+    """The rewritten ``method`` (a ``forward`` or ``backward``), or None if it cannot be.
+
+    Only the package's own ops are rewritten: their module globals (NumPy, helpers) never
+    change, while a user's op may read a global that does, which its call reads afresh.
+    """
+    if not getattr(method, "__module__", "").startswith(_PACKAGE):
+        return None
     if method not in _TEMPLATES:
         try:
             _TEMPLATES[method] = _rewrite(method)
