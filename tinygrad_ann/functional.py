@@ -42,9 +42,10 @@ def _float_target(op: str, prediction: Tensor, target: Any) -> Any:
         target = np.asarray(target)
         if target.dtype != prediction.dtype:
             target = target.astype(prediction.dtype)
-    elif not target.requires_grad:  # a constant: its own array, or its cast by a Tensor op
-        fits = target.dtype == prediction.dtype
-        target = target.data if fits else target.astype(prediction.dtype)
+    elif not target.requires_grad:  # a constant: the Tensor itself, or its cast by a Tensor op
+        # (the Tensor, not its array: the op then reads whatever array it holds at each run)
+        if target.dtype != prediction.dtype:
+            target = target.astype(prediction.dtype)
     if target.shape != prediction.shape:
         raise ShapeError(
             f"{op}: prediction has shape {prediction.shape} but target has shape {target.shape}; "
@@ -182,6 +183,8 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
             array = array.astype(logits.dtype, copy=False)
     else:
         array = _class_target("cross_entropy", logits, array)
+    if isinstance(target, Tensor) and array is target._data:
+        array = target  # so each run of the op reads the array the Tensor holds then
     loss = ops.CrossEntropy.apply(logits, array, reduction=reduction)
     return loss.reshape(()) if single and reduction == "none" else loss
 
@@ -194,6 +197,8 @@ def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     _check_reduction("nll_loss", reduction)
     log_probs, target, single = _batched("nll_loss", ensure_tensor(log_probs), target)
     labels = _class_target("nll_loss", log_probs, target)
+    if isinstance(target, Tensor) and labels is target._data:
+        labels = target  # so each run of the op reads the array the Tensor holds then
     loss = ops.NLLLoss.apply(log_probs, labels, reduction=reduction)
     return loss.reshape(()) if single and reduction == "none" else loss
 
@@ -206,13 +211,7 @@ def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") ->
     where the sigmoid saturates.
     """
     _check_reduction("binary_cross_entropy", reduction)
-    probs = ensure_tensor(probs)
-    if probs.size and (np.min(probs.data) < 0 or np.max(probs.data) > 1):
-        raise ValueError(
-            "binary_cross_entropy: probs must lie in [0, 1] "
-            f"(got values in [{np.min(probs.data):g}, {np.max(probs.data):g}]); "
-            "for raw scores use binary_cross_entropy_with_logits"
-        )
+    probs = ensure_tensor(probs)  # its range is checked by the op, at every run
     target = _float_target("binary_cross_entropy", probs, target)
     return ops.BinaryCrossEntropy.apply(probs, target, reduction=reduction)
 

@@ -1077,13 +1077,30 @@ class NLLLoss(Primitive):
 _LOG_FLOOR = float(np.exp(-100.0))  # a Python float: a NumPy float64 would promote float32
 
 
+class _OutOfDomainError(ValueError):
+    """Values outside an op's domain, found by its forward (the message names the op)."""
+
+
 class BinaryCrossEntropy(Primitive):
     __slots__ = ()
     name = "binary_cross_entropy"
     formula = "∂p = ∂y · (p - t) / (p(1 - p)) / N (N = 1 for a sum)"
 
+    @classmethod
+    def explain_value_error(cls, arrays, error):
+        if isinstance(error, _OutOfDomainError):  # it names the op and the values: given as raised
+            return error
+        return super().explain_value_error(arrays, error)
+
     @staticmethod
     def forward(ctx, probs, target, reduction):
+        # Checked here, not by the caller, so that every run checks (tg.compile replays this).
+        if probs.size and (np.min(probs) < 0 or np.max(probs) > 1):
+            raise _OutOfDomainError(
+                "binary_cross_entropy: probs must lie in [0, 1] "
+                f"(got values in [{np.min(probs):g}, {np.max(probs):g}]); "
+                "for raw scores use binary_cross_entropy_with_logits"
+            )
         ctx.save_for_backward(probs, target, reduction)
         log_p = np.log(np.maximum(probs, _LOG_FLOOR))
         log_not_p = np.log(np.maximum(1 - probs, _LOG_FLOOR))

@@ -669,3 +669,29 @@ def test_a_users_op_is_called_as_it_is_so_the_globals_it_reads_stay_live():
         assert w.grad.tolist() == [3.0, 3.0]
     finally:
         SCALE = 2.0
+
+
+def test_a_replay_reads_the_array_a_closed_over_target_tensor_holds_now():
+    prediction = tg.tensor([1.0, 2.0], requires_grad=True)
+    target, labels = tg.tensor([0.0, 0.0]), tg.tensor(np.array([0, 1]))
+    scores = tg.tensor([[1.0, 2.0], [0.5, -1.0]], requires_grad=True)
+    mse = tg.compile(lambda p: F.mse_loss(p, target))
+    ce = tg.compile(lambda s: F.cross_entropy(s, labels))
+    nll = tg.compile(lambda s: F.nll_loss(s.log_softmax(-1), labels))
+    for _ in range(2):
+        mse(prediction), ce(scores), nll(scores)
+    for value in (3.0, 4.0):
+        target.data = np.array([value, value])  # a new array behind the same Tensor
+        labels.data = np.array([int(value) % 2, 0])
+        assert mse(prediction).item() == F.mse_loss(prediction, target).item()
+        assert ce(scores).item() == F.cross_entropy(scores, labels).item()
+        assert nll(scores).item() == F.nll_loss(scores.log_softmax(-1), labels).item()
+
+
+def test_a_replay_checks_the_range_of_probabilities_as_eager_does():
+    step = tg.compile(lambda p, t: F.binary_cross_entropy(p, t))
+    step(tg.tensor([0.2, 0.7], requires_grad=True), tg.tensor([0.0, 1.0]))
+    with pytest.raises(
+        ValueError, match=r"probs must lie in \[0, 1\] \(got values in \[0.2, 1.5\]\)"
+    ):
+        step(tg.tensor([0.2, 1.5], requires_grad=True), tg.tensor([0.0, 1.0]))
