@@ -183,9 +183,10 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
             array = array.astype(logits.dtype, copy=False)
     else:
         array = _class_target("cross_entropy", logits, array)
-    if isinstance(target, Tensor) and array is target._data:
-        array = target  # so each run of the op reads the array the Tensor holds then
-    loss = ops.CrossEntropy.apply(logits, array, reduction=reduction)
+    # The Tensor itself where its array is used as it is: each run of the op reads the
+    # array the Tensor holds then.
+    given: Any = target if isinstance(target, Tensor) and array is target._data else array
+    loss = ops.CrossEntropy.apply(logits, given, reduction=reduction)
     return loss.reshape(()) if single and reduction == "none" else loss
 
 
@@ -197,9 +198,8 @@ def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     _check_reduction("nll_loss", reduction)
     log_probs, target, single = _batched("nll_loss", ensure_tensor(log_probs), target)
     labels = _class_target("nll_loss", log_probs, target)
-    if isinstance(target, Tensor) and labels is target._data:
-        labels = target  # so each run of the op reads the array the Tensor holds then
-    loss = ops.NLLLoss.apply(log_probs, labels, reduction=reduction)
+    given: Any = target if isinstance(target, Tensor) and labels is target._data else labels
+    loss = ops.NLLLoss.apply(log_probs, given, reduction=reduction)
     return loss.reshape(()) if single and reduction == "none" else loss
 
 
