@@ -148,17 +148,24 @@ def test_bench_times_the_cnn_epoch_against_tinygrad(capsys):
     assert "W7 target, within 3x of PyTorch eager on 2 threads" in out
 
 
-def test_bench_times_the_compiled_cnn_epoch_against_the_eager_one(capsys, monkeypatch):
-    pytest.importorskip("sklearn", reason="W7 reads scikit-learn's digits")
+def run_counting_workers(monkeypatch, arguments):
+    """``bench.main(arguments)``, and the (system, workload) of every worker it started."""
     started = []
+    run_worker = bench.run_worker
 
     def counted_worker(system, workload, *rest, **options):
         started.append((system, workload))
         return run_worker(system, workload, *rest, **options)
 
-    run_worker = bench.run_worker
     monkeypatch.setattr(bench, "run_worker", counted_worker)
-    summary = bench.main(["--quick", "--repeats", "1", "--only", "W7,w7c"])
+    return started, bench.main(arguments)
+
+
+def test_bench_times_the_compiled_cnn_epoch_against_the_eager_one(capsys, monkeypatch):
+    pytest.importorskip("sklearn", reason="W7 reads scikit-learn's digits")
+    started, summary = run_counting_workers(
+        monkeypatch, ["--quick", "--repeats", "1", "--only", "W7,w7c"]
+    )
     assert sorted(started) == [("tinygrad", "W7"), ("tinygrad", "W7c")]  # W7 run once for both
     compiled, eager = summary["workloads"]["W7c"], summary["workloads"]["W7"]
     assert compiled["reference"] == "tinygrad" and compiled["disagreeing"] == []
@@ -254,15 +261,9 @@ def test_bench_runs_each_system_in_its_own_process(capsys):
 
 
 def test_bench_times_numpy_once_for_a_workload_and_its_compiled_twin(capsys, monkeypatch):
-    started = []
-
-    def counted_worker(system, workload, *rest, **options):
-        started.append((system, workload))
-        return run_worker(system, workload, *rest, **options)
-
-    run_worker = bench.run_worker
-    monkeypatch.setattr(bench, "run_worker", counted_worker)
-    summary = bench.main(["--quick", "--repeats", "2", "--only", "w4c,W4"])
+    started, summary = run_counting_workers(
+        monkeypatch, ["--quick", "--repeats", "2", "--only", "w4c,W4"]
+    )
     assert sorted(started) == sorted([("numpy", "W4"), ("tinygrad", "W4c"), ("tinygrad", "W4")] * 2)
     compiled, eager = summary["workloads"]["W4c"], summary["workloads"]["W4"]
     assert compiled["median_seconds"]["numpy"] == eager["median_seconds"]["numpy"]

@@ -27,22 +27,13 @@ CACHE_SIZE = 8
 _new_object = object.__new__
 
 
-class CompiledCall(Function):
-    """The graph node of one replay: its backward runs the plan's backward.
+class _ReplayNode(Function):
+    """A graph node of a replay: what the engine needs of an op, and the release of what
+    the replay kept for backward once backward is done with it (or the node is dropped)."""
 
-    Its parents are the arguments and outside Tensors (parameters) that require
-    grad, so the eager engine accumulates their ``.grad``, runs their hooks and
-    refuses a second backward, as for any op.
-    """
-
-    __slots__ = ("plan", "contexts", "stash", "plan_backward", "_held")
+    __slots__ = ("_held",)
     name = "compiled"
     differentiable_backward = True  # so create_graph reaches lift_saved, which explains
-
-    plan: Plan
-    contexts: list[Function | None]
-    stash: Any
-    plan_backward: Callable[..., Any]
 
     @property
     def saved(self) -> Any:
@@ -55,20 +46,10 @@ class CompiledCall(Function):
             self._give_back()
 
     def _give_back(self) -> None:
-        contexts = getattr(self, "contexts", None)
-        if contexts is not None:
-            del self.contexts
-            self.stash = ()  # what the inlined ops saved: dropping it unlocks guarded arrays
-            self.plan.release(contexts)
-            self.plan.free_contexts.append(contexts)
+        raise NotImplementedError
 
     def __del__(self) -> None:
         self._give_back()
-
-    @staticmethod
-    def backward(ctx: Function, grad_output: Any) -> Any:
-        assert isinstance(ctx, CompiledCall)
-        return ctx.plan_backward(ctx.contexts, ctx.stash, grad_output)
 
     def lift_saved(self, output: Tensor) -> tuple[Any, ...]:
         raise CompileError(
@@ -76,6 +57,35 @@ class CompiledCall(Function):
             "on arrays, so it cannot record a graph of its gradient; call the function "
             "uncompiled (compiled.function) for higher derivatives"
         )
+
+
+class CompiledCall(_ReplayNode):
+    """The graph node of one replay: its backward runs the plan's backward.
+
+    Its parents are the arguments and outside Tensors (parameters) that require
+    grad, so the eager engine accumulates their ``.grad``, runs their hooks and
+    refuses a second backward, as for any op.
+    """
+
+    __slots__ = ("plan", "contexts", "stash", "plan_backward")
+
+    plan: Plan
+    contexts: list[Function | None]
+    stash: Any
+    plan_backward: Callable[..., Any]
+
+    def _give_back(self) -> None:
+        contexts = getattr(self, "contexts", None)
+        if contexts is not None:
+            del self.contexts
+            self.stash = ()  # what the inlined ops saved: dropping it unlocks guarded arrays
+            self.plan.release(contexts)
+            self.plan.free_contexts.append(contexts)
+
+    @staticmethod
+    def backward(ctx: Function, grad_output: Any) -> Any:
+        assert isinstance(ctx, CompiledCall)
+        return ctx.plan_backward(ctx.contexts, ctx.stash, grad_output)
 
 
 class _Entry:
@@ -426,35 +436,20 @@ class _Call:
             self.stash = ()
 
 
-class CompiledResult(Function):
+class CompiledResult(_ReplayNode):
     """The graph node of one result of a replay with several: its backward runs the plan's
     backward with this result's gradient (None for the others)."""
 
-    __slots__ = ("call", "index", "_held")
-    name = "compiled"
-    differentiable_backward = True
+    __slots__ = ("call", "index")
 
     call: _Call | None
     index: int
-
-    @property
-    def saved(self) -> Any:
-        return self._held
-
-    @saved.setter
-    def saved(self, value: Any) -> None:
-        self._held = value
-        if value is RELEASED:
-            self._give_back()
 
     def _give_back(self) -> None:
         call = getattr(self, "call", None)
         if call is not None:
             self.call = None
             call.release_one()
-
-    def __del__(self) -> None:
-        self._give_back()
 
     @staticmethod
     def backward(ctx: Function, grad_output: Any) -> Any:
@@ -463,8 +458,6 @@ class CompiledResult(Function):
         seeds = [None] * len(call.plan.outputs)
         seeds[ctx.index] = grad_output
         return call.backward(call.contexts, call.stash, seeds)
-
-    lift_saved = CompiledCall.lift_saved
 
 
 def _several_results(
