@@ -617,3 +617,17 @@ def test_a_gradient_axis_that_cannot_have_grown_is_named_counting_the_extra_axes
         "input broadcasts to (extra leading axes, or size-1 axes grown), which the engine sums "
         "back to the input's shape"
     )
+
+
+def test_run_backward_sums_the_gradients_of_every_root_each_of_one_op():
+    x = leaf([1.0, 2.0])
+    run_backward([x.sum(), (x * 2.0).sum()], [np.ones(()), np.ones(())])
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_a_graph_of_one_op_kept_by_retain_graph_runs_backward_again():
+    x = leaf([1.0, 2.0])
+    total = x.sum()
+    total.backward(retain_graph=True)
+    total.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
