@@ -272,3 +272,9 @@ def test_anomaly_in_backward_says_whether_the_op_was_recorded_under_detect_anoma
         tg.sqrt(leaf([1.0, 0.0])).sum().backward()
     assert "the op was recorded at " in str(error.value)
     assert "<recorded outside detect_anomaly>" not in str(error.value)
+
+
+def test_a_graph_of_one_op_is_checked_in_backward_too():
+    x = tg.tensor([0.0], requires_grad=True)
+    with pytest.raises(tg.AnomalyError, match=r"^sqrt: backward"), tg.detect_anomaly():
+        x.sqrt().backward(np.ones(1))  # d sqrt(x) / dx = inf at 0

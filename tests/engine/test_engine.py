@@ -334,6 +334,24 @@ def _backward_twice(x):
     y.sum().backward()
 
 
+def _backward_twice_through_one_op(x):
+    total = x.sum()
+    total.backward()
+    total.backward()
+
+
+class WrongShapeGradient(tg.Function):
+    name = "wrong_shape"
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.ones(3)
+
+
 ENGINE_ERRORS = {
     "backward twice": (
         _backward_twice,
@@ -349,6 +367,32 @@ ENGINE_ERRORS = {
         "input(s) (0: array of shape (2,)); return one per positional input, or one per Tensor "
         "or array input (1) leaving out plain values such as numbers; None stands for an input "
         "that needs no gradient",
+    ),
+    # A graph of one op on leaves takes a way of its own through backward (no schedule):
+    # these three state that it stops with the same errors.
+    "backward twice through one op": (
+        _backward_twice_through_one_op,
+        RuntimeError,
+        "backward through the graph a second time (sum was already backpropagated and its "
+        "saved arrays freed); pass retain_graph=True to the first backward() if you need to "
+        "call it twice",
+    ),
+    "too many gradients from one op": (
+        lambda x: TwoGradients.apply(x).backward(np.ones(2)),
+        TypeError,
+        "TwoGradients.backward returned 2 gradient(s) but its forward took 1 positional "
+        "input(s) (0: array of shape (2,)); return one per positional input, or one per Tensor "
+        "or array input (1) leaving out plain values such as numbers; None stands for an input "
+        "that needs no gradient",
+    ),
+    "gradient of another shape from one op": (
+        lambda x: WrongShapeGradient.apply(x).backward(np.ones(2)),
+        ShapeError,
+        "wrong_shape.backward returned a gradient of shape (3,) for an input of shape (2,): its "
+        "axis 0 has size 3 where the input's axis 0 has size 2, and only axes of size 1 can have "
+        "grown. A gradient must have the input's shape, or a shape the input broadcasts to "
+        "(extra leading axes, or size-1 axes grown), which the engine sums back to the input's "
+        "shape",
     ),
     "backward of a vector": (
         lambda x: (x * x).backward(),
@@ -429,6 +473,67 @@ def test_grad_with_respect_to_an_intermediate_result():
     (gh,) = tg.grad((h * h).sum(), [h])
     np.testing.assert_array_equal(gh.numpy(), [6.0, 12.0])
     assert x.grad is None and h.grad is None
+
+
+def test_the_output_of_a_single_op_keeps_its_grad_only_when_asked():
+    x = leaf([1.0, 2.0])
+    total = x.sum()
+    total.backward()
+    assert total.grad is None
+    kept = x.sum()
+    kept.retain_grad()
+    kept.backward()
+    assert kept.grad.item() == 1.0
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+class Float64Gradient(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(np.float64) * 2
+
+
+def test_a_single_ops_gradient_takes_its_inputs_dtype():
+    x = leaf([1.0, 2.0], dtype=np.float32)
+    Float64Gradient.apply(x).backward(np.ones(2, np.float32))
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_a_single_ops_scalar_gradients_accumulate_into_an_array():
+    x = leaf(2.0)
+    (x * 3.0).backward()  # the VJP of a 0-d product is a NumPy scalar, not an array
+    first = x.grad
+    (x * 3.0).backward()
+    assert x.grad is first  # accumulated in place, as PyTorch does
+    assert type(x.grad.data) is np.ndarray and x.grad.item() == 6.0
+    assert not x.grad.requires_grad
+
+
+upstream_gradient_types: list[type] = []
+
+
+class RecordsUpstreamGradientType(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        upstream_gradient_types.append(type(grad))
+        return grad
+
+
+def test_a_backward_receives_an_array_where_the_op_after_it_gave_a_numpy_scalar():
+    upstream_gradient_types.clear()
+    x = leaf(2.0)
+    (RecordsUpstreamGradientType.apply(x) * 3.0).backward()  # mul's VJP of 0-d values: a scalar
+    assert upstream_gradient_types == [np.ndarray]
+    assert x.grad.item() == 3.0
 
 
 def test_an_output_may_be_a_leaf_itself():
@@ -512,3 +617,17 @@ def test_a_gradient_axis_that_cannot_have_grown_is_named_counting_the_extra_axes
         "input broadcasts to (extra leading axes, or size-1 axes grown), which the engine sums "
         "back to the input's shape"
     )
+
+
+def test_run_backward_sums_the_gradients_of_every_root_each_of_one_op():
+    x = leaf([1.0, 2.0])
+    run_backward([x.sum(), (x * 2.0).sum()], [np.ones(()), np.ones(())])
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_a_graph_of_one_op_kept_by_retain_graph_runs_backward_again():
+    x = leaf([1.0, 2.0])
+    total = x.sum()
+    total.backward(retain_graph=True)
+    total.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])

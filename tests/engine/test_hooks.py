@@ -272,3 +272,14 @@ def test_a_hook_on_a_retained_intermediate_runs_once_per_pass():
     assert len(seen) == 1
     np.testing.assert_array_equal(hidden.grad.numpy(), [2.0, 2.0])
     np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_the_backward_observer_sees_a_graph_of_one_op():
+    from tinygrad_ann.autograd import observe_backward
+
+    x = leaf([1.0, 2.0])
+    total = x.sum()
+    calls = []
+    with observe_backward(lambda ctx, output, *_: calls.append((ctx.op_name(), output))):
+        total.backward()
+    assert calls == [("sum", total)]
