@@ -682,3 +682,20 @@ def test_a_replay_checks_the_range_of_probabilities_as_eager_does():
         ValueError, match=r"probs must lie in \[0, 1\] \(got values in \[0.2, 1.5\]\)"
     ):
         step(tg.tensor([0.2, 1.5], requires_grad=True), tg.tensor([0.0, 1.0]))
+
+
+def test_an_error_while_recording_leaves_nothing_behind():
+    from tinygrad_ann.autograd.capture import RECORDING_THREADS
+    from tinygrad_ann.autograd.function import Function
+
+    plain_apply = Function.__dict__["apply"]
+
+    def failing(x):
+        (x * 2).sum()
+        raise KeyError("the user's own error")
+
+    step = tg.compile(failing)
+    with pytest.raises(KeyError, match="the user's own error"):
+        step(tg.ones(2))
+    assert Function.__dict__["apply"] is plain_apply and not RECORDING_THREADS
+    assert step.recordings == 0 and (tg.ones(2) * 3).sum().item() == 6.0
