@@ -541,7 +541,7 @@ def test_a_replaced_layer_or_parameter_object_records_again():
     step = tg.compile(lambda x: model(x).sum())
     x = np.ones((2, 4))
     step(x)
-    setattr(model, "2", nn.Linear(8, 3))  # a new layer object
+    model[2] = nn.Linear(8, 3)  # a new layer object
     assert step(x).item() == model(tg.tensor(x)).sum().item()
     model[0].weight = nn.Parameter(np.full((8, 4), 0.5))  # a new parameter object
     assert step(x).item() == model(tg.tensor(x)).sum().item()

@@ -1093,3 +1093,25 @@ def test_a_parameter_shared_by_two_layers_is_saved_once_under_its_first_name():
     model = nn.Sequential(first, second)
     assert list(model.state_dict()) == ["0.weight", "0.bias", "1.bias"]
     model.load_state_dict({name: value for name, value in model.state_dict().items()})
+
+
+def test_sequential_item_assignment_and_append_as_in_pytorch():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh())
+    replacement = nn.Linear(2, 3)
+    model[0] = replacement
+    model[-1] = nn.ReLU()
+    assert model[0] is replacement and isinstance(model[1], nn.ReLU)
+    assert model.append(nn.Linear(3, 1)) is model
+    assert [name for name, _ in model.named_parameters()] == [
+        "0.weight",
+        "0.bias",
+        "2.weight",
+        "2.bias",
+    ]
+    assert model(tg.ones(4, 2)).shape == (4, 1)
+    with pytest.raises(IndexError, match=r"index 3 is out of range for 3 layers \(from -3 to 2\)"):
+        model[3] = nn.ReLU()
+    with pytest.raises(TypeError, match="layer 0 must be a Module, got function"):
+        model[0] = lambda x: x
+    with pytest.raises(TypeError, match="expected a Module, got int"):
+        model.append(3)

@@ -536,6 +536,27 @@ class Sequential(Module):
     def __getitem__(self, index: int) -> Module:
         return list(self.children())[index]
 
+    def __setitem__(self, index: int, module: Module) -> None:
+        """``model[i] = layer`` replaces the i-th layer (negative from the end), as in PyTorch."""
+        names = [name for name, value in vars(self).items() if isinstance(value, Module)]
+        if not isinstance(index, int) or not -len(names) <= index < len(names):
+            raise IndexError(
+                f"Sequential: index {index!r} is out of range for {len(names)} layers "
+                f"(from {-len(names)} to {len(names) - 1})"
+            )
+        if not isinstance(module, Module):
+            raise TypeError(
+                f"Sequential: layer {index} must be a Module, got {type(module).__name__}"
+            )
+        setattr(self, names[index], module)
+
+    def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end (named by its position), as PyTorch's ``append``."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
+        setattr(self, str(len(self)), module)
+        return self
+
     def forward(self, x: Any) -> Any:
         # children(), unrolled: two generators a call cost W2 (a 2-50-2 net) 2% of its step.
         for module in vars(self).values():
