@@ -79,8 +79,7 @@ class CompiledCall(_ReplayNode):
         if contexts is not None:
             del self.contexts
             self.stash = ()  # what the inlined ops saved: dropping it unlocks guarded arrays
-            self.plan.release(contexts)
-            self.plan.free_contexts.append(contexts)
+            self.plan.give_back(contexts)
 
     @staticmethod
     def backward(ctx: Function, grad_output: Any) -> Any:
@@ -93,7 +92,6 @@ class _Entry:
 
     __slots__ = (
         "plan",
-        "key",
         "grad_enabled",
         "external_guard",
         "module_guard",
@@ -103,9 +101,8 @@ class _Entry:
         "distinct",
     )
 
-    def __init__(self, plan: Plan, key: Hashable, tensors: list[Tensor], positional: bool) -> None:
+    def __init__(self, plan: Plan, tensors: list[Tensor], positional: bool) -> None:
         self.plan = plan
-        self.key = key
         self.grad_enabled = switches().grad_enabled  # recorded under this grad mode
         recording = plan.recording
         self.external_guard = [
@@ -262,7 +259,7 @@ class CompiledFunction:
             tensor for tensor in recorder.recording.externals.values() if tensor.requires_grad
         ]
         positional = not keywords and all(isinstance(v, np.ndarray | Tensor) for v in arguments)
-        entry = _Entry(plan, key, tensors, positional)
+        entry = _Entry(plan, tensors, positional)
         with self._lock:
             self._cache.setdefault(key, []).append(entry)
             self._last = entry
@@ -385,9 +382,7 @@ def _replay(plan: Plan, tensors: list[Tensor], trace: list[Any] | None = None) -
     result._data = out
     result._grad = None
     result._retains_grad = False
-    parents = plan.parents
-    if plan.argument_parents:
-        parents = [tensors[position] for position in plan.argument_parents] + parents
+    parents = _parents(plan, tensors)
     if parents and switches().grad_enabled:
         node = _new_object(CompiledCall)
         node.plan = plan
@@ -402,14 +397,13 @@ def _replay(plan: Plan, tensors: list[Tensor], trace: list[Any] | None = None) -
         result.requires_grad = True
         result._ctx = node
     else:
-        plan.release(contexts)
-        free.append(contexts)
+        plan.give_back(contexts)
         result.requires_grad = False
         result._ctx = None
     return result
 
 
-def _parents(plan: Plan, tensors: list[Tensor]) -> list[Tensor]:
+def _parents(plan: Plan, tensors: list[Tensor]) -> list[Tensor | None]:
     """A replay node's parents: the call's arguments and the outside Tensors that need grad."""
     if plan.argument_parents:
         return [tensors[position] for position in plan.argument_parents] + plan.parents
@@ -431,8 +425,7 @@ class _Call:
     def release_one(self) -> None:
         self.alive -= 1
         if self.alive == 0:
-            self.plan.release(self.contexts)
-            self.plan.free_contexts.append(self.contexts)
+            self.plan.give_back(self.contexts)
             self.stash = ()
 
 
@@ -480,7 +473,7 @@ def _several_results(
         if recording and with_grad:
             node = _new_object(CompiledResult)
             node.call, node.index, node._held = call, index, (True,)
-            node.parents = list(parents)
+            node.parents = parents
             node.needs_input_grad = (True,) * len(parents)
             node.sequence = next_sequence()
             node.scope = ()

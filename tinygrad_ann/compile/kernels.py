@@ -25,7 +25,9 @@ _SUFFIX = "__k"
 _KERNELS: dict[tuple[Any, ...], Callable[..., Any]] = {}
 
 
-def _as_output_and_saved(out: Any, saved: tuple[Any, ...]) -> tuple[np.ndarray, tuple[Any, ...]]:
+def as_output_and_saved(out: Any, saved: tuple[Any, ...]) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """An inlined forward's NumPy scalar result as a 0-d array, also where it was saved
+    (what ``apply`` does for a called forward)."""
     array = np.asarray(out)
     return array, tuple(array if value is out else value for value in saved)
 
@@ -55,7 +57,7 @@ def forward_kernel(op: Any, template: Template, guard: bool, keep: bool) -> Call
         lines.append("    E[o] = out")
         if keep:
             lines.append(f"    S[si] = {saved}")
-        namespace = {"nd": np.ndarray, "ASI": _as_output_and_saved, "G": guard_saved}
+        namespace = {"nd": np.ndarray, "ASI": as_output_and_saved, "G": guard_saved}
         namespace["P"] = op.private_saved
         namespace.update(template.globals_used)
         kernel = _KERNELS[key] = _compiled("forward_kernel", lines, namespace)

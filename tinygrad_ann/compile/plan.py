@@ -20,7 +20,13 @@ from ..autograd.engine import fit_gradient
 from ..autograd.function import as_output_array
 from ..autograd.saved import guard_saved
 from .inline import Template, needs_name, result_name, saved_name, template_of
-from .kernels import backward_kernel, called_backward, called_forward, forward_kernel
+from .kernels import (
+    as_output_and_saved,
+    backward_kernel,
+    called_backward,
+    called_forward,
+    forward_kernel,
+)
 from .recorder import Recording, Step
 
 _new_object = object.__new__
@@ -31,13 +37,6 @@ _new_object = object.__new__
 UPGRADE_AFTER = 500
 #: Whether plans start as kernel loops (False: straight-line code from the start).
 _KERNELS_FIRST = True
-
-
-def _as_output_and_saved(out: Any, saved: tuple[Any, ...]) -> tuple[np.ndarray, tuple[Any, ...]]:
-    """An inlined forward's NumPy scalar result as a 0-d array, also where it was saved
-    (what ``apply`` does for a called forward)."""
-    array = np.asarray(out)
-    return array, tuple(array if value is out else value for value in saved)
 
 
 class Plan:
@@ -81,7 +80,7 @@ class Plan:
         ]
         self._called = [index for index, found in enumerate(self._templates) if found is None]
         #: The called (not inlined) ops whose saved arrays are guarded: released by
-        #: :meth:`release`.
+        #: :meth:`give_back`.
         self._guarded = [
             index
             for index in self._called
@@ -107,7 +106,7 @@ class Plan:
         if len(self.outputs) > 1:
             return
         namespace: dict[str, Any] = {"nd": np.ndarray, "AS": as_output_array, "G": guard_saved}
-        namespace["ASI"] = _as_output_and_saved
+        namespace["ASI"] = as_output_and_saved
         namespace["FIT"] = fit_gradient
         namespace.update(self.recording.constants)
         for name, tensor in self.recording.externals.items():
@@ -275,12 +274,14 @@ class Plan:
             contexts[index] = ctx
         return contexts
 
-    def release(self, contexts: list[Function | None]) -> None:
-        """Drop what the called ops saved (unlocking guarded arrays), as backward's release does."""
+    def give_back(self, contexts: list[Function | None]) -> None:
+        """Drop what the called ops saved (unlocking guarded arrays), as backward's release
+        does, and keep ``contexts`` for the next replay."""
         for index in self._guarded:
             ctx = contexts[index]
             if ctx is not None:
                 ctx.saved = ()
+        self.free_contexts.append(contexts)
 
     # ------------------------------------------------------------------ source
     def _steps_backward_needs(self) -> list[int]:
@@ -348,14 +349,9 @@ class Plan:
                     stash.append(saved)
             if traced:
                 lines.append(f"    trace.append({out})")
-            call = ", ".join(
-                [*step.inputs, *(f"{key}={value}" for key, value in step.options.items())]
-            )
-            shown.append(f"{out} = {step.op.op_name()}({call})")
+            shown.append(f"{out} = {step.op.op_name()}({_call_arguments(step)})")
         self._stash = stash
-        lines.append(
-            f"    return {self.output}, ({', '.join(stash)}{',' if len(stash) == 1 else ''})"
-        )
+        lines.append(f"    return {self.output}, {_tuple(stash)}")
         shown.append(f"return {', '.join(self.outputs)}")
         return lines, shown
 
