@@ -699,3 +699,45 @@ def test_an_error_while_recording_leaves_nothing_behind():
         step(tg.ones(2))
     assert Function.__dict__["apply"] is plain_apply and not RECORDING_THREADS
     assert step.recordings == 0 and (tg.ones(2) * 3).sum().item() == 6.0
+
+
+@pytest.mark.parametrize("size", [4, 2000])  # copied when saved / locked when saved
+def test_an_array_written_between_forward_and_backward_cannot_change_the_gradient(size):
+    rng = np.random.default_rng(size)
+    w = tg.tensor(rng.normal(size=size), requires_grad=True)
+    step = tg.compile(lambda x: (x * w).sum())
+    for _ in range(3):
+        w.grad = None
+        x = tg.tensor(rng.normal(size=size))
+        loss = step(x)
+        expected = x.data.copy()
+        if size <= tg.autograd.SavedArrays.copy_limit:
+            x.data[...] = 0.0  # the plan kept its own copy of x
+            loss.backward()
+            assert np.array_equal(w.grad.data, expected)
+        else:
+            with pytest.raises(ValueError, match="read-only"):
+                x.data[...] = 0.0  # locked until backward
+            loss.backward()
+            assert np.array_equal(w.grad.data, expected)
+            x.data[...] = 0.0  # unlocked again
+    assert step.recordings == 1
+
+
+def test_a_new_copy_limit_records_again_under_it():
+    w = tg.tensor(np.ones(4), requires_grad=True)
+    step = tg.compile(lambda x: (x * w).sum())
+    x = tg.tensor(np.arange(4.0))
+    step(x).backward()
+    limit = tg.autograd.SavedArrays.copy_limit
+    try:
+        tg.autograd.SavedArrays.copy_limit = 0  # lock every saved array
+        loss = step(x)
+        with pytest.raises(ValueError, match="read-only"):
+            x.data[0] = 5.0
+        loss.backward()
+        assert step.recordings == 2
+    finally:
+        tg.autograd.SavedArrays.copy_limit = limit
+    step(x).backward()
+    assert step.recordings == 2  # the first plan fits again

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function, switches
+from ..autograd import saved as saved_module
 from ..autograd.function import next_sequence
 from ..autograd.saved import RELEASED
 from ..errors import CompileError
@@ -124,7 +125,10 @@ class _Entry:
         self.distinct = len({id(t._data) for t in tensors})
 
     def fits(self) -> bool:
-        """Whether the outside Tensors and the modules are as recorded."""
+        """Whether the outside Tensors and the modules are as recorded (and the saved-array
+        copy limit the plan's code was made under)."""
+        if self.plan.copy_limit != saved_module._COPY_LIMIT:
+            return False
         for tensor, shape, dtype, requires_grad in self.external_guard:
             data = tensor._data
             if (

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function
+from ..autograd import saved as saved_module
 from ..autograd.engine import fit_gradient
 from ..autograd.function import as_output_array
 from ..autograd.saved import guard_saved
@@ -89,6 +90,9 @@ class Plan:
         ]
         self._stash: list[str] = []
         self._shown: str | None = None
+        #: The saved-array copy limit the plan was made under: its straight-line code copies
+        #: the outside arrays an op saves up to this size inline, and locks larger ones.
+        self.copy_limit = saved_module._COPY_LIMIT
         #: The generated source once the plan runs as straight-line code ("" before).
         self.source = ""
         #: How many times the plan ran; after UPGRADE_AFTER runs it is compiled line by line.
@@ -344,7 +348,7 @@ class Plan:
                 lines.append(f"    {out} = {result_name(suffix)}")
                 lines.append(f"    if type({out}) is not nd: {out}, {saved} = ASI({out}, {saved})")
                 if guard:
-                    lines.append(f"    {saved} = G({saved}, P{index})")
+                    lines.append(f"    {saved} = {self._guarded_saved(step, saved, index)}")
                 if index in needed:
                     stash.append(saved)
             if traced:
@@ -354,6 +358,28 @@ class Plan:
         lines.append(f"    return {self.output}, {_tuple(stash)}")
         shown.append(f"return {', '.join(self.outputs)}")
         return lines, shown
+
+    def _guarded_saved(self, step: Step, saved: str, index: int) -> str:
+        """The expression that guards what an inlined op saved, as apply's guard would: the
+        outside arrays copied in place in the tuple when all are small (no loop over the
+        tuple, no call), else the guard itself, which locks the large ones."""
+        outside = [
+            position
+            for position, name in enumerate(step.saved_names)
+            if name is not None and (name[0] in "aek" or name in self.outputs)
+        ]
+        recording = self.recording
+        for position in outside:
+            name = step.saved_names[position]
+            assert name is not None
+            array = recording.arrays.get(name, recording.constants.get(name))
+            if type(array) is not np.ndarray or array.size > self.copy_limit:
+                return f"G({saved}, P{index})"
+        items = [
+            f"{saved}[{position}].copy()" if position in outside else f"{saved}[{position}]"
+            for position in range(len(step.saved_names))
+        ]
+        return _tuple(items)
 
     def _saves_outside_values(self, step: Step) -> bool:
         """Whether forward saved an array someone else may write before backward runs:
