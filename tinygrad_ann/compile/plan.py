@@ -28,6 +28,7 @@ from .kernels import (
     called_forward,
     forward_kernel,
 )
+from .optimize import constant_items, is_literal, simplify
 from .recorder import Recording, Step
 
 _new_object = object.__new__
@@ -116,8 +117,14 @@ class Plan:
         for name, tensor in self.recording.externals.items():
             namespace[f"E_{name}"] = tensor
         forward_lines, shown_forward = self._forward_source(namespace, traced)
-        backward_lines, shown_backward = self._backward_source(namespace)
-        self.source = "\n".join([*forward_lines, "", *backward_lines]) + "\n"
+        literals = {name: value for name, value in namespace.items() if is_literal(value)}
+        # Arguments, parameters and the ops' results are arrays: never None.
+        arrays = {*self.recording.arrays, *(n for n, v in namespace.items() if v is not None)}
+        forward = simplify("\n".join(forward_lines), literals, arrays)
+        known = {name: constant_items(forward, name) for name in self._stash}
+        backward_lines, shown_backward = self._backward_source(namespace, known)
+        backward = simplify("\n".join(backward_lines), literals)
+        self.source = f"{forward}\n{backward}"
         self._shown = "\n".join([*shown_forward, "", *shown_backward]) + "\n"
         exec(compile(self.source, "<tg.compile plan>", "exec"), namespace)
         self.forward = namespace["forward"]
@@ -129,7 +136,7 @@ class Plan:
         if self._shown is None:
             stash = self._stash
             _, shown_forward = self._forward_source({}, False)
-            _, shown_backward = self._backward_source({})
+            _, shown_backward = self._backward_source({}, {})
             self._stash = stash
             self._shown = "\n".join([*shown_forward, "", *shown_backward]) + "\n"
         return self._shown
@@ -346,7 +353,12 @@ class Plan:
                 )
                 saved = saved_name(suffix)
                 lines.append(f"    {out} = {result_name(suffix)}")
-                lines.append(f"    if type({out}) is not nd: {out}, {saved} = ASI({out}, {saved})")
+                if recording.arrays[out].ndim == 0:
+                    # Only a 0-d result can have been a NumPy scalar, which apply converts;
+                    # shapes, hence which results are 0-d, are the signature's.
+                    lines.append(
+                        f"    if type({out}) is not nd: {out}, {saved} = ASI({out}, {saved})"
+                    )
                 if guard:
                     lines.append(f"    {saved} = {self._guarded_saved(step, saved, index)}")
                 if index in needed:
@@ -389,11 +401,28 @@ class Plan:
             for name in step.saved_names
         )
 
-    def _backward_source(self, namespace: dict[str, Any]) -> tuple[list[str], list[str]]:
+    def _backward_source(
+        self, namespace: dict[str, Any], known: dict[str, tuple[int, dict[int, Any]]]
+    ) -> tuple[list[str], list[str]]:
+        """Backward's source. ``known`` gives, per saved tuple of the stash, its length
+        and the literal items forward put in it: backward takes those as written."""
         recording = self.recording
         lines = [f"def backward(contexts, stash, g_{self.output}):"]
         if self._stash:
-            lines.append(f"    ({', '.join(self._stash)},) = stash")
+            unpacked, rebuilt = [], []
+            for name in self._stash:
+                length, items = known.get(name, (0, {}))
+                if not items:
+                    unpacked.append(name)
+                    continue
+                unpacked.append("_" if len(items) == length else f"stashed_{name}")
+                values = [
+                    repr(items[position]) if position in items else f"stashed_{name}[{position}]"
+                    for position in range(length)
+                ]
+                rebuilt.append(f"    {name} = {_tuple(values)}")
+            lines.append(f"    ({', '.join(unpacked)},) = stash")
+            lines.extend(rebuilt)
         given = ", ".join(f"g_{name}" for name in self.outputs)
         shown = [f"# backward (g_x: the result's gradient with respect to x; {given} given)"]
         assigned = set(self.outputs)
@@ -401,10 +430,13 @@ class Plan:
             step = recording.steps[index]
             output_array = recording.arrays[step.output]
             templates = self._templates[index]
+            result, op = f"r{index}", f"O{index}"
+            namespace[op] = step.op  # names the op if a gradient does not fit
             if templates is None:
                 namespace[f"B{index}"] = step.op.backward
-                lines.append(f"    c = contexts[{index}]")
-                lines.append(f"    r = B{index}(c, g_{step.output})")
+                op = f"c{index}"
+                lines.append(f"    {op} = contexts[{index}]")
+                lines.append(f"    {result} = B{index}({op}, g_{step.output})")
             else:
                 suffix = f"__{index}"
                 backward = templates[1]
@@ -414,19 +446,18 @@ class Plan:
                     "    " + line
                     for line in backward.bind(suffix, [f"g_{step.output}"], fresh_saved=False)
                 )
-                lines.append(f"    r = {result_name(suffix)}")
-                namespace[f"O{index}"] = step.op  # names the op if a gradient does not fit
-                lines.append(f"    c = O{index}")
-            lines.append("    if type(r) is not tuple: r = (r,)")
+                result = result_name(suffix)
+            # One gradient per input: a tuple, or the gradient itself for one input.
+            lines.append(f"    r{index} = {result} if type({result}) is tuple else ({result},)")
             targets = []
             for position, (name, needs) in enumerate(zip(step.inputs, step.needs_input_grad)):
                 if not needs:
                     continue
                 array = recording.arrays[name]
-                value = f"r[{position}]"
+                value = f"r{index}[{position}]"
                 if array.shape != output_array.shape or array.dtype != output_array.dtype:
                     namespace[f"S_{name}"] = (array.shape, array.dtype)
-                    value = f"FIT({value}, *S_{name}, c)"
+                    value = f"FIT({value}, *S_{name}, {op})"
                 if name in assigned:
                     lines.append(f"    g_{name} = g_{name} + {value}")
                     targets.append(f"g_{name} (added)")
