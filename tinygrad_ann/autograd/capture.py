@@ -46,12 +46,25 @@ def refuse_value_read(what: str) -> None:
 
 def user_line() -> str:
     """``file:line (code)`` of the innermost frame outside this package."""
+    return shown_location(user_location())
+
+
+def user_location() -> tuple[str, int] | None:
+    """The file and line of the innermost frame outside this package (None: none), cheap
+    enough to take for every op; :func:`shown_location` writes it out when a message needs it."""
     frame = sys._getframe(1)
     while frame is not None and _inside_package(frame.f_code.co_filename):
         frame = frame.f_back  # type: ignore[assignment]
     if frame is None:
+        return None
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def shown_location(location: tuple[str, int] | None) -> str:
+    """``file:line (code)``, as :func:`user_line` gives it."""
+    if location is None:
         return "an unknown line"
-    filename, line = frame.f_code.co_filename, frame.f_lineno
+    filename, line = location
     code = linecache.getline(filename, line).strip()
     return f"{filename}:{line} ({code})" if code else f"{filename}:{line}"
 

@@ -195,7 +195,7 @@ class Plan:
             for position, (name, needs) in enumerate(zip(step.inputs, step.needs_input_grad)):
                 if needs:
                     array = recording.arrays[name]
-                    fits = array.shape != out_array.shape or array.dtype != out_array.dtype
+                    fits = _differ(array, out_array)
                     fit = (array.shape, array.dtype) if fits else None
                     edges.append((position, slots[name], fit))
             templates = self._templates[index]
@@ -455,7 +455,7 @@ class Plan:
                     continue
                 array = recording.arrays[name]
                 value = f"r{index}[{position}]"
-                if array.shape != output_array.shape or array.dtype != output_array.dtype:
+                if _differ(array, output_array):
                     namespace[f"S_{name}"] = (array.shape, array.dtype)
                     value = f"FIT({value}, *S_{name}, {op})"
                 if name in assigned:
@@ -474,6 +474,14 @@ class Plan:
         lines.append(f"    return {_tuple(results)}")
         shown.append(f"return {', '.join(results) or 'nothing'}")
         return lines, shown
+
+
+def _differ(array: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two arrays differ in shape or dtype (a dtype compared by identity first:
+    ``!=`` between dtypes costs a microsecond, once per op of a long plan)."""
+    return array.shape != other.shape or (
+        array.dtype is not other.dtype and array.dtype != other.dtype
+    )
 
 
 def _call_arguments(step: Step) -> str:

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function, TensorHooks, switches
-from ..autograd.capture import RECORDING_THREADS, user_line
+from ..autograd.capture import RECORDING_THREADS, shown_location, user_line, user_location
 from ..autograd.grad_mode import thread_id
 from ..errors import CompileError
 from ..tensor import Tensor
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """One recorded op: ``output = op.forward(ctx, *inputs, **options)``."""
 
@@ -40,8 +40,13 @@ class Step:
     differentiable: bool
     #: The names of the values forward saved (None for arrays it made for itself).
     saved_names: list[str | None]
-    #: The user's line that ran the op, for messages.
-    line: str
+    #: The file and line of the user's code that ran the op (see ``line``).
+    location: tuple[str, int] | None
+
+    @property
+    def line(self) -> str:
+        """The user's line that ran the op, for messages: ``file:line (code)``."""
+        return shown_location(self.location)
 
 
 @dataclass
@@ -125,39 +130,47 @@ class Recorder:
     def record(
         self, op: type[Function], inputs: tuple[Any, ...], options: dict[str, Any], result: Tensor
     ) -> None:
-        if switches().anomaly:
+        state = switches()
+        if state.anomaly:
             raise CompileError(
                 f"tg.compile: detect_anomaly() was turned on inside the function (at "
                 f"{user_line()}); a replay does not check each op, so it would be ignored. "
                 "Wrap the call instead: under detect_anomaly a compiled function runs eagerly"
             )
-        names = [self.name_input(value) for value in inputs]
-        expressions = {
-            key: self.option_expression(op, key, value) for key, value in options.items()
-        }
-        ctx = result._ctx
-        output = f"t{len(self.recording.steps)}"
-        saved_names: list[str | None] = []
-        if ctx is not None and len(getattr(ctx, "saved", ())):
-            sources = getattr(ctx, "saved_sources", ())
-            saved_names = [
-                self._name_of_array.get(id(value)) if isinstance(value, np.ndarray) else None
-                for value in sources
-            ]
-            if any(value is result._data for value in sources):
-                saved_names = [
-                    output if value is result._data else name
-                    for value, name in zip(sources, saved_names)
-                ]
-        needs = tuple(isinstance(value, Tensor) and value.requires_grad for value in inputs)
-        self.recording.steps.append(
-            Step(op, names, expressions, output, needs, ctx is not None, saved_names, user_line())
+        name_input = self.name_input
+        names = [name_input(value) for value in inputs]
+        expressions = (
+            {key: self.option_expression(op, key, value) for key, value in options.items()}
+            if options
+            else {}
         )
-        self._name_of_array[id(result._data)] = output
-        self.recording.arrays[output] = result._data
+        ctx = result._ctx
+        recording = self.recording
+        output = f"t{len(recording.steps)}"
+        data = result._data
+        saved_names: list[str | None] = []
+        if ctx is not None:
+            needs = ctx.needs_input_grad
+            if ctx.saved:
+                known = self._name_of_array
+                saved_names = [
+                    (output if value is data else known.get(id(value)))
+                    if isinstance(value, np.ndarray)
+                    else None
+                    for value in getattr(ctx, "saved_sources", ())
+                ]
+        else:
+            needs = tuple(isinstance(value, Tensor) and value.requires_grad for value in inputs)
+        recording.steps.append(
+            Step(
+                op, names, expressions, output, needs, ctx is not None, saved_names, user_location()
+            )
+        )
+        self._name_of_array[id(data)] = output
+        recording.arrays[output] = data
         self._results.append(result)
-        for module in switches().module_scope:
-            self.recording.modules[id(module)] = module
+        for module in state.module_scope:
+            recording.modules[id(module)] = module
 
     def names_of_outputs(self, value: Any) -> list[str]:
         """The names of what the function returned: a Tensor, or a tuple or list of them."""
