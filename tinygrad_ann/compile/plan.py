@@ -32,6 +32,8 @@ from .optimize import constant_items, is_literal, simplify
 from .recorder import Recording, Step
 
 _new_object = object.__new__
+_PACKAGE = __name__.split(".")[0] + "."
+_TEMPLATES_BY_CALL: dict[tuple[Any, ...], tuple[Template, Template | None] | None] = {}
 
 #: A plan runs first as a loop over kernels, which costs next to nothing to build, and
 #: after this many runs as generated straight-line code, faster by a Python call or two
@@ -256,6 +258,18 @@ class Plan:
 
     @staticmethod
     def _templates_of(step: Step, differentiated: bool) -> tuple[Template, Template | None] | None:
+        # The same for every op of a kind called the same way: a long plan asks once per kind
+        # (the package's own methods only, as template_of: nothing of a user's is kept).
+        forward, backward = step.op.forward, step.op.backward
+        if not getattr(forward, "__module__", "").startswith(_PACKAGE):
+            return None
+        key = (forward, backward, len(step.inputs), tuple(step.options), differentiated)
+        if key not in _TEMPLATES_BY_CALL:
+            _TEMPLATES_BY_CALL[key] = Plan._templates_for(step, differentiated)
+        return _TEMPLATES_BY_CALL[key]
+
+    @staticmethod
+    def _templates_for(step: Step, differentiated: bool) -> tuple[Template, Template | None] | None:
         forward = template_of(step.op.forward)
         if forward is None:
             return None
@@ -396,10 +410,10 @@ class Plan:
     def _saves_outside_values(self, step: Step) -> bool:
         """Whether forward saved an array someone else may write before backward runs:
         an argument's, an outside Tensor's, a constant, or the function's result."""
-        return any(
-            name is not None and (name[0] in "aek" or name in self.outputs)
-            for name in step.saved_names
-        )
+        for name in step.saved_names:
+            if name is not None and (name[0] in "aek" or name in self.outputs):
+                return True
+        return False
 
     def _backward_source(
         self, namespace: dict[str, Any], known: dict[str, tuple[int, dict[int, Any]]]
