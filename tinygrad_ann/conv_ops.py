@@ -143,6 +143,17 @@ def _cached_pool_positions(
     return origins, offsets
 
 
+@functools.lru_cache(maxsize=8)
+def _pool_gather_positions(
+    padded: tuple[int, int, int, int], kernel: Pair, stride: Pair, out: Pair
+) -> np.ndarray:
+    """Flat index into the padded input of each element of ``_pool_columns``' columns."""
+    origins, offsets = _cached_pool_positions(padded, kernel, stride, out)
+    positions = offsets[:, None] + origins
+    positions.setflags(write=False)
+    return positions
+
+
 def _col2im(
     columns: np.ndarray,
     padded: tuple[int, int, int, int],
@@ -194,9 +205,17 @@ def _im2col(
         _out_size(h, kernel[0], stride[0], padding[0], dilation[0]),
         _out_size(w, kernel[1], stride[1], padding[1], dilation[1]),
     )
-    windows = _windows(_pad(x, padding), kernel, stride, dilation, out)
-    # The one copy. (Sizes spelled out, not -1, so that an empty batch reshapes too.)
-    return windows.reshape(n, groups, c // groups * kernel[0] * kernel[1], out[0] * out[1])
+    xp = _pad(x, padding)
+    shape = (n, groups, c // groups * kernel[0] * kernel[1], out[0] * out[1])
+    if kernel != (1, 1) and n * c * kernel[0] * kernel[1] * out[0] * out[1] <= _CACHED_POSITIONS:
+        # Copying the strided windows runs a NumPy inner loop per window row (a few
+        # elements on a CNN's small maps); one gather by cached positions is 2.5x faster.
+        positions = _window_positions(xp.shape, kernel, stride, dilation, out)
+        return xp.reshape(-1)[positions].reshape(shape)
+    windows = _windows(xp, kernel, stride, dilation, out)
+    # The one copy (none for a 1x1 kernel's view). Sizes spelled out, not -1, so that an
+    # empty batch reshapes too.
+    return windows.reshape(shape)
 
 
 def _conv_forward(
@@ -399,10 +418,15 @@ def _pool_columns(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, fill
         _out_size(h, kernel[0], stride[0], padding[0], 1),
         _out_size(w, kernel[1], stride[1], padding[1], 1),
     )
-    windows = _windows(_pad(x, padding, fill), kernel, stride, (1, 1), out)
+    xp = _pad(x, padding, fill)
+    size = n * c * out[0] * out[1]
+    if size * kernel[0] * kernel[1] <= _CACHED_POSITIONS:
+        # As in _im2col: a gather beats copying a view whose rows are a few elements long.
+        positions = _pool_gather_positions(xp.shape, kernel, stride, out)
+        return xp.reshape(-1)[positions], (n, c, *out)
+    windows = _windows(xp, kernel, stride, (1, 1), out)
     # Kernel offsets first: each is then one contiguous row, and every loop below is
     # a NumPy call on a whole row instead of one per image row.
-    size = n * c * out[0] * out[1]
     columns = windows.transpose(2, 3, 0, 1, 4, 5).reshape(kernel[0] * kernel[1], size)
     return columns, (n, c, *out)
 

@@ -82,14 +82,26 @@ class _Normalize(Primitive):
         raise NotImplementedError
 
     @staticmethod
-    def standardize(x: Any, axes: tuple[int, ...], eps: float, running: Any) -> tuple[Any, Any]:
-        """``x̂`` and ``1/σ``: on arrays in forward, on Tensors when a backward is recorded."""
+    def standardize(
+        x: Any, axes: tuple[int, ...], eps: float, running: Any
+    ) -> tuple[Any, Any, Any, Any]:
+        """``x̂``, ``1/σ``, the mean and ``Σ(x - mean)²`` (None, None with ``running``).
+
+        On arrays in forward, on Tensors when a backward is recorded. The sum of
+        squares, not the variance, so that batch norm's unbiased variance is
+        ``np.var(ddof=1)`` bit for bit; its quotient by the count is ``.mean()``'s.
+        """
         if running is not None:
             mean, inv_std = running
-            return (x - mean) * inv_std, inv_std
-        centered = x - x.mean(axis=axes, keepdims=True)
-        inv_std = 1 / sqrt((centered * centered).mean(axis=axes, keepdims=True) + eps)
-        return centered * inv_std, inv_std
+            return (x - mean) * inv_std, inv_std, None, None
+        count = 1
+        for axis in axes:
+            count *= x.shape[axis]
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        square_sum = (centered * centered).sum(axis=axes, keepdims=True)
+        inv_std = 1 / sqrt(square_sum / count + eps)
+        return centered * inv_std, inv_std, mean, square_sum
 
     @classmethod
     def layout(
@@ -104,24 +116,27 @@ class _Normalize(Primitive):
 
     @classmethod
     def forward(cls, ctx, x, weight, bias, axes, eps):
-        return cls.normalize(ctx, x, weight, bias, axes, eps, None)
+        return cls.normalize(ctx, x, weight, bias, axes, eps, None)[0]
 
     @classmethod
     def normalize(cls, ctx, x, weight, bias, axes, eps, running):
-        """The forward of every normalization: ``running`` as :meth:`standardize` takes it."""
-        x_hat, inv_std = cls.standardize(x, axes, eps, running)
+        """The forward of every normalization: ``running`` as :meth:`standardize` takes it.
+
+        Returns the output, and the mean and sum of squares as :meth:`standardize` does.
+        """
+        x_hat, inv_std, mean, square_sum = cls.standardize(x, axes, eps, running)
         ctx.save_for_backward(x_hat, inv_std, weight, axes, eps, running)
         _, view, _ = cls.layout(x.shape, axes)
         out = x_hat if weight is None else x_hat * weight.reshape(view)
         if bias is not None:
             out = out + bias.reshape(view)
-        return out
+        return out, mean, square_sum
 
     def lift_saved(self, output):
         x_hat, inv_std, _, axes, eps, running = self.saved
         x = self._lifted_input(0, self.inputs[0], self.parents[0])
         if isinstance(x, Tensor):  # x̂ and 1/σ then depend on x: recompute them, recorded
-            x_hat, inv_std = self.standardize(x, axes, eps, running)
+            x_hat, inv_std, _, _ = self.standardize(x, axes, eps, running)
         weight = self._lifted_input(1, self.inputs[1], self.parents[1])
         return x_hat, inv_std, weight, axes, eps, running
 
@@ -130,6 +145,8 @@ class _Normalize(Primitive):
         x_hat, inv_std, weight, axes, _, _ = ctx.saved
         parameter_shape, view, summed = type(ctx).layout(x_hat.shape, axes)
         grad_x = grad_weight = grad_bias = None
+        if ctx.batch_statistics and summed == axes:
+            return _batch_statistics_backward(ctx, grad, parameter_shape, view)
         if ctx.needs_input_grad[0]:
             g = grad if weight is None else grad * weight.reshape(view)
             if ctx.batch_statistics:
@@ -142,6 +159,34 @@ class _Normalize(Primitive):
         if ctx.needs_input_grad[2]:
             grad_bias = _sum_to(grad, summed, parameter_shape)
         return grad_x, grad_weight, grad_bias
+
+
+def _batch_statistics_backward(
+    ctx: Any, grad: Any, parameter_shape: tuple[int, ...], view: tuple[int, ...]
+) -> tuple[Any, Any, Any]:
+    """The VJP when γ spans exactly the axes the statistics do not (batch norm's layout).
+
+    Then ``mean(g) = γ·Σ∂y / m`` and ``mean(g·x̂) = γ·Σ∂y·x̂ / m`` are γ times β's and
+    γ's gradients over m: two reductions serve all three gradients, and ``∂x`` is
+    ``(γ/σ)(∂y - Σ∂y/m - x̂·Σ∂y·x̂/m)``, half the passes over the batch of the
+    general form.
+    """
+    x_hat, inv_std, weight, axes, _, _ = ctx.saved
+    needs_x, needs_weight, needs_bias = ctx.needs_input_grad
+    count = 1
+    for axis in axes:
+        count *= x_hat.shape[axis]
+    grad_sum: Any = grad.sum(axis=axes, keepdims=True) if needs_x or needs_bias else None
+    projection: Any = None
+    if needs_x or needs_weight:
+        projection = (grad * x_hat).sum(axis=axes, keepdims=True)
+    grad_x = None
+    if needs_x:
+        scale = inv_std if weight is None else weight.reshape(view) * inv_std
+        grad_x = (grad - grad_sum * (1 / count) - x_hat * (projection * (1 / count))) * scale
+    grad_weight = projection.reshape(parameter_shape) if needs_weight else None
+    grad_bias = grad_sum.reshape(parameter_shape) if needs_bias else None
+    return grad_x, grad_weight, grad_bias
 
 
 def _sum_to(values: Any, axes: tuple[int, ...], shape: tuple[int, ...]) -> Any:
@@ -182,14 +227,17 @@ class BatchNorm(_Normalize):
         momentum=0.1,
         num_batches_tracked=None,
     ):
-        out = cls.normalize(ctx, x, weight, bias, axes, eps, None)
+        out, mean, square_sum = cls.normalize(ctx, x, weight, bias, axes, eps, None)
         if momentum is None:  # the average over every batch counted so far
             counted = num_batches_tracked
             momentum = 0.0 if counted is None else 1.0 / (int(counted.data.item()) + 1)
+        # The batch's statistics as normalize computed them: a second x.var would cost
+        # as much as the whole normalization.
         if running_mean is not None:
-            _blend_into(running_mean, x.mean(axis=axes), momentum)
+            _blend_into(running_mean, mean.reshape(-1), momentum)
         if running_var is not None:
-            _blend_into(running_var, x.var(axis=axes, ddof=1), momentum)
+            count = x.size // max(x.shape[1], 1)
+            _blend_into(running_var, square_sum.reshape(-1) / (count - 1), momentum)
         if num_batches_tracked is not None:
             num_batches_tracked.data = num_batches_tracked.data + 1
         return out
@@ -209,7 +257,7 @@ class BatchNormEval(BatchNorm):
 
     @classmethod
     def forward(cls, ctx, x, weight, bias, axes, eps, running):  # type: ignore[override]
-        return cls.normalize(ctx, x, weight, bias, axes, eps, tuple(running))
+        return cls.normalize(ctx, x, weight, bias, axes, eps, tuple(running))[0]
 
 
 class RunningStatistics(Sequence):
