@@ -745,3 +745,25 @@ def test_a_new_copy_limit_records_again_under_it():
         tg.autograd.SavedArrays.copy_limit = limit
     step(x).backward()
     assert step.recordings == 2  # the first plan fits again
+
+
+def test_a_replay_guards_the_outside_arrays_an_op_saved_and_not_its_own_intermediates():
+    w = tg.tensor(np.arange(1.0, 4.0), requires_grad=True)
+    step = tg.compile(lambda x: (x.tanh() * w).sum())  # mul saves tanh's result and w
+    x = tg.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    limit = tg.autograd.SavedArrays.copy_limit
+    try:
+        tg.autograd.SavedArrays.copy_limit = 0  # every guarded array is locked: countable
+        for call in range(4):
+            loss = step(x)
+            locked = set(tg.autograd.SavedArrays.counts)
+            assert id(w.data) in locked  # the parameter: someone may write it before backward
+            # The first call runs eagerly, which locks tanh's result too; a replay leaves
+            # it as it is: it is the plan's own array, which nothing outside can reach.
+            assert len(locked) == (2 if call == 0 else 1)
+            w.grad = x.grad = None
+            loss.backward()
+            assert np.array_equal(w.grad.data, np.tanh(x.data))
+            assert not tg.autograd.SavedArrays.counts
+    finally:
+        tg.autograd.SavedArrays.copy_limit = limit

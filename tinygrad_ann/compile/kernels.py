@@ -37,11 +37,13 @@ def _compiled(name: str, lines: list[str], namespace: dict[str, Any]) -> Callabl
     return namespace[name]
 
 
-def forward_kernel(op: Any, template: Template, guard: bool, keep: bool) -> Callable[..., Any]:
+def forward_kernel(
+    op: Any, template: Template, guard: bool, keep: bool, private: tuple[int, ...]
+) -> Callable[..., Any]:
     """``kernel(E, S, C, needs, *input_slots, out_slot, stash_slot)``: the op's inlined
     forward on ``E[input_slot]``, its result into ``E[out_slot]``, what it saved into
     ``S[stash_slot]`` (when ``keep``), guarded (when ``guard``) as apply guards it."""
-    key = ("forward", op, guard, keep)
+    key = ("forward", op, guard, keep, private)
     kernel = _KERNELS.get(key)
     if kernel is None:
         slots = [f"p{position}" for position in range(len(template.parameters))]
@@ -58,7 +60,7 @@ def forward_kernel(op: Any, template: Template, guard: bool, keep: bool) -> Call
         if keep:
             lines.append(f"    S[si] = {saved}")
         namespace = {"nd": np.ndarray, "ASI": as_output_and_saved, "G": guard_saved}
-        namespace["P"] = op.private_saved
+        namespace["P"] = private
         namespace.update(template.globals_used)
         kernel = _KERNELS[key] = _compiled("forward_kernel", lines, namespace)
     return kernel

@@ -178,7 +178,7 @@ class Plan:
                 options = tuple((key, slots[value]) for key, value in step.options.items())
                 inputs = tuple(slots[name] for name in step.inputs)
                 called = (index, step.op.forward, inputs, options, slots[step.output], guard)
-                program.append((called_forward, (*called, step.op.private_saved)))
+                program.append((called_forward, (*called, self._private(step))))
                 continue
             forward = templates[0]
             keywords = forward.parameters[len(step.inputs) :]
@@ -186,7 +186,7 @@ class Plan:
             keep = index in needed
             if keep:
                 stash_of[index] = len(stash_of)
-            kernel = forward_kernel(step.op, forward, guard, keep)
+            kernel = forward_kernel(step.op, forward, guard, keep, self._private(step))
             where = (slots[step.output], stash_of.get(index, -1))
             program.append((kernel, (step.needs_input_grad, *bound, *where)))
         backward_program: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
@@ -341,7 +341,7 @@ class Plan:
             out = step.output
             guard = step.differentiable and self._saves_outside_values(step)
             if guard:
-                namespace[f"P{index}"] = step.op.private_saved
+                namespace[f"P{index}"] = self._private(step)
             templates = self._templates[index]
             if templates is None:
                 namespace[f"F{index}"] = step.op.forward
@@ -406,6 +406,17 @@ class Plan:
             for position in range(len(step.saved_names))
         ]
         return _tuple(items)
+
+    def _private(self, step: Step) -> tuple[int, ...]:
+        """The positions of what ``step`` saved that the guard may keep as they are: those
+        its op declares private, and the plan's own intermediate results, which nothing
+        outside a replay holds or writes (the guard copies or locks the rest)."""
+        intermediates = {
+            position
+            for position, name in enumerate(step.saved_names)
+            if name is not None and name[0] == "t" and name not in self.outputs
+        }
+        return tuple(sorted(intermediates.union(step.op.private_saved)))
 
     def _saves_outside_values(self, step: Step) -> bool:
         """Whether forward saved an array someone else may write before backward runs:
