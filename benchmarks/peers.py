@@ -12,7 +12,8 @@ agree. Each is written the way a user of that library would write it:
   (Dynamo, AOTAutograd, Inductor's C++ kernels), as the PyTorch tutorials do:
   ``step = torch.compile(loss_of)``, then ``loss = step(inputs, targets)``,
   ``loss.backward()`` and ``optimizer.step()`` as in eager, the backward compiled by
-  AOTAutograd on the first ``backward()``, the optimizer left eager. W1..W4.
+  AOTAutograd on the first ``backward()``, the optimizer left eager. W1..W4
+  and W7 (whose last, smaller batch compiles a second time).
 - MyGrad: ``mygrad`` tensors, ``loss.backward()``, SGD updates on ``.data``
   (its memory guard left on, as installed). MyGrad has no optimizers: W7's Adam
   is written out on the arrays, the same update as ``torch.optim.Adam``.
@@ -31,9 +32,10 @@ and compiles again; Inductor's own caches, on disk and in the process, stay as
 PyTorch keeps them. They report that first step's seconds (``first_step_seconds``).
 
 W1..W4 exist for all; W5 (``cost_curve.py``'s training step) and W6 (a
-gradient and a Hessian-vector product by double backward) for PyTorch eager only;
-W7 (an epoch of the digits CNN) for PyTorch eager and MyGrad, whose ``mygrad.nnet``
-has convolution, max pooling and batch norm (HIPS autograd has none of them).
+gradient and a Hessian-vector product by double backward) for PyTorch eager
+only; W7 (an epoch of the digits CNN) for PyTorch (eager and compiled) and
+MyGrad, whose ``mygrad.nnet`` has convolution, max pooling and batch norm (HIPS
+autograd has none of them; nor has JAX without a library of layers).
 
 All four libraries are optional: each is imported only in the process that
 runs it (``workloads.py SYSTEM WORKLOAD``). Run this file to see which are
@@ -263,7 +265,7 @@ def w6_torch(calls: int) -> dict:
     return result
 
 
-def w7_torch(batches: int) -> dict:
+def w7_torch(batches: int, compiled: bool = False) -> dict:
     """The digits CNN for one epoch, as ``workloads.w7_tinygrad``: the same layers and masks."""
     import torch
     import torch.nn.functional as TF
@@ -290,16 +292,21 @@ def w7_torch(batches: int) -> dict:
     )
     head = loaded(nn.Linear(256, 10, dtype=float64), "fc")
     optimizer = torch.optim.Adam([*features.parameters(), *head.parameters()], lr=W7_LR)
+
+    def loss_of(images, mask, labels):
+        return TF.cross_entropy(head(features(images) * mask), labels)
+
+    step = _torch_compiled(loss_of) if compiled else loss_of
     for indices, mask in zip(data.batches[:batches], data.masks):
-        images = torch.from_numpy(data.images[indices])
-        logits = head(features(images) * torch.from_numpy(mask))
-        loss = TF.cross_entropy(logits, torch.from_numpy(data.labels[indices]))
+        images, labels = data.images[indices], data.labels[indices]
+        loss = step(torch.from_numpy(images), torch.from_numpy(mask), torch.from_numpy(labels))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     norms = (features[1], features[5])
     statistics = sum((n.running_mean.sum() + n.running_var.sum()).item() for n in norms)
-    return {"loss": loss.item(), "running_stats": statistics}
+    outcome = {"loss": loss.item(), "running_stats": statistics}
+    return {**step.outcome(loss.item()), **outcome} if isinstance(step, _FirstStep) else outcome
 
 
 # ---------------------------------------------------------------- MyGrad
@@ -629,7 +636,7 @@ WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
     },
     "W5": {"torch": w5_torch},
     "W6": {"torch": w6_torch},
-    "W7": {"torch": w7_torch, "mygrad": w7_mygrad},
+    "W7": {"torch": w7_torch, "torch.compile": _compiled(w7_torch), "mygrad": w7_mygrad},
 }
 
 
