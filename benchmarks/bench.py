@@ -25,10 +25,17 @@ its target is compiled / eager <= 0.8. W7 and W7c read scikit-learn's digits;
 without scikit-learn they are left out of the default run.
 
 With ``--peers``, PyTorch eager (1 and 2 threads), MyGrad and HIPS autograd run
-the same workloads (``peers.py``) when they are importable; the ones that are
-not are listed as not installed. The targets are tinygrad_ann's; W4's time per
-op is printed for information. ``pip install -e ".[bench]"`` brings MyGrad
-and autograd; PyTorch is installed on its own.
+the same workloads (``peers.py``) when they are importable, and so do two
+compiled peers: ``torch-compile``, PyTorch's code on 2 threads with the step's
+forward and loss compiled by ``torch.compile`` (Inductor, default mode; W1..W4
+and W7), and ``jax``, the whole training step (loss, ``jax.value_and_grad``, SGD
+update) under ``jax.jit``, float64 but W3 (W1..W4). Both compile inside the timed
+run, as W1c..W4c record there, and their ratios are in the same table, against
+NumPy's eager W1..W4; after the table comes their first step (the compiling one)
+in seconds. The peers that are not importable are listed as not installed. The
+targets are tinygrad_ann's; W4's time per op is printed for information, for
+every system. ``pip install -e ".[bench]"`` brings MyGrad and autograd; PyTorch
+and JAX are installed on their own.
 
     python benchmarks/bench.py [--repeats 5] [--only W1,W1c,W7,W7c] [--quick] [--peers]
                                [--steady-malloc] [--json out.json]
@@ -481,7 +488,9 @@ def main(argv: list[str] | None = None) -> dict:
         "--quick", action="store_true", help="1/100 of the iterations (W7: 3 batches)"
     )
     parser.add_argument(
-        "--peers", action="store_true", help="also PyTorch, MyGrad and HIPS autograd"
+        "--peers",
+        action="store_true",
+        help="also PyTorch (eager and torch.compile), MyGrad, HIPS autograd and JAX",
     )
     parser.add_argument(
         "--steady-malloc", action="store_true", help="fix glibc's mmap and trim thresholds"
