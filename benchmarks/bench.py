@@ -25,10 +25,17 @@ its target is compiled / eager <= 0.8. W7 and W7c read scikit-learn's digits;
 without scikit-learn they are left out of the default run.
 
 With ``--peers``, PyTorch eager (1 and 2 threads), MyGrad and HIPS autograd run
-the same workloads (``peers.py``) when they are importable; the ones that are
-not are listed as not installed. The targets are tinygrad_ann's; W4's time per
-op is printed for information. ``pip install -e ".[bench]"`` brings MyGrad
-and autograd; PyTorch is installed on its own.
+the same workloads (``peers.py``) when they are importable, and so do two
+compiled peers: ``torch-compile``, PyTorch's code on 2 threads with the step's
+forward and loss compiled by ``torch.compile`` (Inductor, default mode; W1..W4
+and W7), and ``jax``, the whole training step (loss, ``jax.value_and_grad``, SGD
+update) under ``jax.jit``, float64 but W3 (W1..W4). Both compile inside the timed
+run, as W1c..W4c record there, and their ratios are in the same table, against
+NumPy's eager W1..W4; after the table comes their first step (the compiling one)
+in seconds. The peers that are not importable are listed as not installed. The
+targets are tinygrad_ann's; W4's time per op is printed for information, for
+every system. ``pip install -e ".[bench]"`` brings MyGrad and autograd; PyTorch
+and JAX are installed on their own.
 
     python benchmarks/bench.py [--repeats 5] [--only W1,W1c,W7,W7c] [--quick] [--peers]
                                [--steady-malloc] [--json out.json]
@@ -131,7 +138,7 @@ def find_peers(names: Sequence[str] = tuple(PEERS)) -> tuple[list[str], list[str
     """
     probe = [sys.executable, str(HERE / "peers.py")]
     versions = json.loads(subprocess.run(probe, capture_output=True, text=True).stdout)
-    present = [name for name in names if versions.get(PEERS[name][0])]
+    present = [name for name in names if versions.get(PEERS[name].library)]
     missing = [name for name in names if name not in present]
     return present, missing, {library: v for library, v in versions.items() if v}
 
@@ -172,9 +179,9 @@ def reference_run(workload: str) -> tuple[str, str]:
 
 def has_workload(system: str, workload: str) -> bool:
     """Whether ``system`` has a version of ``workload`` (numpy has none of W7, autograd neither;
-    the peers none of the compiled W1c..W4c)."""
+    the peers none of the compiled W1c..W4c: torch-compile and jax compile W1..W4 themselves)."""
     if system in PEERS:
-        return PEERS[system][0] in peers.WORKLOADS.get(workload, {})
+        return peers.has_workload(system, workload)
     return system in workload_module.WORKLOADS[workload]
 
 
@@ -220,6 +227,7 @@ def measure(
             runs.append(reference_run(workload))
     times: dict[tuple[str, str], list[float]] = {}
     recordings: dict[str, list[float]] = {}
+    first_steps: dict[tuple[str, str], list[float]] = {}  # the compiled peers' (torch-compile, jax)
     losses: dict[tuple[str, str], float] = {}
     iterations: dict[str, int] = {}
     for round_number in range(repeats):
@@ -233,6 +241,8 @@ def measure(
                 iterations[workload] = result["iterations"]
                 if "recording_steps" in result:
                     recordings.setdefault(workload, []).append(result["recording_steps"])
+                if result.get("first_step_seconds") is not None:
+                    first_steps.setdefault(run, []).append(result["first_step_seconds"])
     results = {}
     for workload in workloads:
         names, base, base_run = runners[workload], reference(workload), reference_run(workload)
@@ -256,6 +266,11 @@ def measure(
             }
         if workload in recordings:
             results[workload]["recording_steps"] = statistics.median(recordings[workload])
+        compiling = {s: first_steps[runs[s]] for s in names if runs[s] in first_steps}
+        if compiling:
+            results[workload]["first_step_seconds"] = {
+                s: statistics.median(seconds) for s, seconds in compiling.items()
+            }
         for system in names:
             if runs[system] == base_run:
                 continue
@@ -300,7 +315,7 @@ def report(
         lines += [
             "time / NumPy's time, medians of the runs; each run a fresh process",
             f"{'workload':<48} {'numpy':>9}"
-            + "".join(f" {s:>9}" for s in systems[1:])
+            + "".join(f" {s:>{column_width(s)}}" for s in systems[1:])
             + f" {'target':>7}",
         ]
     disagreements = []
@@ -320,9 +335,9 @@ def report(
     for workload, result in numpy_rows.items():
         ratios = result["ratios"]
         cells = [
-            f"{ratios[s]:>8.2f}x"
+            f"{ratios[s]:>{column_width(s) - 1}.2f}x"
             if s in ratios
-            else f"{'differs' if s in result['disagreeing'] else '-':>9}"
+            else f"{'differs' if s in result['disagreeing'] else '-':>{column_width(s)}}"
             for s in systems[1:]
         ]
         if "tinygrad" not in ratios:
@@ -344,6 +359,7 @@ def report(
     if "W4c" in results:
         lines.append(f"W4c us per op: tinygrad {results['W4c']['us_per_op']['tinygrad']:.2f}")
     lines += compiled_lines(results)
+    lines += first_step_lines(results, systems)
     if "W3" in results and "peak_mib" in results["W3"]:
         peak = results["W3"]["peak_mib"]
         lines.append(
@@ -351,11 +367,44 @@ def report(
             f"tinygrad {peak['tinygrad']:.1f} MiB"
         )
     for system in missing:
-        lines.append(f"{system}: not installed ({PEERS[system][0]} does not import)")
-    if any(s in PEERS and PEERS[s][0] == "torch" for s in [*systems, *missing]):
+        lines.append(f"{system}: not installed ({PEERS[system].library} does not import)")
+    shown = [*systems, *missing]
+    if any(s in PEERS and PEERS[s].code == "torch" for s in shown):
         lines.append("torch-1t/-2t: PyTorch with 1 / 2 threads; NumPy uses its default threads")
+    if "torch-compile" in shown:
+        lines.append(
+            "torch-compile: the step's forward and loss torch.compile'd (Inductor), 2 threads; "
+            "the first step compiles inside the timed run"
+        )
+    if "jax" in shown:
+        lines.append(
+            "jax: the whole step (loss, gradient, SGD update) jax.jit'ed; "
+            "the first step compiles inside the timed run"
+        )
     lines += disagreements
     return "\n".join(lines)
+
+
+def column_width(system: str) -> int:
+    """The width of a system's column in the NumPy table: 9, or its name's length."""
+    return max(9, len(system))
+
+
+def first_step_lines(results: dict, systems: Sequence[str]) -> list[str]:
+    """The first training step of each compiled peer (torch-compile, jax): the call that
+    compiles, inside the timed run; medians of the runs, in seconds."""
+    lines = []
+    for system in systems:
+        cells = [
+            f"{workload} {result['first_step_seconds'][system]:.2f}s"
+            for workload, result in results.items()
+            if system in result.get("first_step_seconds", {})
+        ]
+        if cells:
+            lines.append(
+                f"{system} first step (compiling, median of the runs): " + ", ".join(cells)
+            )
+    return lines
 
 
 def over_eager_cell(workload: str, results: dict) -> str:
@@ -439,7 +488,9 @@ def main(argv: list[str] | None = None) -> dict:
         "--quick", action="store_true", help="1/100 of the iterations (W7: 3 batches)"
     )
     parser.add_argument(
-        "--peers", action="store_true", help="also PyTorch, MyGrad and HIPS autograd"
+        "--peers",
+        action="store_true",
+        help="also PyTorch (eager and torch.compile), MyGrad, HIPS autograd and JAX",
     )
     parser.add_argument(
         "--steady-malloc", action="store_true", help="fix glibc's mmap and trim thresholds"

@@ -1,4 +1,4 @@
-"""The benchmark workloads written for other autograd libraries: PyTorch, MyGrad, HIPS autograd.
+"""The benchmark workloads written for other autograd libraries: PyTorch, MyGrad, autograd, JAX.
 
 Each function does what its NumPy twin in ``workloads.py`` does: the same data,
 the same initial weights, the same math and step count, so the final losses
@@ -7,18 +7,37 @@ agree. Each is written the way a user of that library would write it:
 - PyTorch eager: ``torch.nn`` layers, ``torch.optim.SGD`` (W7: ``Adam``),
   ``loss.backward()``; float64 tensors, except W3 in float32. ``torch-1t`` and
   ``torch-2t`` run the same code with ``torch.set_num_threads(1)`` and ``(2)``.
+- ``torch-compile``: the same code on 2 threads, with the step's forward and loss
+  (W4: the chain and its sum) compiled by ``torch.compile`` in its default mode
+  (Dynamo, AOTAutograd, Inductor's C++ kernels), as the PyTorch tutorials do:
+  ``step = torch.compile(loss_of)``, then ``loss = step(inputs, targets)``,
+  ``loss.backward()`` and ``optimizer.step()`` as in eager, the backward compiled by
+  AOTAutograd on the first ``backward()``, the optimizer left eager. W1..W4
+  and W7 (whose last, smaller batch compiles a second time).
 - MyGrad: ``mygrad`` tensors, ``loss.backward()``, SGD updates on ``.data``
   (its memory guard left on, as installed). MyGrad has no optimizers: W7's Adam
   is written out on the arrays, the same update as ``torch.optim.Adam``.
 - HIPS autograd: a loss function of the parameters written in ``autograd.numpy``,
   differentiated by ``autograd.value_and_grad``; updates on plain arrays.
+- JAX (``jax``): the whole training step, ``jax.value_and_grad`` of a loss
+  written in ``jax.numpy`` and the SGD update of the parameters (a tuple of
+  arrays), under one ``jax.jit``; W4 jits ``value_and_grad`` of the chain.
+  float64 (``jax_enable_x64``), except W3 in float32; XLA's CPU threads as it
+  sets them. W1..W4.
 
-W1..W4 exist for all three; W5 (``cost_curve.py``'s training step) and W6 (a
-gradient and a Hessian-vector product by double backward) for PyTorch only;
-W7 (an epoch of the digits CNN) for PyTorch and MyGrad, whose ``mygrad.nnet``
-has convolution, max pooling and batch norm (HIPS autograd has none of them).
+The compiled peers compile inside the timed run, as tinygrad_ann's W1c..W4c
+record there: their caches of the untimed warm-up run are dropped first
+(``torch.compiler.reset()``, ``jax.clear_caches()``), so the first step traces
+and compiles again; Inductor's own caches, on disk and in the process, stay as
+PyTorch keeps them. They report that first step's seconds (``first_step_seconds``).
 
-All three libraries are optional: each is imported only in the process that
+W1..W4 exist for all; W5 (``cost_curve.py``'s training step) and W6 (a
+gradient and a Hessian-vector product by double backward) for PyTorch eager
+only; W7 (an epoch of the digits CNN) for PyTorch (eager and compiled) and
+MyGrad, whose ``mygrad.nnet`` has convolution, max pooling and batch norm (HIPS
+autograd has none of them; nor has JAX without a library of layers).
+
+All four libraries are optional: each is imported only in the process that
 runs it (``workloads.py SYSTEM WORKLOAD``). Run this file to see which are
 importable here:
 
@@ -27,11 +46,14 @@ importable here:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import json
 import math
+import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from workloads import (
@@ -48,17 +70,64 @@ from workloads import (
     w7_setup,
 )
 
-# system name -> (library to import, torch threads)
-SYSTEMS: dict[str, tuple[str, int | None]] = {
-    "torch-1t": ("torch", 1),
-    "torch-2t": ("torch", 2),
-    "mygrad": ("mygrad", None),
-    "autograd": ("autograd", None),
+
+class Peer(NamedTuple):
+    """A peer system: the library it imports, PyTorch's thread count, its workloads' key."""
+
+    library: str
+    threads: int | None
+    code: str  # the key of its functions in WORKLOADS
+
+
+SYSTEMS: dict[str, Peer] = {
+    "torch-1t": Peer("torch", 1, "torch"),
+    "torch-2t": Peer("torch", 2, "torch"),
+    "torch-compile": Peer("torch", 2, "torch.compile"),
+    "mygrad": Peer("mygrad", None, "mygrad"),
+    "autograd": Peer("autograd", None, "autograd"),
+    "jax": Peer("jax", None, "jax"),
 }
-LIBRARIES = ("torch", "mygrad", "autograd")
+LIBRARIES = ("torch", "mygrad", "autograd", "jax")
+
+
+# ---------------------------------------------------------------- compiled steps
+class _FirstStep:
+    """A compiled step that notes when it is first and second called.
+
+    The time between the two is the first training step (forward, backward and
+    update), the one that compiles: PyTorch compiles the backward on the first
+    ``backward()``. The loops are the eager ones; only this wrapper is added.
+    """
+
+    def __init__(self, function: Callable) -> None:
+        self.function, self.calls = function, []
+
+    def __call__(self, *arguments):
+        if len(self.calls) < 2:
+            self.calls.append(time.perf_counter())
+        return self.function(*arguments)
+
+    def outcome(self, loss: float) -> dict:
+        """The final loss, and the first step's seconds (None after a single step)."""
+        first = self.calls[1] - self.calls[0] if len(self.calls) == 2 else None
+        return {"loss": loss, "first_step_seconds": first}
 
 
 # ---------------------------------------------------------------- PyTorch
+def _torch_compiled(function: Callable) -> _FirstStep:
+    """``torch.compile(function)`` (Inductor, default mode), with Dynamo's caches emptied
+    first so that it traces and compiles again in the timed run, not only in the warm-up.
+    Inductor's own caches (on disk, and in this process) are left as PyTorch keeps them."""
+    import torch
+
+    torch.compiler.reset()
+    return _FirstStep(torch.compile(function))
+
+
+def _torch_outcome(loss: float, step: Callable) -> float | dict:
+    return step.outcome(loss) if isinstance(step, _FirstStep) else loss
+
+
 def _torch_linear(weight: np.ndarray, bias: np.ndarray):
     import torch
 
@@ -69,64 +138,85 @@ def _torch_linear(weight: np.ndarray, bias: np.ndarray):
     return layer
 
 
-def w1_torch(epochs: int) -> float:
+def w1_torch(epochs: int, compiled: bool = False) -> float | dict:
     import torch
 
     X, y, weight, bias = w1_setup()
     layer = _torch_linear(weight, bias)
     inputs, targets = torch.from_numpy(X), torch.from_numpy(y)
     optimizer = torch.optim.SGD(layer.parameters(), lr=0.05)
-    for _ in range(epochs):
+
+    def loss_of(inputs, targets):
         output = torch.sigmoid(layer(inputs))
-        loss = 0.5 * torch.nn.functional.mse_loss(output, targets, reduction="sum")
+        return 0.5 * torch.nn.functional.mse_loss(output, targets, reduction="sum")
+
+    step = _torch_compiled(loss_of) if compiled else loss_of
+    for _ in range(epochs):
+        loss = step(inputs, targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return loss.item()
+    return _torch_outcome(loss.item(), step)
 
 
-def w2_torch(passes: int) -> float:
+def w2_torch(passes: int, compiled: bool = False) -> float | dict:
     import torch
 
     X, labels, w1, b1, w2, b2 = w2_setup()
     model = torch.nn.Sequential(_torch_linear(w1, b1), torch.nn.Tanh(), _torch_linear(w2, b2))
     inputs, targets = torch.from_numpy(X), torch.from_numpy(labels)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+
+    def loss_of(inputs, targets):
+        return torch.nn.functional.cross_entropy(model(inputs), targets)
+
+    step = _torch_compiled(loss_of) if compiled else loss_of
     for _ in range(passes):
-        loss = torch.nn.functional.cross_entropy(model(inputs), targets)
+        loss = step(inputs, targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return loss.item()
+    return _torch_outcome(loss.item(), step)
 
 
-def w3_torch(steps: int) -> float:
+def w3_torch(steps: int, compiled: bool = False) -> float | dict:
     import torch
 
     images, labels, w1, b1, w2, b2 = w3_setup()
     model = torch.nn.Sequential(_torch_linear(w1, b1), torch.nn.ReLU(), _torch_linear(w2, b2))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    def loss_of(inputs, targets):
+        return torch.nn.functional.cross_entropy(model(inputs), targets)
+
+    step = _torch_compiled(loss_of) if compiled else loss_of
     for x, y in batches(images, labels, steps):
-        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y))
+        loss = step(torch.from_numpy(x), torch.from_numpy(y))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return loss.item()
+    return _torch_outcome(loss.item(), step)
 
 
-def w4_torch(repeats: int) -> float:
+def _torch_chain(x):
+    import torch
+
+    for _ in range(CHAIN_REPEATS):
+        x = torch.tanh(x * 1.0001)
+        x = torch.tanh(x + 0.0001)
+    return x.sum()
+
+
+def w4_torch(repeats: int, compiled: bool = False) -> float | dict:
     import torch
 
     start = np.array([0.1, -0.2, 0.3, 0.4])
+    step = _torch_compiled(_torch_chain) if compiled else _torch_chain
     for _ in range(repeats):
         leaf = torch.tensor(start, requires_grad=True)
-        x = leaf
-        for _ in range(CHAIN_REPEATS):
-            x = torch.tanh(x * 1.0001)
-            x = torch.tanh(x + 0.0001)
-        total = x.sum()
+        total = step(leaf)
         total.backward()
-    return total.item() + leaf.grad.sum().item()
+    return _torch_outcome(total.item() + leaf.grad.sum().item(), step)
 
 
 def w5_torch(steps: int, width: int) -> dict:
@@ -175,7 +265,7 @@ def w6_torch(calls: int) -> dict:
     return result
 
 
-def w7_torch(batches: int) -> dict:
+def w7_torch(batches: int, compiled: bool = False) -> dict:
     """The digits CNN for one epoch, as ``workloads.w7_tinygrad``: the same layers and masks."""
     import torch
     import torch.nn.functional as TF
@@ -202,16 +292,21 @@ def w7_torch(batches: int) -> dict:
     )
     head = loaded(nn.Linear(256, 10, dtype=float64), "fc")
     optimizer = torch.optim.Adam([*features.parameters(), *head.parameters()], lr=W7_LR)
+
+    def loss_of(images, mask, labels):
+        return TF.cross_entropy(head(features(images) * mask), labels)
+
+    step = _torch_compiled(loss_of) if compiled else loss_of
     for indices, mask in zip(data.batches[:batches], data.masks):
-        images = torch.from_numpy(data.images[indices])
-        logits = head(features(images) * torch.from_numpy(mask))
-        loss = TF.cross_entropy(logits, torch.from_numpy(data.labels[indices]))
+        images, labels = data.images[indices], data.labels[indices]
+        loss = step(torch.from_numpy(images), torch.from_numpy(mask), torch.from_numpy(labels))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     norms = (features[1], features[5])
     statistics = sum((n.running_mean.sum() + n.running_var.sum()).item() for n in norms)
-    return {"loss": loss.item(), "running_stats": statistics}
+    outcome = {"loss": loss.item(), "running_stats": statistics}
+    return {**step.outcome(loss.item()), **outcome} if isinstance(step, _FirstStep) else outcome
 
 
 # ---------------------------------------------------------------- MyGrad
@@ -414,24 +509,149 @@ def w4_autograd(repeats: int) -> float:
     return float(total + grad.sum())
 
 
+# ---------------------------------------------------------------- JAX
+def _jax():
+    """``jax`` and ``jax.numpy`` in float64 (W3's float32 arrays stay float32), with the
+    compiled functions of earlier calls dropped, so that the timed run compiles its own."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    jax.clear_caches()
+    return jax, jnp
+
+
+def _jax_sgd(jax, loss_of: Callable, lr: float) -> _FirstStep:
+    """One jitted training step: the loss and its gradient, then the SGD update.
+
+    ``step(parameters, *data)`` returns the new parameters and the loss.
+    """
+
+    @jax.jit
+    def step(parameters, *data):
+        loss, gradients = jax.value_and_grad(loss_of)(parameters, *data)
+        return jax.tree.map(lambda p, g: p - lr * g, parameters, gradients), loss
+
+    return _FirstStep(step)
+
+
+def w1_jax(epochs: int) -> dict:
+    jax, jnp = _jax()
+    X, y, weight, bias = w1_setup()
+
+    def loss_of(parameters, X, y):
+        weight, bias = parameters
+        error = jax.nn.sigmoid(X @ weight.T + bias) - y
+        return 0.5 * jnp.sum(error * error)
+
+    step = _jax_sgd(jax, loss_of, lr=0.05)
+    parameters, X, y = (jnp.asarray(weight), jnp.asarray(bias)), jnp.asarray(X), jnp.asarray(y)
+    for _ in range(epochs):
+        parameters, loss = step(parameters, X, y)
+    return step.outcome(float(loss))
+
+
+def w2_jax(passes: int) -> dict:
+    jax, jnp = _jax()
+    X, labels, *arrays = w2_setup()
+
+    def loss_of(parameters, X, onehot):
+        w1, b1, w2, b2 = parameters
+        logits = jnp.tanh(X @ w1.T + b1) @ w2.T + b2
+        return -jnp.sum(jax.nn.log_softmax(logits) * onehot) / len(onehot)
+
+    step = _jax_sgd(jax, loss_of, lr=0.5)
+    parameters = tuple(jnp.asarray(a) for a in arrays)
+    X, onehot = jnp.asarray(X), jnp.asarray(np.eye(2)[labels])
+    for _ in range(passes):
+        parameters, loss = step(parameters, X, onehot)
+    return step.outcome(float(loss))
+
+
+def w3_jax(steps: int) -> dict:
+    jax, jnp = _jax()
+    images, labels, *arrays = w3_setup()
+
+    def loss_of(parameters, x, y):
+        w1, b1, w2, b2 = parameters
+        logits = jax.nn.relu(x @ w1.T + b1) @ w2.T + b2
+        log_probs = jax.nn.log_softmax(logits)
+        return -jnp.mean(jnp.take_along_axis(log_probs, y[:, None], axis=1))
+
+    step = _jax_sgd(jax, loss_of, lr=0.01)  # a Python float: the float32 arrays stay float32
+    parameters = tuple(jnp.asarray(a) for a in arrays)
+    for x, y in batches(images, labels, steps):
+        parameters, loss = step(parameters, jnp.asarray(x), jnp.asarray(y))
+    return step.outcome(float(loss))
+
+
+def w4_jax(repeats: int) -> dict:
+    jax, jnp = _jax()
+
+    def chain(x):
+        for _ in range(CHAIN_REPEATS):
+            x = jnp.tanh(x * 1.0001)
+            x = jnp.tanh(x + 0.0001)
+        return jnp.sum(x)
+
+    step = _FirstStep(jax.jit(jax.value_and_grad(chain)))
+    start = np.array([0.1, -0.2, 0.3, 0.4])
+    for _ in range(repeats):
+        total, grad = step(jnp.asarray(start))
+    return step.outcome(float(total) + float(grad.sum()))
+
+
+def _compiled(function: Callable[..., float | dict]) -> Callable[..., float | dict]:
+    return functools.partial(function, compiled=True)
+
+
 WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
-    "W1": {"torch": w1_torch, "mygrad": w1_mygrad, "autograd": w1_autograd},
-    "W2": {"torch": w2_torch, "mygrad": w2_mygrad, "autograd": w2_autograd},
-    "W3": {"torch": w3_torch, "mygrad": w3_mygrad, "autograd": w3_autograd},
-    "W4": {"torch": w4_torch, "mygrad": w4_mygrad, "autograd": w4_autograd},
+    "W1": {
+        "torch": w1_torch,
+        "torch.compile": _compiled(w1_torch),
+        "mygrad": w1_mygrad,
+        "autograd": w1_autograd,
+        "jax": w1_jax,
+    },
+    "W2": {
+        "torch": w2_torch,
+        "torch.compile": _compiled(w2_torch),
+        "mygrad": w2_mygrad,
+        "autograd": w2_autograd,
+        "jax": w2_jax,
+    },
+    "W3": {
+        "torch": w3_torch,
+        "torch.compile": _compiled(w3_torch),
+        "mygrad": w3_mygrad,
+        "autograd": w3_autograd,
+        "jax": w3_jax,
+    },
+    "W4": {
+        "torch": w4_torch,
+        "torch.compile": _compiled(w4_torch),
+        "mygrad": w4_mygrad,
+        "autograd": w4_autograd,
+        "jax": w4_jax,
+    },
     "W5": {"torch": w5_torch},
     "W6": {"torch": w6_torch},
-    "W7": {"torch": w7_torch, "mygrad": w7_mygrad},
+    "W7": {"torch": w7_torch, "torch.compile": _compiled(w7_torch), "mygrad": w7_mygrad},
 }
+
+
+def has_workload(system: str, workload: str) -> bool:
+    """Whether the peer ``system`` has a version of ``workload``."""
+    return SYSTEMS[system].code in WORKLOADS.get(workload, {})
 
 
 def workload_function(system: str, workload: str) -> Callable[..., float | dict]:
     """Import ``system``'s library (and set PyTorch's thread count) and return its workload."""
-    library, threads = SYSTEMS[system]
-    module = importlib.import_module(library)
-    if threads is not None:
-        module.set_num_threads(threads)
-    return WORKLOADS[workload][library]
+    peer = SYSTEMS[system]
+    module = importlib.import_module(peer.library)
+    if peer.threads is not None:
+        module.set_num_threads(peer.threads)
+    return WORKLOADS[workload][peer.code]
 
 
 def versions() -> dict[str, str | None]:

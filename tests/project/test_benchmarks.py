@@ -1,13 +1,16 @@
 """The benchmark workloads compute the same thing in every system (no timing here).
 
-NumPy and tinygrad_ann always run; the peers (PyTorch, MyGrad, HIPS autograd)
-are optional extras, so their tests skip when the library does not import. W7
-(the digits CNN) reads scikit-learn's digits and skips without it.
+NumPy and tinygrad_ann always run; the peers (PyTorch eager and torch.compile,
+MyGrad, HIPS autograd, JAX) are optional extras, so their tests skip when the
+library does not import. W7 (the digits CNN) reads scikit-learn's digits and
+skips without it.
 """
 
 import functools
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -49,12 +52,14 @@ def require_sklearn() -> None:
         pytest.skip(message)
 
 
+COMPILED_PEERS = ("torch-compile", "jax")
+
+
 def peer_cases():
-    """(system, workload) for every peer workload; torch once, with one thread."""
-    for system in ("torch-1t", "mygrad", "autograd"):
-        library = peers.SYSTEMS[system][0]
-        for workload, functions in peers.WORKLOADS.items():
-            if library in functions and workload not in ("W6", "W7"):  # no NumPy versions
+    """(system, workload) for every peer workload; torch eager once, with one thread."""
+    for system in ("torch-1t", "torch-compile", "mygrad", "autograd", "jax"):
+        for workload in peers.WORKLOADS:
+            if peers.has_workload(system, workload) and workload not in ("W6", "W7"):  # no NumPy
                 yield pytest.param(system, workload, id=f"{system}-{workload}")
 
 
@@ -100,7 +105,7 @@ def test_skeleton_engine_computes_what_numpy_computes(workload):
 
 @pytest.mark.parametrize(("system", "workload"), list(peer_cases()))
 def test_peer_versions_agree_with_numpy(system, workload):
-    pytest.importorskip(peers.SYSTEMS[system][0], reason="an optional benchmark peer")
+    pytest.importorskip(peers.SYSTEMS[system].library, reason="an optional benchmark peer")
     width = 8 if workload == "W5" else 0
     result = workloads.run(system, workload, quick=True, width=width)
     np.testing.assert_allclose(
@@ -113,16 +118,49 @@ def tinygrad_cnn_epoch() -> dict:
     return workloads.run("tinygrad", "W7", quick=True)
 
 
-@pytest.mark.parametrize("system", ["torch-1t", "mygrad"])
+@pytest.mark.parametrize("system", ["torch-1t", "torch-compile", "mygrad"])
 def test_cnn_epoch_agrees_with_peer(system):
     """Same loss and batch-norm running statistics after W7's quick batches as tinygrad_ann."""
     require_sklearn()
-    pytest.importorskip(peers.SYSTEMS[system][0], reason="an optional benchmark peer")
+    pytest.importorskip(peers.SYSTEMS[system].library, reason="an optional benchmark peer")
     ours, theirs = tinygrad_cnn_epoch(), workloads.run(system, "W7", quick=True)
     assert ours["iterations"] == theirs["iterations"] == workloads.QUICK_ITERATIONS["W7"]
     assert np.isfinite(ours["loss"]) and ours["loss"] > 0
     for key in ("loss", "running_stats"):
         np.testing.assert_allclose(theirs[key], ours[key], rtol=bench.tolerance("W7"))
+
+
+@pytest.mark.parametrize("system", COMPILED_PEERS)
+def test_compiled_peer_times_its_first_step_inside_the_run(system):
+    """The first step compiles (again: the warm-up's caches are dropped) in the timed run."""
+    pytest.importorskip(peers.SYSTEMS[system].library, reason="an optional benchmark peer")
+    result = workloads.run(system, "W2", quick=True)
+    assert result["iterations"] >= 2 and 0 < result["first_step_seconds"] < result["seconds"]
+    assert workloads.run(system, "W4", quick=True)["first_step_seconds"] is None  # one pass
+
+
+def test_compiled_peers_run_the_eager_workloads_and_have_their_own_code():
+    assert all(peers.SYSTEMS[s].library == "torch" for s in ("torch-1t", "torch-2t"))
+    assert peers.SYSTEMS["torch-compile"] == ("torch", 2, "torch.compile")
+    assert peers.SYSTEMS["jax"].library == "jax" and "jax" in peers.LIBRARIES
+    for workload in TRAINING:
+        assert all(peers.has_workload(s, workload) for s in COMPILED_PEERS)
+        eager = peers.WORKLOADS[workload]["torch"]
+        compiled = peers.WORKLOADS[workload]["torch.compile"]
+        assert compiled.func is eager and compiled.keywords == {"compiled": True}
+    assert peers.has_workload("torch-compile", "W7") and not peers.has_workload("jax", "W7")
+    assert not any(peers.has_workload(s, w) for s in COMPILED_PEERS for w in ("W5", "W6"))
+
+
+def test_peers_prints_every_librarys_version_or_null():
+    probe = [sys.executable, str(Path(peers.__file__))]
+    versions = json.loads(subprocess.run(probe, capture_output=True, text=True).stdout)
+    assert list(versions) == list(peers.LIBRARIES) == ["torch", "mygrad", "autograd", "jax"]
+    present, missing, found = bench.find_peers()
+    assert sorted(present + missing) == sorted(peers.SYSTEMS)
+    for system in COMPILED_PEERS:
+        library = peers.SYSTEMS[system].library
+        assert (system in present) == (versions[library] is not None) == (library in found)
 
 
 def test_cnn_epoch_batches_are_the_data_loaders_and_masks_are_dropouts():
@@ -306,6 +344,37 @@ def test_report_lists_missing_peers_and_refuses_disagreeing_ratios():
     w1_row = next(line for line in table.splitlines() if line.startswith("W1 "))
     assert "differs" in w1_row and "2.00x" in w1_row  # mygrad refused, tinygrad reported
     assert "W1 mygrad: final loss 1.5 differs from NumPy's 1.0" in table
+
+
+def test_report_gives_the_compiled_peers_columns_and_their_first_steps():
+    systems = ["numpy", "tinygrad", "torch-2t", "torch-compile", "jax"]
+    results = {
+        "W2": fake_result(dict.fromkeys(systems, 1.0)),
+        "W4": fake_result({**dict.fromkeys(systems, 1.0), "torch-2t": 3.0, "jax": 2.0}),
+    }
+    results["W2"]["first_step_seconds"] = {"torch-compile": 0.25, "jax": 0.5}
+    results["W4"]["first_step_seconds"] = {"torch-compile": 1.5}
+    table = bench.report(results, systems, ["autograd"])
+    lines = table.splitlines()
+    header = next(line for line in lines if line.startswith("workload"))
+    w2_row = next(line for line in lines if line.startswith("W2 "))
+    assert header.split()[1:] == ["numpy", *systems[1:], "target"]
+    for system in systems[1:]:  # each ratio ends under its column's name
+        end = header.index(system) + len(system)
+        assert w2_row[end - 5 : end] == "2.00x"
+    w4_row = next(line for line in lines if line.startswith("W4 "))
+    assert w4_row.split()[-5:-2] == ["differs", "2.00x", "differs"]
+    assert (
+        "W4 us per op: numpy 1.00, tinygrad 1.00, torch-2t 1.00, torch-compile 1.00, jax 1.00"
+        in (table)
+    )
+    assert "torch-compile first step (compiling, median of the runs): W2 0.25s, W4 1.50s" in lines
+    assert "jax first step (compiling, median of the runs): W2 0.50s" in lines
+    assert "torch-compile: the step's forward and loss torch.compile'd (Inductor), 2 threads" in (
+        table
+    )
+    assert "jax: the whole step (loss, gradient, SGD update) jax.jit'ed" in table
+    assert "autograd: not installed (autograd does not import)" in lines
 
 
 def test_report_compares_compiled_workloads_with_numpy_and_with_eager():
