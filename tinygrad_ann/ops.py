@@ -536,10 +536,14 @@ def _max_keepdims(a: np.ndarray, axis: int) -> np.ndarray:
 
     NumPy reduces a last axis row by row, at some 35 ns a row whatever its
     length: 11 µs for W2's (300, 2) logits. One ``np.maximum`` per column takes
-    under 1 µs there, and stays ahead up to about 16 columns when rows are many.
+    under 1 µs there; from 4 columns on, reducing a transposed copy along its
+    first axis (one vectorized pass per column, inside one call) beats the loop:
+    3 µs instead of 7 µs for W3's (128, 10) logits.
     """
     columns = a.shape[-1] if a.ndim else 0
     if _is_last_axis(a, axis) and 2 <= columns <= 16 and a.size >= 16 * columns:
+        if a.ndim == 2 and columns > 3:
+            return np.maximum.reduce(a.T.copy(), axis=0)[:, None]
         out = np.maximum(a[..., 0], a[..., 1])
         for column in range(2, columns):
             np.maximum(out, a[..., column], out=out)
@@ -557,8 +561,22 @@ def _sum_keepdims(a: np.ndarray, axis: int) -> np.ndarray:
     # the rounding is of the same kind as BLAS's.
     dtype = a.dtype
     if (dtype == _float64 or dtype == _float32) and _is_last_axis(a, axis) and a.shape[-1] <= 128:
-        return np.matmul(a, np.ones(a.shape[-1], dtype))[..., None]
+        return np.matmul(a, _ones(a.shape[-1], dtype))[..., None]
     return a.sum(axis=axis, keepdims=True)
+
+
+# Read-only vectors of ones by (length, dtype), for the sums above: np.ones is a Python
+# function that costs more than the product it feeds on a (128, 10) array.
+_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def _ones(length: int, dtype: np.dtype) -> np.ndarray:
+    ones = _ONES.get((length, dtype))
+    if ones is None:
+        ones = np.ones(length, dtype)
+        ones.flags.writeable = False
+        _ONES[(length, dtype)] = ones
+    return ones
 
 
 def _log_softmax(a: np.ndarray, axis: int) -> np.ndarray:
@@ -964,7 +982,11 @@ def _minus_one_hot(probs: Any, labels: np.ndarray) -> Any:
 def _check_class_labels(op: str, scores: np.ndarray, labels: np.ndarray) -> None:
     """Raise LabelError unless every label is a class of the (N, C) ``scores``."""
     classes = scores.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+    # Seen as unsigned, a negative label is huge: one reduction finds both kinds of error.
+    unsigned = labels
+    if labels.dtype.kind == "i":
+        unsigned = labels.view(labels.dtype.str.replace("i", "u"))  # keeps the byte order
+    if labels.size and unsigned.max() >= classes:
         bad = labels[(labels < 0) | (labels >= classes)]
         raise LabelError(
             f"{op}: target holds class index {bad[0]}, outside [0, {classes - 1}] for scores "
