@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .autograd import Function, column_sums
+from .autograd import ones_vector as _ones
 from .errors import LabelError, ShapeError
 from .tensor import Tensor
 from .tensor import array_of as _data
@@ -563,20 +564,6 @@ def _sum_keepdims(a: np.ndarray, axis: int) -> np.ndarray:
     if (dtype == _float64 or dtype == _float32) and _is_last_axis(a, axis) and a.shape[-1] <= 128:
         return np.matmul(a, _ones(a.shape[-1], dtype))[..., None]
     return a.sum(axis=axis, keepdims=True)
-
-
-# Read-only vectors of ones by (length, dtype), for the sums above: np.ones is a Python
-# function that costs more than the product it feeds on a (128, 10) array.
-_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
-
-
-def _ones(length: int, dtype: np.dtype) -> np.ndarray:
-    ones = _ONES.get((length, dtype))
-    if ones is None:
-        ones = np.ones(length, dtype)
-        ones.flags.writeable = False
-        _ONES[(length, dtype)] = ones
-    return ones
 
 
 def _log_softmax(a: np.ndarray, axis: int) -> np.ndarray:

@@ -27,7 +27,7 @@ the module, as ``torch.autograd.gradcheck`` is.
 
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .derivatives import hessian, hvp, jacobian
-from .engine import column_sums, grad, run_backward, seed_gradient, unbroadcast
+from .engine import column_sums, grad, ones_vector, run_backward, seed_gradient, unbroadcast
 from .function import Function, may_have_been_used
 from .grad_mode import EngineSwitches, enable_grad, is_grad_enabled, no_grad, switches
 from .graph import recorded_results
@@ -53,6 +53,7 @@ __all__ = [
     "new_hook_key",
     "no_grad",
     "observe_backward",
+    "ones_vector",
     "recorded_results",
     "run_backward",
     "seed_gradient",

@@ -105,8 +105,23 @@ def column_sums(rows: Any) -> Any:
         and rows.size >= 256
         and (rows.dtype == np.float64 or rows.dtype == np.float32)
     ):
-        return np.ones(rows.shape[0], rows.dtype) @ rows
+        return ones_vector(rows.shape[0], rows.dtype) @ rows
     return rows.sum(axis=0)
+
+
+# Read-only vectors of ones by (length, dtype), for sums by BLAS: np.ones is a Python
+# function that costs more than the product it feeds on a (128, 10) array.
+_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def ones_vector(length: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of ``length`` ones of ``dtype``, made once."""
+    ones = _ONES.get((length, dtype))
+    if ones is None:
+        ones = np.ones(length, dtype)
+        ones.flags.writeable = False
+        _ONES[(length, dtype)] = ones
+    return ones
 
 
 def _accumulate_into_grad(tensor: Tensor, grad: Any) -> None:

@@ -149,18 +149,15 @@ class Recorder:
         output = f"t{len(recording.steps)}"
         data = result._data
         saved_names: list[str | None] = []
-        if ctx is not None:
-            needs = ctx.needs_input_grad
-            if ctx.saved:
-                known = self._name_of_array
-                saved_names = [
-                    (output if value is data else known.get(id(value)))
-                    if isinstance(value, np.ndarray)
-                    else None
-                    for value in getattr(ctx, "saved_sources", ())
-                ]
-        else:
-            needs = tuple(isinstance(value, Tensor) and value.requires_grad for value in inputs)
+        if ctx is not None and len(getattr(ctx, "saved", ())):
+            known = self._name_of_array
+            saved_names = [
+                (output if value is data else known.get(id(value)))
+                if isinstance(value, np.ndarray)
+                else None
+                for value in getattr(ctx, "saved_sources", ())
+            ]
+        needs = tuple(isinstance(value, Tensor) and value.requires_grad for value in inputs)
         recording.steps.append(
             Step(
                 op, names, expressions, output, needs, ctx is not None, saved_names, user_location()
