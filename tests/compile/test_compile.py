@@ -767,3 +767,17 @@ def test_a_replay_guards_the_outside_arrays_an_op_saved_and_not_its_own_intermed
             assert not tg.autograd.SavedArrays.counts
     finally:
         tg.autograd.SavedArrays.copy_limit = limit
+
+
+def test_the_simplified_backward_in_the_docs_is_the_one_a_plan_runs():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "compile.md").read_text()
+    section = page.split("## The straight-line code, simplified")[1]
+    shown = section.split("```text\n")[1].split("```")[0]
+    unit = nn.Linear(3, 1, dtype=np.float64)
+    perceptron = tg.compile(lambda x, y: 0.5 * F.mse_loss(unit(x).sigmoid(), y, reduction="sum"))
+    rows = np.array([[1.0, 0.0, 2.0], [0.5, 1.0, 0.0]])
+    perceptron(rows, np.array([[1.0], [0.0]])).backward()
+    source = perceptron.plan(source=True)
+    assert source[source.index("def backward") :] == shown
