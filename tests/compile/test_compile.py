@@ -354,6 +354,7 @@ def test_memory_stays_flat_over_ten_thousand_replays(monkeypatch):
     # Each form measured alone: a plan's one upgrade from kernels to straight-line code
     # (its source and code objects, once) is not growth over replays.
     monkeypatch.setattr(compiled_module, "UPGRADE_AFTER", 10**9)
+    monkeypatch.setattr(compiled_module, "SIMPLIFY_AFTER", 10**9)
     model = mlp()
     step = tg.compile(lambda x, y: F.cross_entropy(model(x), y))
     assert memory_growth(step, model, 10_000) < 20_000
@@ -457,6 +458,40 @@ def test_a_plan_upgraded_to_straight_line_code_keeps_its_results_and_pending_bac
         (x * expected).tanh().sum().backward()
         assert np.array_equal(w.grad.data, expected.grad.data)
     assert step.recordings == 1
+
+
+def test_straight_line_code_is_simplified_later_and_pending_backwards_keep_their_form(
+    monkeypatch,
+):
+    from tinygrad_ann.compile import compiled
+
+    monkeypatch.setattr(compiled, "UPGRADE_AFTER", 2)
+    monkeypatch.setattr(compiled, "SIMPLIFY_AFTER", 4)
+    w = tg.tensor([0.5, -1.5], requires_grad=True)
+    step = tg.compile(lambda x: (x * w).tanh().sum())
+    x = tg.tensor([1.0, 2.0])
+    pending = [step(x) for _ in range(6)]  # recorded, then replays 1 to 5
+    plan = step._last.plan
+    assert plan.simplified and "needs" not in plan.source
+    for loss in pending:
+        w.grad = None
+        loss.backward()  # each with the code that ran its forward
+        expected = w.detach().requires_grad_()
+        (x * expected).tanh().sum().backward()
+        assert np.array_equal(w.grad.data, expected.grad.data)
+
+
+def test_the_source_of_a_checked_plan_is_simplified_and_still_checks():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+
+    def scaled(x):
+        return (x * w * float(np.abs(x.data).max())).sum()  # raw NumPy: frozen
+
+    checked = tg.compile(scaled, check=True)
+    checked(tg.tensor([1.0, 2.0]))
+    assert "needs" not in checked.plan(source=True)
+    with pytest.raises(tg.CompileError, match="check=True: op 1"):
+        checked(tg.tensor([3.0, 1.0]))
 
 
 def test_plan_source_is_the_ops_own_numpy_lines_inlined():

@@ -19,7 +19,7 @@ from ..errors import CompileError
 from ..nn.module import Module, structure_changes
 from ..tensor import Tensor
 from .checking import checked_replay
-from .plan import UPGRADE_AFTER, Plan
+from .plan import SIMPLIFY_AFTER, UPGRADE_AFTER, Plan
 from .recorder import Recorder, record
 
 #: Plans kept per compiled function; the least recently used one is dropped beyond.
@@ -300,8 +300,8 @@ class CompiledFunction:
         plan = self.recorded(*arguments, **keywords)
         if not source:
             return plan.shown
-        if not plan.source:
-            plan.upgrade()
+        if not plan.simplified:
+            plan.upgrade(simplified=True)  # what is shown is what runs from now on
         return plan.source
 
     def _checked_replay(
@@ -374,6 +374,8 @@ def _replay(plan: Plan, tensors: list[Tensor], trace: list[Any] | None = None) -
     plan.replays += 1
     if plan.replays == UPGRADE_AFTER and not plan.source:
         plan.upgrade()
+    elif plan.replays == SIMPLIFY_AFTER and plan.source and not plan.simplified:
+        plan.upgrade(simplified=True)
     free = plan.free_contexts
     contexts = free.pop() if free else plan.new_contexts()
     if trace is None:

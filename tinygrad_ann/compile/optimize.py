@@ -80,10 +80,11 @@ def simplify(source: str, constants: Mapping[str, Any], arrays: Set[str] = froze
     tree = ast.parse(source)
     function = tree.body[0]
     assert isinstance(function, ast.FunctionDef)
-    for _ in range(20):
-        before = ast.dump(function)
+    size = _size(function)
+    for _ in range(8):  # a round rarely leaves work for more than two more
         _Pass(function, constants, arrays).run()
-        if ast.dump(function) == before:
+        size, before = _size(function), size
+        if size == before:  # every pass that changes something adds or removes nodes
             break
     return ast.unparse(tree) + "\n"
 
@@ -276,10 +277,9 @@ class _Pass:
 
     # ------------------------------------------------------------------ tuples
     def _split_tuples(self) -> None:
-        loads = _loads_by_context(self.function)
+        loads, taken = _loads_by_context(self.function)
         body: list[ast.stmt] = []
         split: dict[str, int] = {}
-        taken = {node.id for node in ast.walk(self.function) if isinstance(node, ast.Name)}
         for statement in self.function.body:
             name = _tuple_binding(statement)
             if name is not None and self.stores[name] == 1:
@@ -304,27 +304,32 @@ class _Pass:
 
     # ------------------------------------------------------------------ dead stores
     def _drop_dead_stores(self) -> None:
-        read = Counter(
-            node.id
-            for node in ast.walk(self.function)
-            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)
-        )
-        body = self.function.body
-        kept = []
-        for index, statement in enumerate(body):
+        """One pass backwards over the top level: a plain assignment of a value without
+        effects goes when no later statement reads its names before binding them again.
+        A statement inside a block counts as reading every name it mentions."""
+        live: set[str] = set()
+        kept: list[ast.stmt] = []
+        for statement in reversed(self.function.body):
             if (
                 isinstance(statement, ast.Assign)
                 and all(isinstance(target, ast.Name) for target in statement.targets)
                 and _pure(statement.value)
             ):
-                names = [target.id for target in statement.targets]  # type: ignore[attr-defined]
-                if all(
-                    (read[name] == 0 and self.stores[name] == 1)
-                    or _overwritten_unread(name, body[index + 1 :])
-                    for name in names
-                ):
+                names = {target.id for target in statement.targets}  # type: ignore[attr-defined]
+                if live.isdisjoint(names):
                     continue
+                live.difference_update(names)
+                live.update(_mentioned(statement.value))
+            elif isinstance(statement, ast.Assign) and all(
+                isinstance(target, ast.Name | ast.Tuple) for target in statement.targets
+            ):
+                for target in statement.targets:
+                    live.difference_update(_mentioned(target))
+                live.update(_mentioned(statement.value))
+            else:
+                live.update(_mentioned(statement))
             kept.append(statement)
+        kept.reverse()
         self.function.body = kept
 
 
@@ -416,6 +421,10 @@ class _Folder(ast.NodeTransformer):
         return node  # arithmetic is NumPy's to do, even on literals: never folded here
 
 
+def _size(function: ast.FunctionDef) -> int:
+    return sum(1 for _ in ast.walk(function))
+
+
 def _store_counts(function: ast.FunctionDef) -> Counter[str]:
     counts: Counter[str] = Counter(argument.arg for argument in function.args.args)
     for node in ast.walk(function):
@@ -437,18 +446,21 @@ def _tuple_binding(statement: ast.stmt) -> str | None:
     return None
 
 
-def _loads_by_context(function: ast.FunctionDef) -> dict[str, list[str]]:
-    """For each name, how each of its reads uses it: "index" (``t[0]``), "unpack"
-    (``a, b = t`` at the top level) or "other"."""
+def _loads_by_context(function: ast.FunctionDef) -> tuple[dict[str, list[str]], set[str]]:
+    """For each name, how each of its reads uses it: "index i" (``t[i]``), "unpack"
+    (``a, b = t`` at the top level) or "other"; and every name the function mentions."""
     uses: dict[str, list[str]] = {}
-    parents: dict[int, ast.AST] = {}
-    for node in ast.walk(function):
-        for child in ast.iter_child_nodes(node):
-            parents[id(child)] = node
-    for node in ast.walk(function):
-        if not isinstance(node, ast.Name) or not isinstance(node.ctx, ast.Load):
+    names: set[str] = set()
+    top_level = {id(statement) for statement in function.body}
+    pending: list[tuple[ast.AST, ast.AST | None]] = [(function, None)]
+    while pending:
+        node, parent = pending.pop()
+        pending.extend((child, node) for child in ast.iter_child_nodes(node))
+        if not isinstance(node, ast.Name):
             continue
-        parent = parents.get(id(node))
+        names.add(node.id)
+        if not isinstance(node.ctx, ast.Load):
+            continue
         if (
             isinstance(parent, ast.Subscript)
             and parent.value is node
@@ -459,7 +471,7 @@ def _loads_by_context(function: ast.FunctionDef) -> dict[str, list[str]]:
             kind = f"index {parent.slice.value}"
         elif (
             isinstance(parent, ast.Assign)
-            and parent in function.body
+            and id(parent) in top_level
             and len(parent.targets) == 1
             and isinstance(parent.targets[0], ast.Tuple)
             and all(isinstance(item, ast.Name) for item in parent.targets[0].elts)
@@ -468,7 +480,7 @@ def _loads_by_context(function: ast.FunctionDef) -> dict[str, list[str]]:
         else:
             kind = "other"
         uses.setdefault(node.id, []).append(kind)
-    return uses
+    return uses, names
 
 
 def _only_indexed(name: str, loads: dict[str, list[str]], length: int) -> bool:
@@ -526,22 +538,6 @@ def _pure(node: ast.AST) -> bool:
     return all(isinstance(child, _PURE_NODES) for child in ast.walk(node))
 
 
-def _overwritten_unread(name: str, following: list[ast.stmt]) -> bool:
-    """Whether ``name`` is bound again at the top level before anything reads it."""
-    for statement in following:
-        reads = any(
-            isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Store)
-            for node in ast.walk(statement)
-        )
-        if reads:
-            return False
-        if (
-            isinstance(statement, ast.Assign)
-            and len(statement.targets) == 1
-            and isinstance(statement.targets[0], ast.Name)
-            and statement.targets[0].id == name
-        ):
-            return True
-        if any(isinstance(node, ast.Name) and node.id == name for node in ast.walk(statement)):
-            return False  # bound inside a block: maybe not on every path
-    return False
+def _mentioned(node: ast.AST) -> set[str]:
+    """Every name ``node`` reads or binds."""
+    return {child.id for child in ast.walk(node) if isinstance(child, ast.Name)}

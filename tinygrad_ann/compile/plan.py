@@ -39,8 +39,13 @@ _TEMPLATES_BY_CALL: dict[tuple[Any, ...], tuple[Template, Template | None] | Non
 #: after this many runs as generated straight-line code, faster by a Python call or two
 #: per op, whose compilation (about 10 µs a line) that many runs have paid for by then.
 UPGRADE_AFTER = 500
-#: Whether plans start as kernel loops (False: straight-line code from the start).
+#: After this many runs the straight-line code is simplified (see :mod:`.optimize`), which
+#: costs about 200 µs a line in Python: by then a small network's step has paid for it.
+SIMPLIFY_AFTER = 5000
+#: Whether plans start as kernel loops (False: straight-line code from the start, and
+#: simplified if _SIMPLIFIED_FIRST): the tests run every form.
 _KERNELS_FIRST = True
+_SIMPLIFIED_FIRST = True
 
 
 class Plan:
@@ -101,17 +106,23 @@ class Plan:
         #: How many times the plan ran; after UPGRADE_AFTER runs it is compiled line by line.
         self.replays = 0
         several = len(outputs) > 1
+        #: Whether the straight-line code was simplified (see :mod:`.optimize`), and whether
+        #: its forward appends each op's result to ``trace`` (for ``check=True``).
+        self.simplified = False
+        self.traced = traced
         if not several and (traced or not self._kernels_fit() or not _KERNELS_FIRST):
-            self.upgrade(traced)
+            self.upgrade(simplified=not _KERNELS_FIRST and _SIMPLIFIED_FIRST)
         else:
             self.forward, self.backward = self._kernel_functions()
 
-    def upgrade(self, traced: bool = False) -> None:
+    def upgrade(self, simplified: bool = False) -> None:
         """Run as generated straight-line code from now on (the fastest form, but Python
-        compiles it at about 10 µs a line, so a plan starts as a loop over kernels).
-        A plan of several results keeps its kernels."""
+        compiles it at about 10 µs a line, so a plan starts as a loop over kernels), and
+        ``simplified`` (see :mod:`.optimize`). A plan of several results keeps its kernels."""
         if len(self.outputs) > 1:
             return
+        self.simplified = simplified
+        traced = self.traced
         namespace: dict[str, Any] = {"nd": np.ndarray, "AS": as_output_array, "G": guard_saved}
         namespace["ASI"] = as_output_and_saved
         namespace["FIT"] = fit_gradient
@@ -119,13 +130,18 @@ class Plan:
         for name, tensor in self.recording.externals.items():
             namespace[f"E_{name}"] = tensor
         forward_lines, shown_forward = self._forward_source(namespace, traced)
+        forward = "\n".join(forward_lines) + "\n"
+        known: dict[str, tuple[int, dict[int, Any]]] = {}
         literals = {name: value for name, value in namespace.items() if is_literal(value)}
-        # Arguments, parameters and the ops' results are arrays: never None.
-        arrays = {*self.recording.arrays, *(n for n, v in namespace.items() if v is not None)}
-        forward = simplify("\n".join(forward_lines), literals, arrays)
-        known = {name: constant_items(forward, name) for name in self._stash}
+        if simplified:
+            # Arguments, parameters and the ops' results are arrays: never None.
+            arrays = {*self.recording.arrays, *(n for n, v in namespace.items() if v is not None)}
+            forward = simplify(forward, literals, arrays)
+            known = {name: constant_items(forward, name) for name in self._stash}
         backward_lines, shown_backward = self._backward_source(namespace, known)
-        backward = simplify("\n".join(backward_lines), literals)
+        backward = "\n".join(backward_lines) + "\n"
+        if simplified:
+            backward = simplify(backward, literals)
         self.source = f"{forward}\n{backward}"
         self._shown = "\n".join([*shown_forward, "", *shown_backward]) + "\n"
         exec(compile(self.source, "<tg.compile plan>", "exec"), namespace)
