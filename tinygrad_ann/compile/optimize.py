@@ -107,10 +107,8 @@ def constant_items(function_source: str, name: str) -> tuple[int, dict[int, Any]
     displays = [
         node.value.elts
         for node in function.body
-        if isinstance(node, ast.Assign)
-        and len(node.targets) == 1
-        and isinstance(node.targets[0], ast.Name)
-        and node.targets[0].id == name
+        if _tuple_binding(node) == name
+        and isinstance(node, ast.Assign)
         and isinstance(node.value, ast.Tuple)
         and node.value.elts
         and not all(_item_of(item, name) for item in node.value.elts)  # a guard's copy
@@ -176,14 +174,9 @@ class _Pass:
     def run(self) -> None:
         body = self.function.body
         for statement in body:
-            if (
-                isinstance(statement, ast.Assign)
-                and len(statement.targets) == 1
-                and isinstance(statement.targets[0], ast.Name)
-                and isinstance(statement.value, ast.Tuple)
-                and self.stores[statement.targets[0].id] == 1
-            ):
-                self.tuples.add(statement.targets[0].id)
+            name = _tuple_binding(statement)
+            if name is not None and self.stores[name] == 1:
+                self.tuples.add(name)
         self.function.body = self._block(body)
         self._propagate_copies()
         self._split_tuples()
@@ -415,10 +408,6 @@ class _Folder(ast.NodeTransformer):
         ):
             return ast.Constant(node.value.value[node.slice.value])
         return node
-
-    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
-        self.generic_visit(node)
-        return node  # arithmetic is NumPy's to do, even on literals: never folded here
 
 
 def _size(function: ast.FunctionDef) -> int:

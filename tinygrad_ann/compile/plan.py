@@ -94,7 +94,7 @@ class Plan:
             index
             for index in self._called
             if recording.steps[index].differentiable
-            and self._saves_outside_values(recording.steps[index])
+            and self._outside_positions(recording.steps[index])
         ]
         self._stash: list[str] = []
         self._shown: str | None = None
@@ -188,7 +188,7 @@ class Plan:
         stash_of: dict[int, int] = {}
         program: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         for index, step in enumerate(recording.steps):
-            guard = step.differentiable and self._saves_outside_values(step)
+            guard = step.differentiable and bool(self._outside_positions(step))
             templates = self._templates[index]
             if templates is None:
                 options = tuple((key, slots[value]) for key, value in step.options.items())
@@ -355,7 +355,7 @@ class Plan:
         stash = []
         for index, step in enumerate(recording.steps):
             out = step.output
-            guard = step.differentiable and self._saves_outside_values(step)
+            guard = step.differentiable and bool(self._outside_positions(step))
             if guard:
                 namespace[f"P{index}"] = self._private(step)
             templates = self._templates[index]
@@ -405,11 +405,7 @@ class Plan:
         """The expression that guards what an inlined op saved, as apply's guard would: the
         outside arrays copied in place in the tuple when all are small (no loop over the
         tuple, no call), else the guard itself, which locks the large ones."""
-        outside = [
-            position
-            for position, name in enumerate(step.saved_names)
-            if name is not None and (name[0] in "aek" or name in self.outputs)
-        ]
+        outside = self._outside_positions(step)
         recording = self.recording
         for position in outside:
             name = step.saved_names[position]
@@ -427,20 +423,19 @@ class Plan:
         """The positions of what ``step`` saved that the guard may keep as they are: those
         its op declares private, and the plan's own intermediate results, which nothing
         outside a replay holds or writes (the guard copies or locks the rest)."""
-        intermediates = {
-            position
-            for position, name in enumerate(step.saved_names)
-            if name is not None and name[0] == "t" and name not in self.outputs
-        }
+        named = {position for position, name in enumerate(step.saved_names) if name is not None}
+        intermediates = named.difference(self._outside_positions(step))
         return tuple(sorted(intermediates.union(step.op.private_saved)))
 
-    def _saves_outside_values(self, step: Step) -> bool:
-        """Whether forward saved an array someone else may write before backward runs:
-        an argument's, an outside Tensor's, a constant, or the function's result."""
-        for name in step.saved_names:
-            if name is not None and (name[0] in "aek" or name in self.outputs):
-                return True
-        return False
+    def _outside_positions(self, step: Step) -> list[int]:
+        """The positions of the arrays forward saved that someone else may write before
+        backward runs: an argument's, an outside Tensor's, a constant, or the function's
+        result."""
+        return [
+            position
+            for position, name in enumerate(step.saved_names)
+            if name is not None and (name[0] in "aek" or name in self.outputs)
+        ]
 
     def _backward_source(
         self, namespace: dict[str, Any], known: dict[str, tuple[int, dict[int, Any]]]
