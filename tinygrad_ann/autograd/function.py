@@ -277,12 +277,15 @@ class Function:
 
 def _as_output_array(ctx: Function, out: Any) -> np.ndarray:
     """Turn a NumPy scalar result into a 0-d array, also where forward saved it."""
-    array = np.asarray(out)
-    for value in ctx.saved:
-        if value is out:
-            ctx.saved = tuple(array if value is out else value for value in ctx.saved)
-            break
+    array, ctx.saved = output_and_saved(out, ctx.saved)
     return array
+
+
+def output_and_saved(out: Any, saved: tuple[Any, ...]) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """A forward's NumPy scalar result as a 0-d array, and ``saved`` with the array where
+    it held the scalar (for a plan's inlined forward, which has no ``ctx``)."""
+    array = np.asarray(out)
+    return array, tuple(array if value is out else value for value in saved)
 
 
 _new_object = object.__new__

@@ -17,19 +17,12 @@ from typing import Any
 import numpy as np
 
 from ..autograd.engine import fit_gradient
-from ..autograd.function import as_output_array
+from ..autograd.function import as_output_array, output_and_saved
 from ..autograd.saved import guard_saved
 from .inline import Template, needs_name, result_name, saved_name
 
 _SUFFIX = "__k"
 _KERNELS: dict[tuple[Any, ...], Callable[..., Any]] = {}
-
-
-def as_output_and_saved(out: Any, saved: tuple[Any, ...]) -> tuple[np.ndarray, tuple[Any, ...]]:
-    """An inlined forward's NumPy scalar result as a 0-d array, also where it was saved
-    (what ``apply`` does for a called forward)."""
-    array = np.asarray(out)
-    return array, tuple(array if value is out else value for value in saved)
 
 
 def _compiled(name: str, lines: list[str], namespace: dict[str, Any]) -> Callable[..., Any]:
@@ -59,7 +52,7 @@ def forward_kernel(
         lines.append("    E[o] = out")
         if keep:
             lines.append(f"    S[si] = {saved}")
-        namespace = {"nd": np.ndarray, "ASI": as_output_and_saved, "G": guard_saved}
+        namespace = {"nd": np.ndarray, "ASI": output_and_saved, "G": guard_saved}
         namespace["P"] = private
         namespace.update(template.globals_used)
         kernel = _KERNELS[key] = _compiled("forward_kernel", lines, namespace)

@@ -18,11 +18,10 @@ import numpy as np
 from ..autograd import Function
 from ..autograd import saved as saved_module
 from ..autograd.engine import fit_gradient
-from ..autograd.function import as_output_array
+from ..autograd.function import as_output_array, output_and_saved
 from ..autograd.saved import guard_saved
 from .inline import Template, needs_name, result_name, saved_name, template_of
 from .kernels import (
-    as_output_and_saved,
     backward_kernel,
     called_backward,
     called_forward,
@@ -124,7 +123,7 @@ class Plan:
         self.simplified = simplified
         traced = self.traced
         namespace: dict[str, Any] = {"nd": np.ndarray, "AS": as_output_array, "G": guard_saved}
-        namespace["ASI"] = as_output_and_saved
+        namespace["ASI"] = output_and_saved
         namespace["FIT"] = fit_gradient
         namespace.update(self.recording.constants)
         for name, tensor in self.recording.externals.items():
