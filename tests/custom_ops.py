@@ -54,3 +54,17 @@ class Square(tg.Function):
     def backward(ctx, grad):
         (x,) = ctx.saved
         return grad * 2.0 * x
+
+
+class WrongShape(tg.Function):
+    """Doubles its input; its VJP returns a gradient of shape (3,) whatever the input's."""
+
+    name = "wrong_shape"
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.ones(3)

@@ -8,6 +8,7 @@ import weakref
 
 import numpy as np
 import pytest
+from custom_ops import WrongShape
 
 import tinygrad_ann as tg
 import tinygrad_ann.functional as F
@@ -340,18 +341,6 @@ def _backward_twice_through_one_op(x):
     total.backward()
 
 
-class WrongShapeGradient(tg.Function):
-    name = "wrong_shape"
-
-    @staticmethod
-    def forward(ctx, x):
-        return x * 2
-
-    @staticmethod
-    def backward(ctx, grad):
-        return np.ones(3)
-
-
 ENGINE_ERRORS = {
     "backward twice": (
         _backward_twice,
@@ -386,7 +375,7 @@ ENGINE_ERRORS = {
         "that needs no gradient",
     ),
     "gradient of another shape from one op": (
-        lambda x: WrongShapeGradient.apply(x).backward(np.ones(2)),
+        lambda x: WrongShape.apply(x).backward(np.ones(2)),
         ShapeError,
         "wrong_shape.backward returned a gradient of shape (3,) for an input of shape (2,): its "
         "axis 0 has size 3 where the input's axis 0 has size 2, and only axes of size 1 can have "

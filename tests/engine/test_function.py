@@ -5,6 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
+from custom_ops import WrongShape
 
 import tinygrad_ann as tg
 from tinygrad_ann import ShapeError
@@ -26,18 +27,6 @@ def test_custom_function_with_wrong_backward_is_named():
 
 def leaf(values, dtype=np.float64):
     return tg.tensor(np.array(values, dtype=dtype), requires_grad=True)
-
-
-class WrongShape(tg.Function):
-    name = "wrong_shape"
-
-    @staticmethod
-    def forward(ctx, x):
-        return x * 2
-
-    @staticmethod
-    def backward(ctx, grad):
-        return np.ones(3)
 
 
 def test_a_backward_of_the_wrong_shape_is_named():
