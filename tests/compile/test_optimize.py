@@ -108,14 +108,18 @@ def test_a_tuple_indexed_out_of_range_is_not_split():
 
 
 def test_literal_items_of_a_saved_tuple_are_known_unless_bound_in_a_block():
-    assert constant_items("def f(a):\n    s = (a, None, 0.5)\n    return s\n", "s") == (
-        3,
-        {1: None, 2: 0.5},
-    )
+    source = "def f(a):\n    s = (a, None, 0.5)\n    u = (None,)\n    return s\n"
+    assert constant_items(source, ["s", "u", "missing"]) == {
+        "s": (3, {1: None, 2: 0.5}),
+        "u": (1, {0: None}),
+        "missing": (0, {}),
+    }
     guarded = "def f(a):\n    s = (a, None)\n    s = (s[0].copy(), s[1])\n    return s\n"
-    assert constant_items(guarded, "s") == (2, {1: None})
+    assert constant_items(guarded, ["s"]) == {"s": (2, {1: None})}
     in_block = "def f(a, c):\n    s = (a, None)\n    if c:\n        s = (None, a)\n    return s\n"
-    assert constant_items(in_block, "s") == (0, {})
+    assert constant_items(in_block, ["s"]) == {"s": (0, {})}
+    twice = "def f(a):\n    s = (a, None)\n    s = (None, a)\n    return s\n"
+    assert constant_items(twice, ["s"]) == {"s": (0, {})}
 
 
 def test_only_finite_python_literals_are_written_into_code():
@@ -195,3 +199,30 @@ def test_a_simplified_program_returns_the_same_and_makes_the_same_calls(program,
     expected = run(source, a=a, b=b, c=c, env=constants)
     result = simplify(source, constants)
     assert repr(run(result, a=a, b=b, c=c)) == repr(expected), result  # True is not 1
+
+
+def test_simplifying_a_longer_plan_parses_no_more_often(monkeypatch):
+    """Simplification is linear in a plan's length: the parses (and walks) per round do
+    not grow with the number of ops. Per op they did once, which took half a minute for
+    a 1,000-op chain."""
+    import ast
+
+    import tinygrad_ann as tg
+
+    def parses_to_simplify(links: int) -> int:
+        def chain(x):
+            for _ in range(links):
+                x = (x * 1.0001).tanh()
+            return x.sum()
+
+        step = tg.compile(chain)
+        step(tg.tensor([0.1, 0.2], requires_grad=True))
+        plan = step.recorded()
+        parses = []
+        real_parse = ast.parse
+        monkeypatch.setattr(ast, "parse", lambda *a, **k: parses.append(1) or real_parse(*a, **k))
+        plan.upgrade(simplified=True)
+        monkeypatch.setattr(ast, "parse", real_parse)
+        return len(parses)
+
+    assert parses_to_simplify(40) == parses_to_simplify(5) > 0

@@ -28,7 +28,7 @@ import math
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from typing import Any
 
 _LITERALS = (bool, int, float, str, type(None))
@@ -89,38 +89,52 @@ def simplify(source: str, constants: Mapping[str, Any], arrays: Set[str] = froze
     return ast.unparse(tree) + "\n"
 
 
-def constant_items(function_source: str, name: str) -> tuple[int, dict[int, Any]]:
-    """The length of the tuple display ``name`` is first bound to in ``function_source``
-    (0: none) and its literal items by position: what a plan's backward can take as known
-    instead of reading it from the stash. (The lines after an op's own, which convert a
-    NumPy scalar result to an array or guard what the op saved, replace arrays in that
-    tuple, never a literal.)"""
+def constant_items(
+    function_source: str, names: Iterable[str]
+) -> dict[str, tuple[int, dict[int, Any]]]:
+    """For each of ``names``: the length of the tuple display it is first bound to in
+    ``function_source`` (0: none) and its literal items by position: what a plan's
+    backward can take as known instead of reading it from the stash. (The lines after an
+    op's own, which convert a NumPy scalar result to an array or guard what the op saved,
+    replace arrays in that tuple, never a literal.) One parse and one walk serve every
+    name: a plan has one saved tuple per op, and thousands of ops."""
     function = ast.parse(function_source).body[0]
     assert isinstance(function, ast.FunctionDef)
-    for statement in function.body:
-        for node in ast.walk(statement) if not isinstance(statement, ast.Assign) else ():
-            bound = (
-                isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
-            )
-            if bound and not _converts_result(statement):
-                return 0, {}  # bound inside a block: maybe to another tuple on some path
-    displays = [
-        node.value.elts
-        for node in function.body
-        if _tuple_binding(node) == name
-        and isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Tuple)
-        and node.value.elts
-        and not all(_item_of(item, name) for item in node.value.elts)  # a guard's copy
-    ]
-    if len(displays) != 1:
-        return 0, {}
-    (items,) = displays
-    return len(items), {
-        position: item.value
-        for position, item in enumerate(items)
-        if isinstance(item, ast.Constant) and is_literal(item.value)
+    # Bound inside a block: maybe to another tuple on some path.
+    in_blocks = {
+        node.id
+        for statement in function.body
+        if not isinstance(statement, ast.Assign) and not _converts_result(statement)
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     }
+    displays: dict[str, list[list[ast.expr]]] = {}
+    for node in function.body:
+        name = _tuple_binding(node)
+        if (
+            name is not None
+            and isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Tuple)
+            and node.value.elts
+            and not all(_item_of(item, name) for item in node.value.elts)  # a guard's copy
+        ):
+            displays.setdefault(name, []).append(node.value.elts)
+    known: dict[str, tuple[int, dict[int, Any]]] = {}
+    for name in names:
+        found = displays.get(name, [])
+        if name in in_blocks or len(found) != 1:
+            known[name] = (0, {})
+            continue
+        (items,) = found
+        known[name] = (
+            len(items),
+            {
+                position: item.value
+                for position, item in enumerate(items)
+                if isinstance(item, ast.Constant) and is_literal(item.value)
+            },
+        )
+    return known
 
 
 def _item_of(node: ast.expr, name: str) -> bool:

@@ -136,7 +136,7 @@ class Plan:
             # Arguments, parameters and the ops' results are arrays: never None.
             arrays = {*self.recording.arrays, *(n for n, v in namespace.items() if v is not None)}
             forward = simplify(forward, literals, arrays)
-            known = {name: constant_items(forward, name) for name in self._stash}
+            known = constant_items(forward, self._stash)
         backward_lines, shown_backward = self._backward_source(namespace, known)
         backward = "\n".join(backward_lines) + "\n"
         if simplified:
