@@ -29,7 +29,8 @@ The compiled peers compile inside the timed run, as tinygrad_ann's W1c..W4c
 record there: their caches of the untimed warm-up run are dropped first
 (``torch.compiler.reset()``, ``jax.clear_caches()``), so the first step traces
 and compiles again; Inductor's own caches, on disk and in the process, stay as
-PyTorch keeps them. They report that first step's seconds (``first_step_seconds``).
+PyTorch keeps them. They report that first step's seconds (``first_step_seconds``)
+and the mean seconds of the steps after it (``steady_step_seconds``), as W1c..W4c do.
 
 W1..W4 exist for all; W5 (``cost_curve.py``'s training step) and W6 (a
 gradient and a Hessian-vector product by double backward) for PyTorch eager
@@ -51,7 +52,6 @@ import importlib
 import importlib.metadata
 import json
 import math
-import time
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -60,7 +60,9 @@ from workloads import (
     CHAIN_REPEATS,
     W7_EPS,
     W7_LR,
+    FirstStep,
     batches,
+    loop_result,
     time_blocks,
     w1_setup,
     w2_setup,
@@ -91,41 +93,15 @@ LIBRARIES = ("torch", "mygrad", "autograd", "jax")
 
 
 # ---------------------------------------------------------------- compiled steps
-class _FirstStep:
-    """A compiled step that notes when it is first and second called.
-
-    The time between the two is the first training step (forward, backward and
-    update), the one that compiles: PyTorch compiles the backward on the first
-    ``backward()``. The loops are the eager ones; only this wrapper is added.
-    """
-
-    def __init__(self, function: Callable) -> None:
-        self.function, self.calls = function, []
-
-    def __call__(self, *arguments):
-        if len(self.calls) < 2:
-            self.calls.append(time.perf_counter())
-        return self.function(*arguments)
-
-    def outcome(self, loss: float) -> dict:
-        """The final loss, and the first step's seconds (None after a single step)."""
-        first = self.calls[1] - self.calls[0] if len(self.calls) == 2 else None
-        return {"loss": loss, "first_step_seconds": first}
-
-
 # ---------------------------------------------------------------- PyTorch
-def _torch_compiled(function: Callable) -> _FirstStep:
+def _torch_compiled(function: Callable) -> FirstStep:
     """``torch.compile(function)`` (Inductor, default mode), with Dynamo's caches emptied
     first so that it traces and compiles again in the timed run, not only in the warm-up.
     Inductor's own caches (on disk, and in this process) are left as PyTorch keeps them."""
     import torch
 
     torch.compiler.reset()
-    return _FirstStep(torch.compile(function))
-
-
-def _torch_outcome(loss: float, step: Callable) -> float | dict:
-    return step.outcome(loss) if isinstance(step, _FirstStep) else loss
+    return FirstStep(torch.compile(function))
 
 
 def _torch_linear(weight: np.ndarray, bias: np.ndarray):
@@ -156,7 +132,7 @@ def w1_torch(epochs: int, compiled: bool = False) -> float | dict:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return _torch_outcome(loss.item(), step)
+    return loop_result(loss.item(), step)
 
 
 def w2_torch(passes: int, compiled: bool = False) -> float | dict:
@@ -176,7 +152,7 @@ def w2_torch(passes: int, compiled: bool = False) -> float | dict:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return _torch_outcome(loss.item(), step)
+    return loop_result(loss.item(), step)
 
 
 def w3_torch(steps: int, compiled: bool = False) -> float | dict:
@@ -195,7 +171,7 @@ def w3_torch(steps: int, compiled: bool = False) -> float | dict:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return _torch_outcome(loss.item(), step)
+    return loop_result(loss.item(), step)
 
 
 def _torch_chain(x):
@@ -216,7 +192,7 @@ def w4_torch(repeats: int, compiled: bool = False) -> float | dict:
         leaf = torch.tensor(start, requires_grad=True)
         total = step(leaf)
         total.backward()
-    return _torch_outcome(total.item() + leaf.grad.sum().item(), step)
+    return loop_result(total.item() + leaf.grad.sum().item(), step)
 
 
 def w5_torch(steps: int, width: int) -> dict:
@@ -306,7 +282,7 @@ def w7_torch(batches: int, compiled: bool = False) -> dict:
     norms = (features[1], features[5])
     statistics = sum((n.running_mean.sum() + n.running_var.sum()).item() for n in norms)
     outcome = {"loss": loss.item(), "running_stats": statistics}
-    return {**step.outcome(loss.item()), **outcome} if isinstance(step, _FirstStep) else outcome
+    return {**step.outcome(loss.item()), **outcome} if isinstance(step, FirstStep) else outcome
 
 
 # ---------------------------------------------------------------- MyGrad
@@ -521,7 +497,7 @@ def _jax():
     return jax, jnp
 
 
-def _jax_sgd(jax, loss_of: Callable, lr: float) -> _FirstStep:
+def _jax_sgd(jax, loss_of: Callable, lr: float) -> FirstStep:
     """One jitted training step: the loss and its gradient, then the SGD update.
 
     ``step(parameters, *data)`` returns the new parameters and the loss.
@@ -532,7 +508,7 @@ def _jax_sgd(jax, loss_of: Callable, lr: float) -> _FirstStep:
         loss, gradients = jax.value_and_grad(loss_of)(parameters, *data)
         return jax.tree.map(lambda p, g: p - lr * g, parameters, gradients), loss
 
-    return _FirstStep(step)
+    return FirstStep(step)
 
 
 def w1_jax(epochs: int) -> dict:
@@ -594,7 +570,7 @@ def w4_jax(repeats: int) -> dict:
             x = jnp.tanh(x + 0.0001)
         return jnp.sum(x)
 
-    step = _FirstStep(jax.jit(jax.value_and_grad(chain)))
+    step = FirstStep(jax.jit(jax.value_and_grad(chain)))
     start = np.array([0.1, -0.2, 0.3, 0.4])
     for _ in range(repeats):
         total, grad = step(jnp.asarray(start))

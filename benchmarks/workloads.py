@@ -72,6 +72,40 @@ class Training(NamedTuple):
     data: tuple = ()  # W3's images and labels, which its loop cuts into batches
 
 
+class FirstStep:
+    """A compiled step that notes when it is called first, second, and how often.
+
+    The time between the first two calls is the first training step (forward,
+    backward and update), the one that records or compiles: PyTorch compiles the
+    backward on the first ``backward()``. The steps after it run at the compiled
+    system's steady speed, which is what the compiled targets bound (the first
+    call has its own). The loops are the eager ones; only this wrapper is added.
+    """
+
+    def __init__(self, function: Callable) -> None:
+        self.function, self.calls, self.count = function, [], 0
+
+    def __call__(self, *arguments):
+        self.count += 1
+        if len(self.calls) < 2:
+            self.calls.append(time.perf_counter())
+        return self.function(*arguments)
+
+    def outcome(self, loss: float) -> dict:
+        """The final loss, the first step's seconds and the mean seconds of the steps after
+        it (both None after a single step)."""
+        if len(self.calls) < 2:
+            return {"loss": loss, "first_step_seconds": None, "steady_step_seconds": None}
+        later = (time.perf_counter() - self.calls[1]) / (self.count - 1)
+        first = self.calls[1] - self.calls[0]
+        return {"loss": loss, "first_step_seconds": first, "steady_step_seconds": later}
+
+
+def loop_result(loss: float, step: Callable) -> float | dict:
+    """A loop's result: its final loss, with the first and later steps' times if compiled."""
+    return step.outcome(loss) if isinstance(step, FirstStep) else loss
+
+
 # ---------------------------------------------------------------- W1
 def w1_setup():
     X, y = tg.data.diabetes_table()
@@ -105,14 +139,14 @@ def w1_training() -> Training:
 
 def w1_tinygrad(epochs: int, compiled: bool = False) -> float:
     training = w1_training()
-    step = tg.compile(training.loss_of) if compiled else training.loss_of
+    step = FirstStep(tg.compile(training.loss_of)) if compiled else training.loss_of
     (inputs,), optimizer = training.first_arguments, training.optimizer
     for _ in range(epochs):
         loss = step(inputs)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return loss.item()
+    return loop_result(loss.item(), step)
 
 
 # ---------------------------------------------------------------- W2
@@ -156,14 +190,14 @@ def w2_training() -> Training:
 
 def w2_tinygrad(passes: int, compiled: bool = False) -> float:
     training = w2_training()
-    step = tg.compile(training.loss_of) if compiled else training.loss_of
+    step = FirstStep(tg.compile(training.loss_of)) if compiled else training.loss_of
     (inputs, labels), optimizer = training.first_arguments, training.optimizer
     for _ in range(passes):
         loss = step(inputs, labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return loss.item()
+    return loop_result(loss.item(), step)
 
 
 # ---------------------------------------------------------------- W3
@@ -223,14 +257,14 @@ def w3_training() -> Training:
 
 def w3_tinygrad(steps: int, compiled: bool = False) -> float:
     training = w3_training()
-    step = tg.compile(training.loss_of) if compiled else training.loss_of
+    step = FirstStep(tg.compile(training.loss_of)) if compiled else training.loss_of
     optimizer = training.optimizer
     for x, y in batches(*training.data, steps):
         loss = step(tg.from_numpy(x), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return loss.item()
+    return loop_result(loss.item(), step)
 
 
 # ---------------------------------------------------------------- W4
@@ -270,12 +304,12 @@ def w4_training() -> Training:
 
 
 def w4_tinygrad(repeats: int, compiled: bool = False) -> float:
-    step = tg.compile(w4_chain) if compiled else w4_chain
+    step = FirstStep(tg.compile(w4_chain)) if compiled else w4_chain
     for _ in range(repeats):
         leaf = tg.tensor(W4_START, requires_grad=True)
         total = step(leaf)
         total.backward()
-    return float(total.item() + leaf.grad.data.sum())
+    return loop_result(float(total.item() + leaf.grad.data.sum()), step)
 
 
 # ---------------------------------------------------------------- W1c..W4c, W7c
@@ -536,7 +570,7 @@ def w7_tinygrad(batches: int, compiled: bool = False) -> dict:
     Returns the last batch's loss and the sum of the batch norms' running statistics.
     """
     training = w7_training()
-    step = tg.compile(training.loss_of) if compiled else training.loss_of
+    step = FirstStep(tg.compile(training.loss_of)) if compiled else training.loss_of
     (data, norms), optimizer = training.data, training.optimizer
     for indices, mask in zip(data.batches[:batches], data.masks):
         loss = step(tg.from_numpy(data.images[indices]), mask, data.labels[indices])
@@ -544,7 +578,9 @@ def w7_tinygrad(batches: int, compiled: bool = False) -> dict:
         loss.backward()
         optimizer.step()
     statistics = sum(float(n.running_mean.data.sum() + n.running_var.data.sum()) for n in norms)
-    return {"loss": loss.item(), "running_stats": statistics}
+    outcome = loop_result(loss.item(), step)
+    times = outcome if isinstance(outcome, dict) else {"loss": outcome}
+    return {**times, "running_stats": statistics}
 
 
 TRAININGS = {
