@@ -24,7 +24,9 @@ from .autograd import (
     is_anomaly_enabled,
     is_grad_enabled,
     jacobian,
+    jvp,
     no_grad,
+    vjp,
 )
 from .autograd.gradcheck import gradcheck, gradgradcheck
 from .checkpoint import load, save
@@ -126,6 +128,7 @@ __all__ = [
     "is_anomaly_enabled",
     "is_grad_enabled",
     "jacobian",
+    "jvp",
     "load",
     "log",
     "log_softmax",
@@ -157,6 +160,7 @@ __all__ = [
     "tensor",
     "transpose",
     "viz",
+    "vjp",
     "vjp_math",
     "where",
     "zeros",

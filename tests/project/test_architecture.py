@@ -31,6 +31,7 @@ ENGINE = {
     "autograd.engine",
     "autograd.graph",
     "autograd.derivatives",
+    "autograd.forward_mode",
     "autograd.capture",
 }
 OPS = {"ops", "conv_ops", "norm_ops", "vjp_math", "routines", "factories"}
@@ -60,6 +61,7 @@ CIRCLE = {
     "tinygrad_ann.autograd.graph",
     "tinygrad_ann.autograd.anomaly",
     "tinygrad_ann.autograd.derivatives",
+    "tinygrad_ann.autograd.forward_mode",
 }
 # The op tables may be long: one class per op, side by side, is what makes them readable.
 OP_TABLES = {"tinygrad_ann.ops", "tinygrad_ann.conv_ops"}

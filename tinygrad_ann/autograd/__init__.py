@@ -14,7 +14,9 @@
   the recorded VJPs in reverse, sums broadcast gradients back (:func:`unbroadcast`)
   and accumulates ``.grad``.
 - ``graph``: :func:`recorded_results`, the one walk of a recorded graph.
-- ``derivatives``: whole Jacobians, Hessians and Hessian-vector products.
+- ``forward_mode``: :func:`jvp` (J·v, by transposing the recorded VJP) and :func:`vjp`.
+- ``derivatives``: whole Jacobians (by rows or by columns), Hessians and
+  Hessian-vector products.
 - ``numerical``: central differences (:func:`~.numerical.numerical_jvp`) and the
   analytic and numeric Jacobians gradcheck compares, and where they disagree.
 - ``localize``: which op of a graph is at fault when they disagree, and why.
@@ -28,6 +30,7 @@ the module, as ``torch.autograd.gradcheck`` is.
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .derivatives import hessian, hvp, jacobian
 from .engine import column_sums, grad, ones_vector, run_backward, seed_gradient, unbroadcast
+from .forward_mode import jvp, vjp
 from .function import Function, may_have_been_used
 from .grad_mode import EngineSwitches, enable_grad, is_grad_enabled, no_grad, switches
 from .graph import recorded_results
@@ -49,6 +52,7 @@ __all__ = [
     "is_anomaly_enabled",
     "is_grad_enabled",
     "jacobian",
+    "jvp",
     "may_have_been_used",
     "new_hook_key",
     "no_grad",
@@ -59,4 +63,5 @@ __all__ = [
     "seed_gradient",
     "switches",
     "unbroadcast",
+    "vjp",
 ]

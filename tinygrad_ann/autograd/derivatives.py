@@ -6,47 +6,41 @@ Tensor, ``inputs`` is one Tensor or a tuple of them. Each input is copied
 never modified and never get a ``.grad``. Results are plain Tensors with no
 graph. A part that does not depend on an input is zero, never an error.
 
-The Jacobian is built a row at a time: the gradient for a one-hot upstream
-gradient on output element ``k`` is row ``k``. The Hessian is the Jacobian of
-the gradient, taken with ``create_graph=True`` so it can be differentiated
-again.
+The Jacobian is built a row at a time in reverse mode (the gradient for a one-hot
+upstream gradient on output element ``k`` is row ``k``: a pass per output element),
+or a column at a time in forward mode (``J e_l`` by :mod:`.forward_mode`: a pass per
+input element); ``mode="auto"`` takes the one with fewer passes. The Hessian is the
+Jacobian of the gradient, taken with ``create_graph=True`` so it can be
+differentiated again: reverse-over-reverse by default, forward-over-reverse with
+``mode="forward"``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from ..errors import DTypeError, ShapeError
+from ..errors import ShapeError
 from ..tensor import Tensor
 from .engine import grad
+from .forward_mode import differentiable_copies, jvp_products, linearized, records_its_vjps
 from .grad_mode import enable_grad
 
 __all__ = ["hessian", "hvp", "jacobian"]
 
 Inputs = Tensor | Sequence[Tensor]
+Mode = Literal["reverse", "forward", "auto"]
+_MODES = ("reverse", "forward", "auto")
 
 
-def _copies(where: str, inputs: Inputs) -> tuple[bool, tuple[Tensor, ...]]:
-    """Whether ``inputs`` was a tuple, and detached copies of it that require grad."""
-    is_tuple = isinstance(inputs, tuple | list)
-    values = tuple(inputs) if is_tuple else (inputs,)
-    if not values:
-        raise ValueError(f"{where}: inputs is empty; pass a Tensor or a tuple of Tensors")
-    for position, value in enumerate(values):
-        if not isinstance(value, Tensor):
-            raise TypeError(
-                f"{where}: input {position} has type {type(value).__name__}, not Tensor; "
-                "wrap it with tg.tensor(...)"
-            )
-        if value.dtype.kind != "f":
-            raise DTypeError(
-                f"{where}: input {position} has dtype {value.dtype}; only floating-point "
-                "inputs can be differentiated, convert first, e.g. x.astype(np.float64)"
-            )
-    return is_tuple, tuple(Tensor(value.data, requires_grad=True) for value in values)
+def _checked_mode(where: str, mode: Any, allowed: Sequence[str] = _MODES) -> str:
+    if mode not in allowed:
+        raise ValueError(
+            f"{where}: mode must be one of {', '.join(map(repr, allowed))}, got {mode!r}"
+        )
+    return str(mode)
 
 
 def _call(where: str, fn: Callable[..., Tensor], copies: tuple[Tensor, ...]) -> Tensor:
@@ -68,24 +62,111 @@ def _scalar(where: str, fn: Callable[..., Tensor], copies: tuple[Tensor, ...]) -
 
 
 def _jacobian_blocks(
-    output: Tensor | None, shape: tuple[int, ...], copies: tuple[Tensor, ...]
-) -> list[np.ndarray]:
-    """d output / d copy for each copy, of shape ``shape + copy.shape`` (``shape``: the output's).
+    output: Tensor | None,
+    shape: tuple[int, ...],
+    copies: tuple[Tensor, ...],
+    create_graph: bool = False,
+) -> list[Any]:
+    """d output / d copy for each copy, of shape ``shape + copy.shape`` (``shape``: the
+    output's), a row per output element (reverse mode). Arrays, or recorded Tensors
+    with ``create_graph``.
 
     An output that is ``None`` or requires no grad does not depend on the copies:
     its blocks are zero.
     """
     size = int(np.prod(shape))
-    blocks = [np.zeros((size, copy.size), dtype=copy.dtype) for copy in copies]
+    rows: list[list[Any]] = [[None] * size for _ in copies]
     if output is not None and output.requires_grad:
         for row in range(size):
             one_hot = np.zeros(shape, dtype=output.dtype)
             one_hot.flat[row] = 1.0
-            grads = grad(output, copies, one_hot, retain_graph=True, allow_unused=True)
-            for block, gradient in zip(blocks, grads):
-                if gradient is not None:
-                    block[row] = gradient.data.ravel()
-    return [block.reshape(shape + copy.shape) for block, copy in zip(blocks, copies)]
+            seed = Tensor(one_hot) if create_graph else one_hot
+            with enable_grad():
+                grads = grad(
+                    output,
+                    copies,
+                    seed,
+                    retain_graph=True,
+                    create_graph=create_graph,
+                    allow_unused=True,
+                )
+            for found, gradient in zip(rows, grads):
+                found[row] = gradient
+    return [
+        _assembled(found, shape, copy.shape, copy.dtype, create_graph, axis=0)
+        for found, copy in zip(rows, copies)
+    ]
+
+
+def _forward_blocks(
+    outputs: Sequence[Tensor], copies: tuple[Tensor, ...], create_graph: bool = False
+) -> list[list[Any]]:
+    """d output / d copy for each output and copy, of shape ``output.shape + copy.shape``,
+    a column per input element (forward mode: ``J e_l`` from the VJP recorded once on
+    placeholders, then one pass back through that recording per column).
+
+    A graph with an op whose VJP cannot be recorded is built by rows instead.
+    """
+    if not records_its_vjps(outputs):
+        return [_jacobian_blocks(output, output.shape, copies, create_graph) for output in outputs]
+    live = [position for position, output in enumerate(outputs) if output.requires_grad]
+    columns: list[list[list[Any]]] = [[[None] * copy.size for copy in copies] for _ in outputs]
+    us, vjps = linearized(outputs, copies, create_graph)
+    for index, (found, copy) in enumerate(zip(vjps, copies)):
+        if found is None or not found.requires_grad:  # constant in u: zero columns
+            continue
+        for element in range(copy.size):
+            one_hot = np.zeros(copy.shape, dtype=copy.dtype)
+            one_hot.flat[element] = 1.0
+            seed = Tensor(one_hot) if create_graph else one_hot
+            with enable_grad():
+                found_columns = grad(
+                    found,
+                    us,
+                    seed,
+                    retain_graph=True,
+                    create_graph=create_graph,
+                    allow_unused=True,
+                )
+            for position, column in zip(live, found_columns):
+                columns[position][index][element] = column
+    return [
+        [
+            _assembled(found, output.shape, copy.shape, output.dtype, create_graph, axis=-1)
+            for found, copy in zip(columns[position], copies)
+        ]
+        for position, output in enumerate(outputs)
+    ]
+
+
+def _assembled(
+    parts: list[Any],
+    output_shape: tuple[int, ...],
+    input_shape: tuple[int, ...],
+    dtype: Any,
+    create_graph: bool,
+    axis: int,
+) -> Any:
+    """A block of shape ``output_shape + input_shape`` from its rows (``axis=0``: one per
+    output element, each of ``input_shape``) or columns (``axis=-1``: one per input element,
+    each of ``output_shape``); a None part is zeros. Recorded with ``create_graph``."""
+    part_shape = input_shape if axis == 0 else output_shape
+    shape = output_shape + input_shape
+    if create_graph:
+        # Each part in its row of the block, by sums of Tensor products: this layer has
+        # no stacking op, and a recorded Jacobian is small.
+        total = Tensor(np.zeros((len(parts), int(np.prod(part_shape))), dtype=dtype))
+        for index, part in enumerate(parts):
+            if part is not None:
+                place = np.zeros((len(parts), 1), dtype=dtype)
+                place[index] = 1.0
+                total = total + place * part.reshape(1, -1)
+        return (total if axis == 0 else total.transpose()).reshape(shape)
+    block = np.zeros((len(parts), int(np.prod(part_shape))), dtype=dtype)
+    for index, part in enumerate(parts):
+        if part is not None:
+            block[index] = part.data.ravel()
+    return (block if axis == 0 else block.T).reshape(shape)
 
 
 def _first_gradients(output: Tensor, copies: tuple[Tensor, ...]) -> tuple[Tensor | None, ...]:
@@ -95,60 +176,124 @@ def _first_gradients(output: Tensor, copies: tuple[Tensor, ...]) -> tuple[Tensor
     return grad(output, copies, create_graph=True, allow_unused=True)
 
 
-def jacobian(fn: Callable[..., Tensor], inputs: Inputs) -> Tensor | tuple[Tensor, ...]:
+def jacobian(
+    fn: Callable[..., Tensor],
+    inputs: Inputs,
+    create_graph: bool = False,
+    strict: bool = False,
+    *,
+    mode: Mode = "reverse",
+) -> Tensor | tuple[Tensor, ...]:
     """The Jacobian of ``fn`` at ``inputs``: ``J[k, l] = d fn(inputs)[k] / d input[l]``.
 
     For one input the result has shape ``output.shape + input.shape``; for a
     tuple of inputs it is a tuple with one such Tensor per input.
 
+    ``mode="reverse"`` builds it a row at a time (one backward pass per output
+    element), ``mode="forward"`` a column at a time (one pass per input element,
+    see :func:`~tinygrad_ann.jvp`), ``mode="auto"`` picks forward when the inputs have
+    fewer elements than the output. All give the same values. With
+    ``create_graph=True`` the result is recorded and can be differentiated again;
+    ``strict=True`` raises for an input the output does not depend on (else its
+    block is zero).
+
     >>> import tinygrad_ann as tg
     >>> jacobian(lambda x: x**2, tg.tensor([1.0, 3.0]))  # diag(2x)
     Tensor([[2., 0.],
             [0., 6.]])
+    >>> jacobian(lambda x: x.sum(keepdims=True) * x, tg.tensor([1.0, 2.0]), mode="forward")
+    Tensor([[4., 1.],
+            [2., 5.]])
     """
-    is_tuple, copies = _copies("jacobian", inputs)
+    chosen = _checked_mode("jacobian", mode)
+    is_tuple, copies = differentiable_copies("jacobian", inputs, create_graph)
     output = _call("jacobian", fn, copies)
-    blocks = tuple(Tensor(block) for block in _jacobian_blocks(output, output.shape, copies))
-    return blocks if is_tuple else blocks[0]
+    if chosen == "auto":
+        chosen = "forward" if sum(copy.size for copy in copies) < output.size else "reverse"
+    if chosen == "forward":
+        blocks = _forward_blocks((output,), copies, create_graph)[0]
+    else:
+        blocks = _jacobian_blocks(output, output.shape, copies, create_graph)
+    if strict:
+        _check_used("jacobian", output, copies, is_tuple)
+    tensors = tuple(block if create_graph else Tensor(block) for block in blocks)
+    return tensors if is_tuple else tensors[0]
 
 
-def hessian(fn: Callable[..., Tensor], inputs: Inputs) -> Tensor | tuple[tuple[Tensor, ...], ...]:
+def _check_used(where: str, output: Tensor, copies: tuple[Tensor, ...], is_tuple: bool) -> None:
+    """``strict=True``: an input no output depends on is an error, named."""
+    used: tuple[Tensor | None, ...] = (None,) * len(copies)
+    if output.requires_grad:
+        with enable_grad():
+            seed = np.ones(output.shape, dtype=output.dtype)
+            used = grad(output, copies, seed, retain_graph=True, allow_unused=True)
+    for position, found in enumerate(used):
+        if found is None:
+            name = f"input {position}" if is_tuple else "the input"
+            raise ValueError(
+                f"{where}(strict=True): the output does not depend on {name}, so its "
+                "derivatives are all zero; pass strict=False to get zeros"
+            )
+
+
+def hessian(
+    fn: Callable[..., Tensor], inputs: Inputs, *, mode: Literal["reverse", "forward"] = "reverse"
+) -> Tensor | tuple[tuple[Tensor, ...], ...]:
     """The Hessian of a one-element ``fn``: ``H[k, l] = d² fn / d input[k] d input[l]``.
 
     For one input the result has shape ``input.shape + input.shape``; for a
     tuple of inputs it is a tuple of tuples, ``H[i][j]`` of shape
     ``inputs[i].shape + inputs[j].shape``.
 
+    It is the Jacobian of the recorded gradient: by rows (``mode="reverse"``,
+    reverse-over-reverse) or by columns (``mode="forward"``, forward-over-reverse,
+    which here costs an extra recorded pass: docs/forward_mode.md measures both).
+
     >>> import tinygrad_ann as tg
     >>> hessian(lambda x: (x**3).sum(), tg.tensor([1.0, 2.0]))  # diag(6x)
     Tensor([[ 6.,  0.],
             [ 0., 12.]])
     """
-    is_tuple, copies = _copies("hessian", inputs)
+    chosen = _checked_mode("hessian", mode, ("reverse", "forward"))
+    is_tuple, copies = differentiable_copies("hessian", inputs, False)
     output = _scalar("hessian", fn, copies)
     gradients = _first_gradients(output, copies)
-    rows = tuple(
-        tuple(Tensor(block) for block in _jacobian_blocks(gradient, copy.shape, copies))
-        for gradient, copy in zip(gradients, copies)
-    )
+    if chosen == "forward":
+        live = tuple(
+            gradient if gradient is not None else Tensor(np.zeros(copy.shape, dtype=copy.dtype))
+            for gradient, copy in zip(gradients, copies)
+        )
+        blocks = _forward_blocks(live, copies)
+    else:
+        blocks = [
+            _jacobian_blocks(gradient, copy.shape, copies)
+            for gradient, copy in zip(gradients, copies)
+        ]
+    rows = tuple(tuple(Tensor(block) for block in row) for row in blocks)
     return rows if is_tuple else rows[0][0]
 
 
 def hvp(
-    fn: Callable[..., Tensor], inputs: Inputs, v: Any
+    fn: Callable[..., Tensor],
+    inputs: Inputs,
+    v: Any,
+    *,
+    mode: Literal["reverse", "forward"] = "reverse",
 ) -> tuple[Tensor, Tensor | tuple[Tensor, ...]]:
     """``(fn(inputs), H v)``: the Hessian of a one-element ``fn`` times ``v``, without forming H.
 
     ``v`` (Tensors or arrays) has the structure and shapes of ``inputs``, and so
     does the product. It costs two backward passes, whatever the number of
-    inputs: ``H v`` is the gradient of ``grad(fn) · v``.
+    inputs: ``H v`` is the gradient of ``grad(fn) · v`` (``mode="reverse"``). With
+    ``mode="forward"`` it is the JVP of the gradient along ``v`` (forward-over-reverse,
+    :func:`~tinygrad_ann.jvp`): the same values, for an extra recorded pass here.
 
     >>> import tinygrad_ann as tg
     >>> value, product = hvp(lambda x: (x**3).sum(), tg.tensor([1.0, 2.0]), tg.tensor([1.0, 1.0]))
     >>> value, product  # H = diag(6x)
     (Tensor(9.), Tensor([ 6., 12.]))
     """
-    is_tuple, copies = _copies("hvp", inputs)
+    is_tuple, copies = differentiable_copies("hvp", inputs, False)
     if not is_tuple:
         vectors = (v,)
     elif isinstance(v, tuple | list) and len(v) == len(copies):
@@ -169,6 +314,14 @@ def hvp(
             )
         arrays.append(array)
     output = _scalar("hvp", fn, copies)
+    if _checked_mode("hvp", mode, ("reverse", "forward")) == "forward":
+        gradients = tuple(
+            gradient if gradient is not None else Tensor(np.zeros(copy.shape, dtype=copy.dtype))
+            for gradient, copy in zip(_first_gradients(output, copies), copies)
+        )
+        products = jvp_products("hvp", gradients, copies, tuple(arrays), False, False, is_tuple)
+        found_forward = tuple(product.detach() for product in products)
+        return output.detach(), found_forward if is_tuple else found_forward[0]
     total = None  # grad(fn) · v, summed over the inputs that have a second derivative
     with enable_grad():
         for gradient, array in zip(_first_gradients(output, copies), arrays):

@@ -154,6 +154,11 @@ def _recorded_backward(ctx: Function, output: Tensor, grad: Tensor) -> Any:
     saved = ctx.saved
     ctx.saved = ctx.lift_saved(output)
     state = switches()
+    if state.saved_as_constants:  # the same Tensors, cut from the graph
+        ctx.saved = tuple(
+            value.detach() if isinstance(value, Tensor) and value.requires_grad else value
+            for value in ctx.saved
+        )
     state.recording_backward_depth += 1
     try:
         return ctx.backward(ctx, grad)

@@ -43,6 +43,7 @@ class EngineSwitches:
         "record_origin",
         "module_scope",
         "recording_backward_depth",
+        "saved_as_constants",
         "backward_observers",
     )
 
@@ -62,6 +63,11 @@ class EngineSwitches:
         #: Tensor that requires grad to an array there would make part of a gradient a
         #: constant.
         self.recording_backward_depth = 0
+        #: Whether a backward under ``create_graph`` records only how the gradients depend
+        #: on the upstream gradient, what ops saved staying constants: all that J·v needs
+        #: (``tg.jvp`` differentiates a VJP with respect to that gradient alone), in a
+        #: smaller graph than the full recording.
+        self.saved_as_constants = False
         #: Called for every op a backward pass differentiates, as ``observer(ctx, output,
         #: grad_output, input_grads)`` (``observe_backward``, which types its arguments:
         #: naming Function and Tensor here would make this lowest module import the others).
