@@ -36,6 +36,7 @@ from .autograd.numerical import (
     compute_jacobians,
     describe_mismatch,
     excess_error,
+    forward_mismatches,
 )
 from .errors import GradcheckError
 from .tensor import Tensor
@@ -135,6 +136,7 @@ def assert_gradients_match(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     worst: int = 3,
+    check_forward: bool = False,
 ) -> None:
     """Assert that autograd and central finite differences agree for ``fn(*inputs)``.
 
@@ -145,6 +147,10 @@ def assert_gradients_match(
     always fails, listed first, with a note on which side it is and what to
     try. ``eps`` must be a finite number > 0, ``atol`` and ``rtol`` finite
     numbers >= 0, and ``worst`` an integer >= 1 (else ValueError).
+
+    With ``check_forward=True``, J·v from :func:`tinygrad_ann.jvp` is also checked
+    against central differences along two random directions (as ``gradcheck``'s
+    ``check_forward``), each failing direction listed.
     """
     check_settings("assert_gradients_match", eps, atol, rtol)
     if isinstance(worst, bool) or not isinstance(worst, numbers.Integral) or worst < 1:
@@ -168,3 +174,10 @@ def assert_gradients_match(
             + "\n"
             + localize_mismatch(fn, inputs, eps, atol, rtol, jacobians=jacobians)
         )
+    if check_forward:
+        lines = forward_mismatches(fn, inputs, eps, atol, rtol)
+        if lines:
+            raise GradcheckError(
+                f"J·v (tg.jvp) does not match finite differences (atol={atol}, rtol={rtol}):\n"
+                + "\n".join(f"  {line}" for line in lines)
+            )

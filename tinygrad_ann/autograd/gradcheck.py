@@ -32,6 +32,7 @@ from .numerical import (
     check_settings,
     compute_jacobians,
     describe_mismatch,
+    forward_mismatches,
     worst_mismatches,
 )
 
@@ -42,6 +43,7 @@ def gradcheck(
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-3,
+    check_forward: bool = False,
 ) -> bool:
     """Compare autograd with central finite differences for ``fn(*inputs)``.
 
@@ -52,9 +54,17 @@ def gradcheck(
     ``eps`` must be a finite number > 0, ``atol`` and ``rtol`` finite numbers
     >= 0, and the inputs checked finite (else ValueError).
 
+    With ``check_forward=True`` forward mode is checked too: :func:`~tinygrad_ann.jvp`
+    along two random directions ``v`` (seeded) against central differences along
+    ``v``, as HIPS autograd's ``check_grads(modes=["fwd", "rev"])`` does. J·v is the
+    transpose of the recorded VJP, so this also checks that an op's backward computes
+    the same on Tensors (``create_graph``) as on arrays.
+
     >>> import tinygrad_ann as tg
     >>> x = tg.tensor([0.5, -1.0, 2.0], requires_grad=True)
     >>> tg.gradcheck(lambda t: (t.tanh() * t).sum(), [x])
+    True
+    >>> tg.gradcheck(lambda t: t.tanh() * t, [x], check_forward=True)
     True
     """
     check_settings("gradcheck", eps, atol, rtol)
@@ -68,6 +78,14 @@ def gradcheck(
             raise GradcheckError(
                 f"gradcheck failed: {lines[0]} (atol={atol}, rtol={rtol}); "
                 + localize_mismatch(fn, inputs, eps, atol, rtol, jacobians=jacobians)
+            )
+    if check_forward:
+        lines = forward_mismatches(fn, inputs, eps, atol, rtol)
+        if lines:
+            raise GradcheckError(
+                f"gradcheck failed in forward mode: {lines[0]} (atol={atol}, rtol={rtol}); "
+                "reverse mode agreed, so fn's VJPs differ when recorded on Tensors "
+                "(create_graph=True), from which J·v is taken"
             )
     return True
 

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import GradcheckError
 from ..tensor import Tensor
 from .engine import grad
+from .forward_mode import jvp
 from .grad_mode import no_grad
 
 
@@ -285,4 +286,57 @@ def describe_mismatch(
             f"analytic {analytic:.10g} vs numeric {numeric:.10g}"
             + _not_finite_note(analytic, numeric)
         )
+    return lines
+
+
+# ------------------------------------------------------------------ forward mode
+#: How many random directions a forward-mode check tries; J·v is linear in v, so a
+#: wrong JVP shows in almost every direction, and two make a fluke miss negligible.
+FORWARD_DIRECTIONS = 2
+
+
+def forward_mismatches(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Any],
+    eps: float,
+    atol: float,
+    rtol: float,
+    seed: int = 0,
+) -> list[str]:
+    """Where ``J·v`` from :func:`~tinygrad_ann.jvp` and central differences along ``v``
+    disagree, for :data:`FORWARD_DIRECTIONS` random normal directions ``v`` (from
+    ``seed``) over every input that requires grad: one line per failing direction, naming
+    the worst output element (empty: they agree). In float64, as the reverse check."""
+    inputs = _as_float64(inputs)
+    positions = [i for i, v in enumerate(inputs) if isinstance(v, Tensor) and v.requires_grad]
+    differentiable = tuple(inputs[i] for i in positions)
+
+    def at(*values: Any) -> Any:
+        full = list(inputs)
+        for position, value in zip(positions, values):
+            full[position] = value
+        return fn(*full)
+
+    generator = np.random.default_rng(seed)
+    lines = []
+    for direction in range(FORWARD_DIRECTIONS):
+        tangents = tuple(generator.standard_normal(t.shape) for t in differentiable)
+        pairs = list(zip(differentiable, tangents))
+        with np.errstate(all="ignore"):
+            _, product = jvp(at, differentiable, tangents)
+            with no_grad():
+                above = _output(at, [Tensor(t.data + eps * v) for t, v in pairs])
+                below = _output(at, [Tensor(t.data - eps * v) for t, v in pairs])
+            numeric = (above.data - below.data) / (2 * eps)
+        found = Jacobians(-1, product.shape, product.data.reshape(1, -1), numeric.reshape(1, -1))
+        excess = excess_error(found, atol, rtol)
+        if np.any(excess > 0):
+            element = int(np.argmax(excess))
+            analytic, expected = float(found.analytic[0, element]), float(found.numeric[0, element])
+            index = tuple(int(i) for i in np.unravel_index(element, product.shape))
+            line = (
+                f"direction {direction} (random normal, seed {seed}): output element {index}: "
+                f"J·v analytic {analytic:.6g}, numeric {expected:.6g}"
+            )
+            lines.append(line + _not_finite_note(analytic, expected))
     return lines
