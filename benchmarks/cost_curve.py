@@ -8,7 +8,9 @@ ratio should approach 1. Plotted against the width to ``cost_curve.png``.
 
 W6: on W2's network (2-50-2 tanh, two moons, 300 points, cross-entropy), the time
 of one Hessian-vector product (gradient with ``create_graph=True``, then the
-gradient of <gradient, v>) divided by the time of one gradient.
+gradient of <gradient, v>) and of one JVP (``tg.jvp`` of the loss along v;
+PyTorch: ``torch.func.jvp``), each divided by the time of one gradient (forward
+and backward). Both must agree across systems: v·Hv and J·v = Σ gradient·v.
 
 PyTorch eager (1 and 2 threads) runs beside tinygrad_ann when it is importable.
 Each (system, width) measurement is a fresh process that times many calls in
@@ -34,6 +36,7 @@ from workloads import W5_WIDTHS
 
 TORCH_SYSTEMS = ("torch-1t", "torch-2t")
 TOLERANCE = 1e-8  # float64 throughout
+JVP_TARGET = 3.0  # one tg.jvp / one gradient on W2's network
 
 
 def measure_curve(
@@ -73,17 +76,24 @@ def measure_second_order(systems: Sequence[str], repeats: int, quick: bool) -> d
         for system in rotated(list(systems), round_number):
             runs[system].append(run_worker(system, "W6", quick))
     reference = runs[systems[0]][-1]["loss"]
+    reference_jvp = runs[systems[0]][-1]["jvp"]
     results = {}
     for system, results_of_system in runs.items():
         grad = statistics.median(r["grad_seconds"] for r in results_of_system)
         hvp = statistics.median(r["hvp_seconds"] for r in results_of_system)
+        jvp = statistics.median(r["jvp_seconds"] for r in results_of_system)
+        last = results_of_system[-1]
         results[system] = {
             "grad_seconds": grad,
             "hvp_seconds": hvp,
+            "jvp_seconds": jvp,
             "ratio": hvp / grad,
-            "v_hv": results_of_system[-1]["loss"],
+            "jvp_ratio": jvp / grad,
+            "v_hv": last["loss"],
+            "jvp": last["jvp"],
             "agrees": bool(
-                np.isclose(results_of_system[-1]["loss"], reference, rtol=TOLERANCE, atol=0)
+                np.isclose(last["loss"], reference, rtol=TOLERANCE, atol=0)
+                and np.isclose(last["jvp"], reference_jvp, rtol=TOLERANCE, atol=0)
             ),
         }
     return results
@@ -111,16 +121,23 @@ def curve_table(curve: dict[int, dict], systems: Sequence[str]) -> str:
 
 def second_order_table(results: dict[str, dict]) -> str:
     lines = [
-        "W6: W2's 2-50-2 tanh net, 300 points; one Hessian-vector product / one gradient",
-        f"{'system':<10} {'gradient':>10} {'H v':>10} {'ratio':>7}",
+        "W6: W2's 2-50-2 tanh net, 300 points; one Hessian-vector product and one JVP, each "
+        f"/ one gradient (forward + backward); target for tinygrad's JVP <= {JVP_TARGET:g}x",
+        f"{'system':<10} {'gradient':>10} {'H v':>10} {'ratio':>7} {'J v':>10} {'ratio':>7}",
     ]
     for system, result in results.items():
         line = (
             f"{system:<10} {result['grad_seconds'] * 1e6:>7.0f} us "
-            f"{result['hvp_seconds'] * 1e6:>7.0f} us {result['ratio']:>6.2f}x"
+            f"{result['hvp_seconds'] * 1e6:>7.0f} us {result['ratio']:>6.2f}x "
+            f"{result['jvp_seconds'] * 1e6:>7.0f} us {result['jvp_ratio']:>6.2f}x"
         )
+        if system == "tinygrad":
+            line += " ok" if result["jvp_ratio"] <= JVP_TARGET else " MISSED"
         if not result["agrees"]:
-            line += f"  v·Hv {result['v_hv']!r} differs from tinygrad's: not comparable"
+            line += (
+                f"  v·Hv {result['v_hv']!r} or J·v {result['jvp']!r} differs from tinygrad's: "
+                "not comparable"
+            )
         lines.append(line)
     return "\n".join(lines)
 

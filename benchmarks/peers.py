@@ -215,7 +215,8 @@ def w5_torch(steps: int, width: int) -> dict:
 
 
 def w6_torch(calls: int) -> dict:
-    """One gradient of W2's loss, and one Hessian-vector product by double backward."""
+    """One gradient of W2's loss, one Hessian-vector product by double backward, and one
+    JVP by ``torch.func.jvp`` (forward-mode AD with dual numbers)."""
     import torch
     import torch.nn.functional as TF
 
@@ -235,9 +236,15 @@ def w6_torch(calls: int) -> dict:
         dot = sum((g * v).sum() for g, v in zip(gradients, vectors))
         return torch.autograd.grad(dot, parameters)
 
-    result = time_blocks(calls, grad=gradient, hvp=product)
+    values = tuple(p.detach() for p in parameters)
+
+    def directional():
+        return torch.func.jvp(loss_of, values, tuple(vectors))[1]
+
+    result = time_blocks(calls, grad=gradient, hvp=product, jvp=directional)
     hv = product()
     result["loss"] = sum((h * v).sum().item() for h, v in zip(hv, vectors))
+    result["jvp"] = directional().item()
     return result
 
 

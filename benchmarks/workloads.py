@@ -449,7 +449,8 @@ def w6_setup():
 
 
 def w6_tinygrad(calls: int) -> dict:
-    """One gradient of W2's loss, and one Hessian-vector product by double backward."""
+    """One gradient of W2's loss, one Hessian-vector product by double backward, and one
+    JVP (the loss's derivative along the direction, by tg.jvp)."""
     X, labels, arrays, directions = w6_setup()
     parameters = [tg.tensor(a, requires_grad=True) for a in arrays]
     inputs = tg.tensor(X)
@@ -465,9 +466,15 @@ def w6_tinygrad(calls: int) -> dict:
         dot = sum((g * v).sum() for g, v in zip(gradients, directions))
         return tg.grad(dot, parameters)
 
-    result = time_blocks(calls, grad=gradient, hvp=product)
+    values = tuple(tg.tensor(a) for a in arrays)
+
+    def directional():
+        return tg.jvp(loss_of, values, directions)[1]
+
+    result = time_blocks(calls, grad=gradient, hvp=product, jvp=directional)
     hv = product()
     result["loss"] = float(sum(np.sum(h.data * v) for h, v in zip(hv, directions)))
+    result["jvp"] = float(directional().data)  # the loss's derivative along v: Σ grad · v
     return result
 
 

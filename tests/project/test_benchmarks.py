@@ -298,6 +298,33 @@ def test_second_order_product_is_the_hessian_times_v():
     np.testing.assert_allclose(result["loss"], v_hv, rtol=1e-12)
 
 
+def test_w6_jvp_is_the_gradient_along_v():
+    """W6's J·v (tg.jvp of the loss) is Σ gradient·v, and the table judges its cost."""
+    result = workloads.run("tinygrad", "W6", quick=True)
+    X, labels, arrays, directions = workloads.w6_setup()
+    parameters = [tg.tensor(a, requires_grad=True) for a in arrays]
+    hidden = F.tanh(F.linear(tg.tensor(X), parameters[0], parameters[1]))
+    loss = F.cross_entropy(F.linear(hidden, parameters[2], parameters[3]), labels)
+    gradients = tg.grad(loss, parameters)
+    along_v = sum(np.sum(g.data * v) for g, v in zip(gradients, directions))
+    np.testing.assert_allclose(result["jvp"], along_v, rtol=1e-12)
+    assert result["jvp_seconds"] > 0
+    summary = {
+        "tinygrad": {
+            **{key: 1e-3 for key in ("grad_seconds", "hvp_seconds", "jvp_seconds")},
+            "ratio": 4.0,
+            "jvp_ratio": 2.5,
+            "v_hv": 1.0,
+            "jvp": 2.0,
+            "agrees": True,
+        }
+    }
+    table = cost_curve.second_order_table(summary)
+    assert table.splitlines()[-1].endswith("4.00x    1000 us   2.50x ok")
+    summary["tinygrad"]["jvp_ratio"] = 3.5
+    assert cost_curve.second_order_table(summary).endswith("3.50x MISSED")
+
+
 def test_second_order_agrees_with_pytorch():
     pytest.importorskip("torch", reason="an optional benchmark peer")
     ours = workloads.run("tinygrad", "W6", quick=True)["loss"]
