@@ -78,24 +78,27 @@ def _jacobian_blocks(
     rows: list[list[Any]] = [[None] * size for _ in copies]
     if output is not None and output.requires_grad:
         for row in range(size):
-            one_hot = np.zeros(shape, dtype=output.dtype)
-            one_hot.flat[row] = 1.0
-            seed = Tensor(one_hot) if create_graph else one_hot
-            with enable_grad():
-                grads = grad(
-                    output,
-                    copies,
-                    seed,
-                    retain_graph=True,
-                    create_graph=create_graph,
-                    allow_unused=True,
-                )
+            grads = _one_hot_pass(output, copies, row, create_graph)
             for found, gradient in zip(rows, grads):
                 found[row] = gradient
     return [
         _assembled(found, shape, copy.shape, copy.dtype, create_graph, axis=0)
         for found, copy in zip(rows, copies)
     ]
+
+
+def _one_hot_pass(
+    output: Tensor, inputs: Sequence[Tensor], element: int, create_graph: bool
+) -> tuple[Tensor | None, ...]:
+    """One backward pass from ``output`` seeded with a one-hot gradient at ``element``
+    (row-major): a row of the Jacobian, or, from a recorded VJP, a column."""
+    one_hot = np.zeros(output.shape, dtype=output.dtype)
+    one_hot.flat[element] = 1.0
+    seed = Tensor(one_hot) if create_graph else one_hot
+    with enable_grad():
+        return grad(
+            output, inputs, seed, retain_graph=True, create_graph=create_graph, allow_unused=True
+        )
 
 
 def _forward_blocks(
@@ -116,18 +119,7 @@ def _forward_blocks(
         if found is None or not found.requires_grad:  # constant in u: zero columns
             continue
         for element in range(copy.size):
-            one_hot = np.zeros(copy.shape, dtype=copy.dtype)
-            one_hot.flat[element] = 1.0
-            seed = Tensor(one_hot) if create_graph else one_hot
-            with enable_grad():
-                found_columns = grad(
-                    found,
-                    us,
-                    seed,
-                    retain_graph=True,
-                    create_graph=create_graph,
-                    allow_unused=True,
-                )
+            found_columns = _one_hot_pass(found, us, element, create_graph)
             for position, column in zip(live, found_columns):
                 columns[position][index][element] = column
     return [
