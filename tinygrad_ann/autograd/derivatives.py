@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .engine import grad
-from .forward_mode import differentiable_copies, jvp_products, linearized, records_its_vjps
+from .forward_mode import differentiable_copies, jvp_products, linearized, unrecordable_op
 from .grad_mode import enable_grad
 
 __all__ = ["hessian", "hvp", "jacobian"]
@@ -110,7 +110,7 @@ def _forward_blocks(
 
     A graph with an op whose VJP cannot be recorded is built by rows instead.
     """
-    if not records_its_vjps(outputs):
+    if unrecordable_op(outputs) is not None:
         return [_jacobian_blocks(output, output.shape, copies, create_graph) for output in outputs]
     live = [position for position, output in enumerate(outputs) if output.requires_grad]
     columns: list[list[list[Any]]] = [[[None] * copy.size for copy in copies] for _ in outputs]

@@ -145,12 +145,7 @@ def _accumulate_into_grad(tensor: Tensor, grad: Any) -> None:
 def _recorded_backward(ctx: Function, output: Tensor, grad: Tensor) -> Any:
     """Run ``ctx.backward`` on Tensors so that its operations are recorded."""
     if not ctx.differentiable_backward:
-        raise RuntimeError(
-            f"create_graph=True: the backward of {ctx.op_name()} works on NumPy arrays only, "
-            "so it cannot be differentiated again (its second derivative would silently be "
-            "zero). Write its backward with operators and tinygrad_ann.vjp_math functions and "
-            "set differentiable_backward = True on the class (docs/custom_ops.md)"
-        )
+        raise ctx.backward_not_recordable()
     saved = ctx.saved
     ctx.saved = ctx.lift_saved(output)
     state = switches()

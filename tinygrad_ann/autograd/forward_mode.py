@@ -158,12 +158,14 @@ def _result(value: Tensor, create_graph: bool) -> Tensor:
     return value if create_graph else value.detach()
 
 
-def records_its_vjps(outputs: Sequence[Tensor]) -> bool:
-    """Whether every op behind ``outputs`` can record its VJP (``create_graph``)."""
-    return all(
-        tensor._ctx is not None and tensor._ctx.differentiable_backward
-        for tensor in recorded_results([output for output in outputs if output.requires_grad])
-    )
+def unrecordable_op(outputs: Sequence[Tensor]) -> Any:
+    """The first op behind ``outputs`` whose VJP cannot be recorded (``create_graph``):
+    a custom Function with a NumPy-only backward, or a compiled replay; None if none."""
+    for tensor in recorded_results([output for output in outputs if output.requires_grad]):
+        ctx = tensor._ctx
+        if ctx is not None and not ctx.differentiable_backward:
+            return ctx
+    return None
 
 
 # ------------------------------------------------------------------ J v
@@ -213,14 +215,10 @@ def jvp_products(
     """``J v`` for each output (zeros where it depends on no input)."""
     live = [position for position, output in enumerate(outputs) if output.requires_grad]
     products = [_zeros(output) for output in outputs]
-    if not records_its_vjps(outputs):
-        if create_graph:
-            raise RuntimeError(
-                f"{where}(create_graph=True): an op behind the outputs has a VJP in NumPy "
-                "only (a custom Function without differentiable_backward), so J·v cannot be "
-                "differentiated again; write its backward with operators and vjp_math "
-                "functions (docs/custom_ops.md)"
-            )
+    blocker = unrecordable_op(outputs)
+    if blocker is not None:
+        if create_graph:  # J·v would have to be recorded through it
+            raise blocker.backward_not_recordable()
         for position in live:
             products[position] = Tensor(
                 _jvp_by_rows(where, outputs[position], copies, tangents, strict, is_tuple)

@@ -144,6 +144,17 @@ class Function:
         return cls.name or cls.__name__
 
     @classmethod
+    def backward_not_recordable(cls) -> Exception:
+        """The error ``create_graph=True`` gives for this op when its ``backward`` cannot be
+        recorded (``differentiable_backward`` is False)."""
+        return RuntimeError(
+            f"create_graph=True: the backward of {cls.op_name()} works on NumPy arrays only, "
+            "so it cannot be differentiated again (its second derivative would silently be "
+            "zero). Write its backward with operators and tinygrad_ann.vjp_math functions and "
+            "set differentiable_backward = True on the class (docs/custom_ops.md)"
+        )
+
+    @classmethod
     def explain_value_error(cls, arrays: Sequence[Any], error: ValueError) -> Exception:
         """Turn NumPy's ValueError from ``forward`` into one that names the op."""
         shapes = ", ".join(str(np.shape(a)) for a in arrays)

@@ -34,7 +34,7 @@ class _ReplayNode(Function):
 
     __slots__ = ("_held",)
     name = "compiled"
-    differentiable_backward = True  # so create_graph reaches lift_saved, which explains
+    differentiable_backward = False  # the plan's VJPs run on arrays
 
     @property
     def saved(self) -> Any:
@@ -52,8 +52,9 @@ class _ReplayNode(Function):
     def __del__(self) -> None:
         self._give_back()
 
-    def lift_saved(self, output: Tensor) -> tuple[Any, ...]:
-        raise CompileError(
+    @classmethod
+    def backward_not_recordable(cls) -> Exception:
+        return CompileError(
             "create_graph=True through a compiled function: its plan runs the ops' VJPs "
             "on arrays, so it cannot record a graph of its gradient; call the function "
             "uncompiled (compiled.function) for higher derivatives"
