@@ -406,13 +406,18 @@ def plot(results: dict[str, dict], path: Path) -> None:
                 colour, line, marker = styles[column]
                 axes.plot(*zip(*points), color=colour, linestyle=line, marker=marker, label=column)
         for crossover in sweep["crossovers"]:
+            below = crossover["forward_faster_below"]
             axes.axvline(crossover["at"], color="gray", linestyle=":")
+            # On reverse mode's side: next to the crossover the top of the panel is empty
+            # there, while the legend or the steepest curve fills the other side.
             axes.annotate(
-                f"crossover\n{varies} ≈ {crossover['at']:.0f}",
+                f"tinygrad crossover {varies} ≈ {crossover['at']:.0f}\nforward faster "
+                + ("left" if below else "right"),
                 (crossover["at"], 0.97),
                 xycoords=("data", "axes fraction"),
-                xytext=(4, 0),
+                xytext=(4 if below else -4, 0),
                 textcoords="offset points",
+                ha="left" if below else "right",
                 va="top",
                 fontsize=8,
                 color="dimgray",
