@@ -32,6 +32,11 @@ __all__ = ["hessian", "hvp", "jacobian"]
 
 Inputs = Tensor | Sequence[Tensor]
 Mode = Literal["reverse", "forward", "auto"]
+# What mode="auto" weighs, in backward passes by rows (measured by benchmarks/modes.py on
+# an n-64-m tanh MLP, docs/forward_mode.md): forward mode's recording of the VJP costs
+# about 7 of them, and each of its columns about 1.3, since it runs through a longer graph.
+FORWARD_RECORDING_PASSES = 7.0
+FORWARD_PASSES_PER_COLUMN = 1.3
 _MODES = ("reverse", "forward", "auto")
 
 
@@ -124,7 +129,7 @@ def _forward_blocks(
                 columns[position][index][element] = column
     return [
         [
-            _assembled(found, output.shape, copy.shape, output.dtype, create_graph, axis=-1)
+            _assembled(found, output.shape, copy.shape, copy.dtype, create_graph, axis=-1)
             for found, copy in zip(columns[position], copies)
         ]
         for position, output in enumerate(outputs)
@@ -183,8 +188,10 @@ def jacobian(
 
     ``mode="reverse"`` builds it a row at a time (one backward pass per output
     element), ``mode="forward"`` a column at a time (one pass per input element,
-    see :func:`~tinygrad_ann.jvp`), ``mode="auto"`` picks forward when the inputs have
-    fewer elements than the output. All give the same values. With
+    see :func:`~tinygrad_ann.jvp`), ``mode="auto"`` picks the one expected to be faster:
+    forward when its passes (a recording worth about 7 rows, then 1.3 rows per input
+    element, as measured in docs/forward_mode.md) are fewer than the output's rows. All
+    give the same values. With
     ``create_graph=True`` the result is recorded and can be differentiated again;
     ``strict=True`` raises for an input the output does not depend on (else its
     block is zero).
@@ -201,7 +208,9 @@ def jacobian(
     is_tuple, copies = differentiable_copies("jacobian", inputs, create_graph)
     output = _call("jacobian", fn, copies)
     if chosen == "auto":
-        chosen = "forward" if sum(copy.size for copy in copies) < output.size else "reverse"
+        columns = sum(copy.size for copy in copies)
+        forward = FORWARD_RECORDING_PASSES + FORWARD_PASSES_PER_COLUMN * columns
+        chosen = "forward" if forward < output.size else "reverse"
     if chosen == "forward":
         blocks = _forward_blocks((output,), copies, create_graph)[0]
     else:
