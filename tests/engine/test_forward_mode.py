@@ -582,3 +582,34 @@ def test_a_compiled_function_has_its_jvp_from_rows():
         np.testing.assert_allclose(product.data, expected.data, rtol=1e-14)
     with pytest.raises(tg.CompileError, match="create_graph=True through a compiled function"):
         tg.jvp(step, x, v, create_graph=True)
+
+
+def test_threads_computing_jvps_and_second_derivatives_do_not_mix():
+    """The switch that records a VJP with constants is per thread: another thread's
+    create_graph gradient, at the same time, stays a full recording."""
+    import threading
+
+    x = tg.tensor(np.linspace(-1.0, 1.0, 50))
+    failures = []
+
+    def jvps():
+        for _ in range(30):
+            _, product = tg.jvp(lambda t: t.tanh() * t, x, tg.ones(50))
+            expected = 1 - np.tanh(x.data) ** 2
+            if not np.allclose(product.data, expected * x.data + np.tanh(x.data)):
+                failures.append("jvp")
+
+    def second_derivatives():
+        for _ in range(30):
+            leaf = tg.tensor(x.data, requires_grad=True)
+            (slope,) = tg.grad((leaf**3).sum(), leaf, create_graph=True)
+            (curvature,) = tg.grad(slope.sum(), leaf)
+            if not np.allclose(curvature.data, 6 * x.data):
+                failures.append("hessian")
+
+    threads = [threading.Thread(target=f) for f in (jvps, second_derivatives, jvps)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
