@@ -3,8 +3,8 @@
 A scheduler sets its optimizer's ``lr`` once per ``step()``, usually once an
 epoch, after the optimizer's steps. Each computes the next rate from the
 current one as PyTorch does, so the sequences agree with PyTorch's to the last
-bit; ``get_last_lr()`` returns it in a list (one entry per parameter group;
-tinygrad_ann optimizers have one).
+bit; each parameter group follows the schedule from its own base rate, and
+``get_last_lr()`` returns the rates in a list, one per group.
 
 >>> import tinygrad_ann as tg
 >>> from tinygrad_ann.optim.lr_scheduler import StepLR
@@ -51,10 +51,12 @@ def _check_count(scheduler: str, name: str, value: Any) -> int:
 
 
 class LRScheduler:
-    """Base class: ``step()`` advances ``last_epoch`` and sets ``optimizer.lr`` to ``get_lr()``.
+    """Base class: ``step()`` advances ``last_epoch`` and sets each group's ``lr`` to ``get_lr()``.
 
-    Making a scheduler takes the optimizer's current ``lr`` as the base rate
-    (``base_lrs``) and counts as the first step (``last_epoch`` 0), as in PyTorch.
+    Making a scheduler records each parameter group's current ``lr`` as its
+    ``initial_lr`` (unless a scheduler already did) and takes those as the base
+    rates (``base_lrs``, one per group), and counts as the first step
+    (``last_epoch`` 0), as in PyTorch.
     """
 
     #: The constructor's settings, saved by ``state_dict`` beside the progress.
@@ -67,22 +69,29 @@ class LRScheduler:
                 f"{type(optimizer).__name__}"
             )
         self.optimizer = optimizer
-        self.base_lrs: list[float] = [optimizer.lr]
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = -1
         self._step_count = 0
-        self._last_lr: list[float] = [optimizer.lr]
+        self._last_lr: list[float] = [group["lr"] for group in optimizer.param_groups]
         self.step()
 
     def get_lr(self) -> list[float]:
-        """The rates for ``last_epoch``, computed from the current ones (called by ``step``)."""
+        """The rates for ``last_epoch``, one per group (``step`` calls it)."""
         raise NotImplementedError
 
     def step(self) -> None:
-        """Advance one epoch and set the optimizer's learning rate for it."""
+        """Advance one epoch and set each parameter group's learning rate for it."""
         self._step_count += 1
         self.last_epoch += 1
-        self.optimizer.lr = self.get_lr()[0]
-        self._last_lr = [self.optimizer.lr]
+        rates = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, rates):
+            group["lr"] = lr
+        self._last_lr = list(rates)
+
+    def _rates(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
 
     def get_last_lr(self) -> list[float]:
         """The learning rates the last ``step`` set, one per parameter group."""
@@ -122,11 +131,15 @@ class LRScheduler:
             found = sorted(state_dict) if isinstance(state_dict, Mapping) else type(state_dict)
             raise ValueError(f"expected the keys {expected}, got {found}")
         checked = self._checked_hyperparameters(state_dict)
+        count = len(self.optimizer.param_groups)
         for key in ("base_lrs", "_last_lr"):
             rates = state_dict[key]
-            if not isinstance(rates, list | tuple) or len(rates) != 1:
-                raise ValueError(f"{key} must be a list of one learning rate, got {rates!r}")
-            checked[key] = [_check_number(type(self).__name__, key, rates[0])]
+            if not isinstance(rates, list | tuple) or len(rates) != count:
+                expected = "one learning rate" if count == 1 else f"{count} learning rates"
+                raise ValueError(
+                    f"{key} must be a list of {expected} (one per parameter group), got {rates!r}"
+                )
+            checked[key] = [_check_number(type(self).__name__, key, rate) for rate in rates]
         for key, lowest in (("last_epoch", -1), ("_step_count", 0)):
             value = state_dict[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
@@ -152,7 +165,7 @@ class StepLR(LRScheduler):
     >>> scheduler = tg.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.1)
     >>> for _ in range(3):
     ...     scheduler.step()
-    >>> opt.lr, scheduler.get_last_lr()
+    >>> opt.param_groups[0]["lr"], scheduler.get_last_lr()
     (0.1, [0.1])
     """
 
@@ -165,8 +178,8 @@ class StepLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return [self.optimizer.lr]
-        return [self.optimizer.lr * self.gamma]
+            return self._rates()
+        return [lr * self.gamma for lr in self._rates()]
 
     def _checked_hyperparameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return {
@@ -194,8 +207,8 @@ class ExponentialLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0:
-            return [self.optimizer.lr]
-        return [self.optimizer.lr * self.gamma]
+            return self._rates()
+        return [lr * self.gamma for lr in self._rates()]
 
     def _checked_hyperparameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return {"gamma": _check_number("ExponentialLR", "gamma", values["gamma"])}
@@ -229,16 +242,17 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         epoch, period, eta_min = self.last_epoch, self.T_max, self.eta_min
-        (lr,), (base_lr,) = [self.optimizer.lr], self.base_lrs
+        rates = self._rates()
         if epoch == 0:
-            return [lr]
+            return rates
         if (epoch - 1 - period) % (2 * period) == 0:
             # Just past a trough the ratio below would divide by 1 + cos(π) = 0: step instead.
-            return [lr + (base_lr - eta_min) * (1 - math.cos(math.pi / period)) / 2]
+            rise = (1 - math.cos(math.pi / period)) / 2
+            return [lr + (base - eta_min) * rise for lr, base in zip(rates, self.base_lrs)]
         ratio = (1 + math.cos(math.pi * epoch / period)) / (
             1 + math.cos(math.pi * (epoch - 1) / period)
         )
-        return [ratio * (lr - eta_min) + eta_min]
+        return [ratio * (lr - eta_min) + eta_min for lr in rates]
 
     def _checked_hyperparameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return {
