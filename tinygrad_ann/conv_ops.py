@@ -642,7 +642,7 @@ def conv2d(
     weight: Tensor,
     bias: Tensor | None = None,
     stride: IntOrPair = 1,
-    padding: IntOrPair = 0,
+    padding: IntOrPair | str = 0,
     dilation: IntOrPair = 1,
     groups: int = 1,
 ) -> Tensor:
@@ -651,6 +651,8 @@ def conv2d(
     Output ``(N, O, oH, oW)`` with ``oH = (H + 2 ph - dh (kH - 1) - 1) // sh + 1``
     (and likewise oW), as ``torch.nn.functional.conv2d``. ``stride``,
     ``padding`` (zeros) and ``dilation`` are ints or (height, width) pairs;
+    ``padding="same"`` keeps the size (stride 1 only; an odd total goes to the
+    bottom and right, as PyTorch pads) and ``"valid"`` is no padding;
     ``groups`` splits the channels into independent convolutions. A 3-d input
     (C, H, W) is one unbatched image.
 
@@ -673,15 +675,18 @@ def checked_conv2d(
     weight: Tensor,
     bias: Tensor | None,
     stride: IntOrPair,
-    padding: IntOrPair,
+    padding: IntOrPair | str,
     dilation: IntOrPair,
     groups: int,
     where: str,
 ) -> Tensor:
     x, weight = ensure_tensor(x), ensure_tensor(weight)
     strides = as_pair(stride, "stride", where)
-    paddings = as_pair(padding, "padding", where, minimum=0)
     dilations = as_pair(dilation, "dilation", where)
+    if isinstance(padding, str):
+        check_padding_name(where, padding, strides)
+    else:
+        paddings = as_pair(padding, "padding", where, minimum=0)
     if not isinstance(groups, int | np.integer) or groups < 1:
         raise ValueError(f"{where}: groups must be a positive int, got {groups!r}")
     if weight.ndim != 4:
@@ -713,6 +718,13 @@ def checked_conv2d(
     kernel = (weight.shape[2], weight.shape[3])
     if min(kernel) < 1:
         raise ShapeError(f"{where}: the weight of shape {weight.shape} has an empty kernel")
+    crop = (0, 0)
+    if isinstance(padding, str):
+        # "same" pads dilation * (kernel - 1) in all, the odd one at the bottom and right as
+        # PyTorch does: pad the larger half on both sides, then drop the first row or column.
+        totals = [d * (k - 1) if padding == "same" else 0 for d, k in zip(dilations, kernel)]
+        paddings = ((totals[0] + 1) // 2, (totals[1] + 1) // 2)
+        crop = (totals[0] % 2, totals[1] % 2)
     _check_fits(where, x.shape, kernel, paddings, dilations)
     out = Conv2d.apply(
         batch,
@@ -723,7 +735,23 @@ def checked_conv2d(
         dilation=dilations,
         groups=int(groups),
     )
+    if crop != (0, 0):
+        out = out[:, :, crop[0] :, crop[1] :]
     return out.reshape(out.shape[1:]) if unbatched else out
+
+
+def check_padding_name(where: str, padding: str, stride: Pair) -> None:
+    """``padding`` is "same" or "valid", and "same" comes with stride 1, as PyTorch requires."""
+    if padding not in ("same", "valid"):
+        raise ValueError(
+            f"{where}: padding must be an int, a (height, width) pair, 'same' or 'valid', got "
+            f"{padding!r}"
+        )
+    if padding == "same" and stride != (1, 1):
+        raise ValueError(
+            f"{where}: padding='same' is not supported for strided convolutions (stride="
+            f"{stride}), as in PyTorch; use stride=1, or give the padding as numbers"
+        )
 
 
 def check_pool_padding(where: str, kernel: Pair, padding: Pair) -> None:

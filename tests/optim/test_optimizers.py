@@ -52,9 +52,16 @@ def test_adam_defaults_are_pytorchs():
         "betas": (0.9, 0.999),
         "eps": 1e-8,
         "weight_decay": 0.0,
+        "amsgrad": False,
     }
     sgd = optim.SGD([param([1.0])], lr=0.5)
-    assert sgd.hyperparameters() == {"lr": 0.5, "momentum": 0.0, "weight_decay": 0.0}
+    assert sgd.hyperparameters() == {
+        "lr": 0.5,
+        "momentum": 0.0,
+        "dampening": 0.0,
+        "weight_decay": 0.0,
+        "nesterov": False,
+    }
 
 
 def test_adam_first_and_second_step_with_bias_correction_and_eps():
@@ -162,8 +169,8 @@ def trained_sgd():
         (lambda s: {**s, "param_groups": []}, r"expected one parameter group, got 0"),
         (
             lambda s: {**s, "param_groups": [{"lr": 0.1, "params": [0]}]},
-            r"the parameter group must have the keys \['lr', 'momentum', 'weight_decay', "
-            r"'params'\], got \['lr', 'params'\]",
+            r"the parameter group must have the keys \['lr', 'momentum', 'dampening', "
+            r"'weight_decay', 'nesterov', 'params'\], got \['lr', 'params'\]",
         ),
         (lambda s: {**s, "param_groups": [5]}, r"must have the keys .*, got int"),
         (lambda s: {**s, "state": [1]}, r"'state' must be a dict, got list"),
@@ -225,10 +232,13 @@ def test_loaded_state_is_a_copy_and_resumes_the_update():
 
 
 SETTINGS = {
-    "SGD": (lambda ps: optim.SGD(ps, lr=0.1), {"lr": 0.2, "momentum": 0.5, "weight_decay": 0.3}),
+    "SGD": (
+        lambda ps: optim.SGD(ps, lr=0.1),
+        {"lr": 0.2, "momentum": 0.5, "dampening": 0.0, "weight_decay": 0.3, "nesterov": True},
+    ),
     "Adam": (
         lambda ps: optim.Adam(ps),
-        {"lr": 0.2, "betas": (0.5, 0.25), "eps": 0.125, "weight_decay": 0.3},
+        {"lr": 0.2, "betas": (0.5, 0.25), "eps": 0.125, "weight_decay": 0.3, "amsgrad": True},
     ),
 }
 
@@ -279,8 +289,8 @@ def test_a_step_count_of_zero_loads():
 class HalfStep(optim.Optimizer):
     """An optimizer that only overrides the update: the base class handles lr and state."""
 
-    def _update(self, param, grad, state):
-        param.data -= 0.5 * self.lr * grad
+    def _update(self, param, grad, state, group):
+        param.data -= 0.5 * group["lr"] * grad
 
 
 def test_a_subclass_inherits_lr_saving_and_checking():

@@ -52,7 +52,7 @@ def test_every_public_import_path_works_in_a_fresh_interpreter():
         "from tinygrad_ann.optim import SGD, Adam, lr_scheduler\n"
         "from tinygrad_ann import Function, gradcheck, no_grad\n"
         "assert StepLR.__module__ == 'tinygrad_ann.optim.lr_scheduler'\n"
-        "assert SGD.__module__ == 'tinygrad_ann.optim.optimizer'\n"
+        "assert SGD.__module__ == 'tinygrad_ann.optim.sgd'\n"
         "assert tg.optim.lr_scheduler is lr_scheduler and callable(gradcheck)\n"
         "assert tg.gradcheck is tg.autograd.gradcheck.gradcheck\n"
         "print('imported')"

@@ -20,6 +20,11 @@ from .layers import (
 from .module import Module, Parameter, StateDictError
 from .normalization import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm
 
+# isort: split
+# Training utilities: Identity, clipping (nn.utils)
+from . import utils
+from .identity import Identity
+
 __all__ = [
     "AvgPool2d",
     "BCELoss",
@@ -51,3 +56,5 @@ __all__ = [
     "Tanh",
     "init",
 ]
+
+__all__ += ["Identity", "utils"]

@@ -12,13 +12,14 @@ Each container here is a Module whose items are its attributes, named by positio
 from __future__ import annotations
 
 import operator
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
 import numpy as np
 
 from ..tensor import Tensor
-from .module import _BOOKKEEPING, Module, Parameter, _a_type
+from .module import _BOOKKEEPING, Module, Parameter, _a_type, _check_attribute_name
 
 __all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList"]
 
@@ -516,16 +517,40 @@ class Sequential(Module):
     >>> model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
     >>> [name for name, _ in model.named_parameters()]
     ['0.weight', '0.bias', '2.weight', '2.bias']
+
+    Given one ``collections.OrderedDict``, its keys name the layers, as in PyTorch:
+
+    >>> from collections import OrderedDict
+    >>> model = nn.Sequential(OrderedDict(hidden=nn.Linear(2, 3), act=nn.Tanh()))
+    >>> list(model.state_dict())
+    ['hidden.weight', 'hidden.bias']
     """
 
-    def __init__(self, *modules: Module) -> None:
+    def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
         super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            self._add_named(modules[0])
+            return
         for index, module in enumerate(modules):
             if not isinstance(module, Module):
                 raise TypeError(
                     f"Sequential: argument {index} is a {type(module).__name__}, not a Module"
                 )
             setattr(self, str(index), module)
+
+    def _add_named(self, layers: dict[str, Module]) -> None:
+        if not isinstance(layers, OrderedDict):
+            raise TypeError(
+                "Sequential: layers given by name must come in a collections.OrderedDict, as "
+                "PyTorch requires: nn.Sequential(OrderedDict(...)); got a dict"
+            )
+        for name, module in layers.items():
+            _check_attribute_name("Sequential", name)
+            if not isinstance(module, Module):
+                raise TypeError(
+                    f"Sequential: layer {name!r} is a {type(module).__name__}, not a Module"
+                )
+            setattr(self, name, module)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.children())

@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 
 from .. import conv_ops
-from ..conv_ops import IntOrPair, Pair, as_pair, check_pool_padding, checked_conv2d, checked_pool2d
+from ..conv_ops import (
+    IntOrPair,
+    Pair,
+    as_pair,
+    check_padding_name,
+    check_pool_padding,
+    checked_conv2d,
+    checked_pool2d,
+)
 from ..errors import ShapeError
 from ..tensor import Tensor, get_default_dtype
 from . import init
@@ -24,7 +32,8 @@ class Conv2d(Module):
     ``kaiming_uniform_(weight, a=sqrt(5))`` and ``bias`` from U(-1/sqrt(fan_in),
     1/sqrt(fan_in)) with ``fan_in = in_channels / groups * kH * kW``, drawn
     from the generator ``tg.manual_seed`` seeds. ``kernel_size``, ``stride``,
-    ``padding`` and ``dilation`` are ints or (height, width) pairs.
+    ``padding`` and ``dilation`` are ints or (height, width) pairs;
+    ``padding`` may also be ``"same"`` (stride 1 only) or ``"valid"``, as in PyTorch.
 
     >>> import tinygrad_ann as tg
     >>> from tinygrad_ann import nn
@@ -41,7 +50,7 @@ class Conv2d(Module):
         out_channels: int,
         kernel_size: IntOrPair,
         stride: IntOrPair = 1,
-        padding: IntOrPair = 0,
+        padding: IntOrPair | str = 0,
         dilation: IntOrPair = 1,
         groups: int = 1,
         bias: bool = True,
@@ -63,7 +72,12 @@ class Conv2d(Module):
         self.out_channels = int(out_channels)
         self.kernel_size: Pair = as_pair(kernel_size, "kernel_size", where)
         self.stride: Pair = as_pair(stride, "stride", where)
-        self.padding: Pair = as_pair(padding, "padding", where, minimum=0)
+        self.padding: Pair | str
+        if isinstance(padding, str):
+            check_padding_name(where, padding, self.stride)
+            self.padding = padding
+        else:
+            self.padding = as_pair(padding, "padding", where, minimum=0)
         self.dilation: Pair = as_pair(dilation, "dilation", where)
         self.groups = int(groups)
         dtype = get_default_dtype() if dtype is None else np.dtype(dtype)

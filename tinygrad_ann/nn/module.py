@@ -11,6 +11,7 @@ from ..arrays import to_array as _to_array
 from ..autograd import RemovableHandle, new_hook_key, switches
 from ..errors import DTypeError, ShapeError, StateDictError
 from ..tensor import Tensor
+from .module_editing import ModuleEditing
 
 
 class Parameter(Tensor):
@@ -25,14 +26,15 @@ class Parameter(Tensor):
         return "Parameter(" + super().__repr__()[len("Tensor(") :]
 
 
-class Module:
+class Module(ModuleEditing):
     """Base class of models and layers.
 
     Parameters and sub-modules are registered by assigning them as attributes;
     ``parameters()`` and ``named_parameters()`` find them in assignment order,
     with dotted names (``hidden.weight``). State that is saved but not trained
     (a batch norm's running statistics) is registered with :meth:`register_buffer`.
-    Calling a module calls ``forward``.
+    Calling a module calls ``forward``. ``apply`` and ``requires_grad_`` change
+    the whole tree (see :class:`~tinygrad_ann.nn.module_editing.ModuleEditing`).
 
     Assignments follow PyTorch's rules. An attribute that is a parameter takes
     a Parameter or None, nothing else: ``self.weight = self.weight - step``

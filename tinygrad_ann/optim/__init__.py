@@ -1,10 +1,14 @@
 """Optimizers with PyTorch's update rules, and learning-rate schedules.
 
-``tg.optim.SGD`` and ``tg.optim.Adam`` live in :mod:`~tinygrad_ann.optim.optimizer`;
-the schedules in :mod:`tinygrad_ann.optim.lr_scheduler`, PyTorch's path.
+``tg.optim.SGD`` lives in :mod:`~tinygrad_ann.optim.sgd`, ``Adam`` and
+``AdamW`` in :mod:`~tinygrad_ann.optim.adam`, their base class ``Optimizer``
+(parameter groups, state dicts) in :mod:`~tinygrad_ann.optim.optimizer`; the
+schedules in :mod:`tinygrad_ann.optim.lr_scheduler`, PyTorch's path.
 """
 
 from . import lr_scheduler
-from .optimizer import SGD, Adam, Optimizer
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .sgd import SGD
 
-__all__ = ["SGD", "Adam", "Optimizer", "lr_scheduler"]
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "lr_scheduler"]
