@@ -226,3 +226,44 @@ def test_simplifying_a_longer_plan_parses_no_more_often(monkeypatch):
         return len(parses)
 
     assert parses_to_simplify(40) == parses_to_simplify(5) > 0
+
+
+def test_plans_made_in_two_threads_parse_one_at_a_time(monkeypatch):
+    """A thread switch inside ast.parse can make CPython 3.11 raise "AST constructor
+    recursion depth mismatch" (python/cpython#106905): plans parse one at a time."""
+    import ast
+    import threading
+    import time
+
+    import tinygrad_ann as tg
+
+    inside, most = [0], [0]
+    real_parse = ast.parse
+
+    def slow_parse(*arguments, **keywords):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.002)  # lets the other thread run, as a collection's __del__ may
+        try:
+            return real_parse(*arguments, **keywords)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(ast, "parse", slow_parse)
+    errors = []
+
+    def make_plans(scale):
+        try:
+            for links in range(1, 4):
+                step = tg.compile(lambda x, links=links: (x * scale).tanh().sum() * links)
+                step(tg.tensor([0.1, 0.2], requires_grad=True))
+                step.plan(source=True)  # simplifies: parses the plan's code
+        except Exception as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=make_plans, args=(scale,)) for scale in (2.0, 3.0)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and most[0] == 1

@@ -22,6 +22,8 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from .optimize import parsed
+
 _PACKAGE = __name__.split(".")[0] + "."
 _MARK = "__tgS"  # stands for the op's suffix in a template
 _SAVED, _NEEDS, _RESULT = "saved" + _MARK, "needs" + _MARK, "result" + _MARK
@@ -72,7 +74,7 @@ def template_of(method: Callable[..., Any]) -> Template | None:
 
 
 def _rewrite(method: Callable[..., Any]) -> Template:
-    tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
+    tree = parsed(textwrap.dedent(inspect.getsource(method)))
     function = tree.body[0]
     if not isinstance(function, ast.FunctionDef):
         raise _NotInlinableError

@@ -27,9 +27,23 @@ import ast
 import math
 import operator
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from typing import Any
+
+# CPython 3.11 and 3.12 keep the depth of the syntax tree being built in one place for
+# all threads, and a thread switch inside ast.parse (a collection running a __del__ can
+# cause one) makes it raise "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). Plans made in several threads parse one at a time.
+_PARSING = threading.RLock()
+
+
+def parsed(source: str) -> ast.Module:
+    """``ast.parse(source)``, one thread at a time (see ``_PARSING``)."""
+    with _PARSING:
+        return ast.parse(source)
+
 
 _LITERALS = (bool, int, float, str, type(None))
 #: The plan's own names: arguments, parameters, constants, results and their gradients.
@@ -77,7 +91,7 @@ def simplify(source: str, constants: Mapping[str, Any], arrays: Set[str] = froze
     changes anything. ``constants`` are the module globals the code may read whose
     values are literals (see :func:`is_literal`); ``arrays`` names values that are never
     None (arrays, bound once), so ``x is None`` is decided for them."""
-    tree = ast.parse(source)
+    tree = parsed(source)
     function = tree.body[0]
     assert isinstance(function, ast.FunctionDef)
     size = _size(function)
@@ -98,7 +112,7 @@ def constant_items(
     op's own, which convert a NumPy scalar result to an array or guard what the op saved,
     replace arrays in that tuple, never a literal.) One parse and one walk serve every
     name: a plan has one saved tuple per op, and thousands of ops."""
-    function = ast.parse(function_source).body[0]
+    function = parsed(function_source).body[0]
     assert isinstance(function, ast.FunctionDef)
     # Bound inside a block: maybe to another tuple on some path.
     in_blocks = {
