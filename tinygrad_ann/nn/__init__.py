@@ -51,3 +51,21 @@ __all__ = [
     "Tanh",
     "init",
 ]
+
+# Sequence models.
+from .attention import GELU, MultiheadAttention, TransformerEncoderLayer
+from .embedding import Embedding
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+
+__all__ += [
+    "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Embedding",
+    "GRUCell",
+    "LSTMCell",
+    "MultiheadAttention",
+    "RNNCell",
+    "TransformerEncoderLayer",
+]
