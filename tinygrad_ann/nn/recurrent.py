@@ -362,8 +362,12 @@ class _RNNBase(Module):
             )
         if x.shape[-1] != self.input_size:
             hint = ""
-            if x.ndim == 3 and x.shape[1 if self.batch_first else 0] == self.input_size:
-                hint = " (is batch_first set as the data is laid out?)"
+            if self.input_size in x.shape[:-1]:
+                hint = (
+                    f" (axis {x.shape.index(self.input_size)} has {self.input_size} entries: the "
+                    "features go in the last axis, and batch_first=True takes (batch, time, "
+                    "input_size))"
+                )
             raise ShapeError(
                 f"{self._describe()}: input of shape {x.shape} has {x.shape[-1]} features in "
                 f"its last axis, but the layer has input_size={self.input_size}; it expects "
