@@ -104,10 +104,12 @@ def _zeros(shape: tuple[int, ...], like: Tensor) -> Tensor:
     return Tensor(np.zeros(shape, dtype=like.dtype))
 
 
-def _check_state(where: str, name: str, state: Any, expected: tuple[int, ...]) -> Tensor:
+def _check_state(
+    where: str, name: str, state: Any, expected: tuple[int, ...], hint: str = ""
+) -> Tensor:
     state = ensure_tensor(state)
     if state.shape != expected:
-        raise ShapeError(f"{where}: expected {name} of shape {expected}, got {state.shape}")
+        raise ShapeError(f"{where}: expected {name} of shape {expected}, got {state.shape}{hint}")
     return state
 
 
@@ -384,7 +386,14 @@ class _RNNBase(Module):
         expected = (
             (layers, self.hidden_size) if unbatched else (layers, x.shape[1], self.hidden_size)
         )
-        state = _check_state(self._describe(), name, state, expected)
+        hint = ""
+        swapped = (layers, x.shape[0], self.hidden_size)
+        if not unbatched and np.shape(state) == swapped and swapped != expected:
+            hint = (
+                f"; {name} fits the input's other leading axis: is batch_first="
+                f"{self.batch_first} right for how the input is laid out?"
+            )
+        state = _check_state(self._describe(), name, state, expected, hint)
         return state.reshape(layers, 1, self.hidden_size) if unbatched else state
 
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, list[Any]]:
