@@ -86,9 +86,7 @@ def test_wrong_shapes_are_named_clearly():
         lstm(tg.ones(3))
     with pytest.raises(ShapeError, match="batch_first"):  # (batch, time, features) without it
         nn.GRU(3, 4)(tg.ones(2, 3, 5))
-    with pytest.raises(
-        ShapeError, match=r"got \(1, 2, 4\); hx fits .* is batch_first=False right"
-    ):
+    with pytest.raises(ShapeError, match=r"got \(1, 2, 4\); hx fits .* is batch_first=False right"):
         nn.GRU(3, 4)(tg.ones(2, 5, 3), tg.zeros(1, 2, 4))  # (batch, time, features)
     with pytest.raises(ShapeError, match="expected hx of shape \\(2, 4\\)"):
         nn.RNNCell(3, 4)(tg.ones(2, 3), tg.zeros(3, 4))
