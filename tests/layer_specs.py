@@ -9,10 +9,14 @@ are small because the second-order check perturbs every input element.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from op_specs import OpSpec, well_conditioned
 
+import tinygrad_ann as tg
 import tinygrad_ann.functional as F
+from tinygrad_ann.nn.recurrent import gru_step, lstm_step, rnn_tanh_step
 
 
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
@@ -162,5 +166,104 @@ LAYER_SPECS: list[OpSpec] = [
         SPREAD,
         shapes=((2, 3), (3,), (3,)),
         unique=True,
+    ),
+]
+
+
+# ------------------------------------------------------------------ sequence models
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[float])(x)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _np_softmax(x):
+    shifted = np.exp(x - x.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def attention_reference(q, k, v, allowed):
+    """One query at a time: its weights over the keys it may attend to (zeros if none)."""
+    out = np.zeros((*q.shape[:-1], v.shape[-1]))
+    for batch in np.ndindex(q.shape[:-2]):
+        for i in range(q.shape[-2]):
+            keys = np.flatnonzero(allowed[i])
+            if keys.size:
+                scores = k[batch][keys] @ q[batch][i] / math.sqrt(q.shape[-1])
+                out[batch][i] = _np_softmax(scores) @ v[batch][keys]
+    return out
+
+
+def lstm_cell_reference(x, h, c, w_ih, w_hh, b_ih, b_hh):
+    i, f, g, o = np.split(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh, 4, axis=-1)
+    c_next = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+    return np.concatenate([_sigmoid(o) * np.tanh(c_next), c_next], axis=-1)
+
+
+def gru_cell_reference(x, h, w_ih, w_hh, b_ih, b_hh):
+    i_r, i_z, i_n = np.split(x @ w_ih.T + b_ih, 3, axis=-1)
+    h_r, h_z, h_n = np.split(h @ w_hh.T + b_hh, 3, axis=-1)
+    r, z = _sigmoid(i_r + h_r), _sigmoid(i_z + h_z)
+    return (1 - z) * np.tanh(i_n + r * h_n) + z * h
+
+
+# Repeated indices, whose gradients add up. (The padding row's gradient is left out on
+# purpose, so it is no derivative: tests/nn/test_embedding.py checks it against PyTorch.)
+TOKENS = np.array([[2, 0, 2], [1, 3, 1]])
+CAUSAL = np.tril(np.ones((3, 3), dtype=bool))
+SOME_KEYS = np.array([[True, False, True], [False, False, False], [False, True, False]])
+
+LAYER_SPECS += [
+    OpSpec("erf", F.erf, _erf, elements=well_conditioned(-4.5, 4.5)),
+    OpSpec("gelu_exact", F.gelu, lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2)))),
+    OpSpec(
+        "gelu_tanh",
+        lambda x: F.gelu(x, approximate="tanh"),
+        lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
+    ),
+    OpSpec(
+        "embedding_repeated",
+        lambda w: F.embedding(TOKENS, w),
+        lambda w: w[TOKENS],
+        shapes=((4, 2),),
+    ),
+    OpSpec(
+        "scaled_dot_product_attention_causal",
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        lambda q, k, v: attention_reference(q, k, v, CAUSAL),
+        3,
+        shapes=((2, 3, 2), (2, 3, 2), (2, 3, 2)),
+    ),
+    OpSpec(
+        "scaled_dot_product_attention_masked_row",
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=SOME_KEYS),
+        lambda q, k, v: attention_reference(q, k, v, SOME_KEYS),
+        3,
+        shapes=((3, 2), (3, 2), (3, 1)),
+    ),
+    OpSpec(
+        "lstm_cell",
+        lambda x, h, c, w_ih, w_hh, b_ih, b_hh: tg.concatenate(
+            lstm_step(F.linear(x, w_ih, b_ih), (h, c), w_hh, b_hh), axis=-1
+        ),
+        lstm_cell_reference,
+        7,
+        shapes=((2, 2), (2, 1), (2, 1), (4, 2), (4, 1), (4,), (4,)),
+    ),
+    OpSpec(
+        "gru_cell",
+        lambda x, h, w_ih, w_hh, b_ih, b_hh: gru_step(F.linear(x, w_ih, b_ih), h, w_hh, b_hh),
+        gru_cell_reference,
+        6,
+        shapes=((2, 2), (2, 2), (6, 2), (6, 2), (6,), (6,)),
+    ),
+    OpSpec(
+        "rnn_tanh_cell",
+        lambda x, h, w_ih, w_hh: rnn_tanh_step(F.linear(x, w_ih), h, w_hh, None),
+        lambda x, h, w_ih, w_hh: np.tanh(x @ w_ih.T + h @ w_hh.T),
+        4,
+        shapes=((2, 3), (2, 2), (2, 3), (2, 2)),
     ),
 ]

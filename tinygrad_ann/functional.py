@@ -230,3 +230,11 @@ def binary_cross_entropy_with_logits(
 
 
 from .norm_ops import batch_norm, dropout, layer_norm  # noqa: E402, F401 - re-exported as F.*
+
+# Sequence models: embeddings, GELU, attention.
+from .sequence_functional import (  # noqa: E402, F401 - re-exported as F.*
+    embedding,
+    erf,
+    gelu,
+    scaled_dot_product_attention,
+)

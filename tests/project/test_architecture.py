@@ -34,7 +34,7 @@ ENGINE = {
     "autograd.forward_mode",
     "autograd.capture",
 }
-OPS = {"ops", "conv_ops", "norm_ops", "vjp_math", "routines", "factories"}
+OPS = {"ops", "conv_ops", "norm_ops", "sequence_ops", "vjp_math", "routines", "factories"}
 TOOLS = {"viz", "testing", "autograd.gradcheck", "autograd.localize", "autograd.numerical"}
 TEACHING = {"teaching"}
 

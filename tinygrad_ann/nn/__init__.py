@@ -21,11 +21,18 @@ from .module import Module, Parameter, StateDictError
 from .normalization import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm
 
 # isort: split
-# Training utilities: Identity, clipping (nn.utils)
+# Training utilities: Identity, clipping (nn.utils); the layers of sequence models
 from . import utils
+from .attention import GELU, MultiheadAttention, TransformerEncoderLayer
+from .embedding import Embedding
 from .identity import Identity
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
+    "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -34,7 +41,11 @@ __all__ = [
     "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Embedding",
     "Flatten",
+    "GRUCell",
+    "Identity",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
@@ -44,17 +55,19 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "Parameter",
     "ParameterDict",
     "ParameterList",
+    "RNNCell",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "Softmax",
     "StateDictError",
     "Tanh",
+    "TransformerEncoderLayer",
     "init",
+    "utils",
 ]
-
-__all__ += ["Identity", "utils"]
