@@ -170,8 +170,9 @@ def _classes_last(op: str, scores: Tensor, target: Any) -> tuple[Tensor, Any, tu
     if scores.ndim <= 2:
         return scores, target, kept
     array = np.asarray(target.data if isinstance(target, Tensor) else target)
+    order = (0, *range(2, scores.ndim), 1)
+    rows: np.ndarray
     if array.dtype.kind == "f" and array.shape == scores.shape:  # probabilities
-        order = (0, *range(2, scores.ndim), 1)
         rows = np.transpose(array, order).reshape(-1, scores.shape[1])
     elif array.shape == kept:
         rows = array.reshape(-1)
@@ -180,7 +181,6 @@ def _classes_last(op: str, scores: Tensor, target: Any) -> tuple[Tensor, Any, tu
             f"{op}: scores of shape {scores.shape} need class indices of shape {kept} "
             f"or probabilities of shape {scores.shape}, got {array.shape}"
         )
-    order = (0, *range(2, scores.ndim), 1)
     return scores.transpose(*order).reshape(-1, scores.shape[1]), rows, kept
 
 
