@@ -1325,7 +1325,7 @@ class CrossEntropy(Primitive):
             ctx.save_for_backward(log_probs, target, reduction, len(target))
             return _reduce(losses, reduction)
         if plain and target.ndim == 2:
-            soft, count = target, len(target)
+            soft, count = target, float(len(target))
         else:
             soft, count = _soft_targets(
                 target, classes, log_probs.dtype, weight, ignore_index, smoothing
