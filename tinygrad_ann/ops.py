@@ -1100,9 +1100,9 @@ class LogSumExp(Primitive):
     @staticmethod
     def forward(ctx, a, axis, keepdims):
         kept = _logsumexp(a, axis)
-        out = kept if keepdims else np.squeeze(kept, axis=axis)
+        out = np.asarray(kept if keepdims else np.squeeze(kept, axis=axis))
         ctx.save_for_backward(a, out, axis, keepdims)
-        return np.asarray(out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -1382,6 +1382,9 @@ class NLLLoss(Primitive):
             with np.errstate(invalid="ignore", divide="ignore"):  # every row ignored: NaN
                 return np.asarray(np.add.reduce(losses, axis=None) / count)
         return _reduce(losses, reduction)
+
+    def lift_saved(self, output):
+        return self.saved  # picked holds the labels' weights: constants
 
     @staticmethod
     def backward(ctx, grad):
