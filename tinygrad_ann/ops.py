@@ -1377,7 +1377,10 @@ class NLLLoss(Primitive):
         )
         count = float(np.add.reduce(row_weight))
         ctx.save_for_backward(picked, reduction, count)
-        losses = -(picked * log_probs).sum(axis=-1)
+        # Picked, not summed against zeros: an ignored row's -inf must not make 0 · -inf.
+        chosen = log_probs[np.arange(len(target)), np.where(target != ignore_index, target, 0)]
+        with np.errstate(invalid="ignore"):
+            losses = np.where(row_weight != 0, -row_weight * chosen, 0.0)
         if reduction == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):  # every row ignored: NaN
                 return np.asarray(np.add.reduce(losses, axis=None) / count)
