@@ -151,13 +151,7 @@ class TensorMethods:
         >>> tg.tensor([1.0, 2.0, 3.0, 4.0]).var(correction=0)
         Tensor(1.25)
         """
-        from . import ops
-
-        if isinstance(dim, bool):  # var(True): PyTorch's var(unbiased)
-            dim, unbiased = None, dim if unbiased is None else unbiased
-        axis = _reduced_axes("var", self, axis, dim)
-        dof = _correction("var", unbiased, correction)
-        return ops.Var.apply(self, axis=axis, correction=dof, keepdims=keepdims or keepdim)
+        return _variance("var", self, dim, unbiased, keepdim or keepdims, correction, axis)
 
     def std(
         self,
@@ -175,10 +169,7 @@ class TensorMethods:
         >>> tg.tensor([[1.0, 3.0], [2.0, 6.0]]).std(dim=1)
         Tensor([1.41421356, 2.82842712])
         """
-        variance = self.var(
-            dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims
-        )
-        return variance.sqrt()
+        return _variance("std", self, dim, unbiased, keepdim or keepdims, correction, axis).sqrt()
 
     def logsumexp(
         self,
@@ -495,6 +486,24 @@ def _reduced_axes(where: str, tensor: Any, axis: Any, dim: Any) -> int | tuple[i
     return normal if several else normal[0]
 
 
+def _variance(
+    where: str,
+    tensor: Any,
+    dim: Any,
+    unbiased: bool | None,
+    keepdim: bool,
+    correction: Any,
+    axis: Any,
+) -> Tensor:
+    from . import ops
+
+    if isinstance(dim, bool):  # var(True): PyTorch's var(unbiased)
+        dim, unbiased = None, dim if unbiased is None else unbiased
+    axes = _reduced_axes(where, tensor, axis, dim)
+    dof = _correction(where, unbiased, correction)
+    return ops.Var.apply(tensor, axis=axes, correction=dof, keepdims=keepdim)
+
+
 def _correction(where: str, unbiased: bool | None, correction: Any) -> builtins.float:
     if unbiased is not None and correction is not None:
         raise TypeError(f"{where}: give unbiased= or correction=, not both")
@@ -504,6 +513,4 @@ def _correction(where: str, unbiased: bool | None, correction: Any) -> builtins.
         raise TypeError(
             f"{where}: correction must be a number (1 divides by n - 1, 0 by n), got {correction!r}"
         )
-    if correction < 0:
-        raise ValueError(f"{where}: correction must be >= 0, got {correction}")
     return builtins.float(correction)
