@@ -1304,7 +1304,10 @@ class CrossEntropy(Primitive):
 
     __slots__ = ()
     name = "cross_entropy"
-    formula = "∂z = ∂y · (softmax(z) Σq - q) / D, q the target's weights (D = 1 for a sum)"
+    formula = (
+        "∂z = ∂y · (softmax(z) - onehot(t)) / N (N = 1 for a sum; with weights, smoothing "
+        "or probabilities q: softmax(z) Σq - q, N = Σ w_t)"
+    )
     private_saved = (0,)
 
     @classmethod
@@ -1360,7 +1363,7 @@ class CrossEntropy(Primitive):
 class NLLLoss(Primitive):
     __slots__ = ()
     name = "nll_loss"
-    formula = "∂z = -∂y · w_t onehot(t) / D (D = Σ w_t, 1 for a sum)"
+    formula = "∂z = -∂y · w_t onehot(t) / N (N = Σ w_t, 1 for a sum)"
 
     @classmethod
     def explain_value_error(cls, arrays, error):
