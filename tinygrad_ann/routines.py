@@ -11,19 +11,53 @@ from .tensor import ArrayLike, Tensor, ensure_tensor
 from .tensor_methods import gather as gather
 
 
-def sum(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return ensure_tensor(x).sum(axis, keepdims)
+def sum(  # noqa: A001
+    x: ArrayLike,
+    axis: Any = None,
+    keepdims: bool = False,
+    *,
+    dim: Any = None,
+    keepdim: bool = False,
+) -> Tensor:
+    return ensure_tensor(x).sum(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def mean(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return ensure_tensor(x).mean(axis, keepdims)
+def mean(
+    x: ArrayLike,
+    axis: Any = None,
+    keepdims: bool = False,
+    *,
+    dim: Any = None,
+    keepdim: bool = False,
+) -> Tensor:
+    return ensure_tensor(x).mean(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def max(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def max(  # noqa: A001
+    x: ArrayLike,
+    axis: Any = None,
+    keepdims: bool = False,
+    *,
+    dim: Any = None,
+    keepdim: bool = False,
+) -> Any:
+    """NumPy's ``max(x, axis)`` gives the values, PyTorch's ``max(x, dim=)`` (values, indices)."""
+    if dim is not None:
+        return ensure_tensor(x).max(dim=dim, keepdim=keepdim)
     return ensure_tensor(x).max(axis=axis, keepdims=keepdims)
 
 
-def min(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def min(  # noqa: A001
+    x: ArrayLike,
+    axis: Any = None,
+    keepdims: bool = False,
+    *,
+    dim: Any = None,
+    keepdim: bool = False,
+) -> Any:
+    """As :func:`max`: ``min(x, axis)`` the values, ``min(x, dim=)`` (values, indices)."""
+    if dim is not None:
+        return ensure_tensor(x).min(dim=dim, keepdim=keepdim)
     return ensure_tensor(x).min(axis=axis, keepdims=keepdims)
 
 

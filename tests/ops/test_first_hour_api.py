@@ -598,3 +598,14 @@ def test_every_new_name_is_public():
     ).split():
         assert callable(getattr(tg.Tensor, method)), method
     assert {case[0].split("_")[0] for case in CASES} >= {"var", "std", "norm", "gather", "cat"}
+
+
+def test_the_functions_take_dim_and_keepdim_too():
+    x = tg.tensor(X)
+    assert tg.sum(x, dim=1, keepdim=True).shape == (3, 1)
+    np.testing.assert_array_equal(tg.mean(x, dim=0).numpy(), X.mean(axis=0))
+    values, indices = tg.max(x, dim=1)
+    np.testing.assert_array_equal(values.numpy(), X.max(axis=1))
+    np.testing.assert_array_equal(indices.numpy(), X.argmax(axis=1))
+    assert tg.min(x, dim=0, keepdim=True).values.shape == (1, 4)
+    assert tg.max(x, axis=1).shape == (3,)
