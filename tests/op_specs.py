@@ -450,6 +450,195 @@ SPECS: list[OpSpec] = [
 ]
 
 
+# ------------------------------------------------------------------ the first-hour API's rows
+HALF_STEPS = well_conditioned(avoid=(-3.0, -1.5, 0.0, 1.5, 3.0))  # a % 1.5, a // 1.5 jump there
+ROUNDING = well_conditioned(avoid=(-2.5, -1.5, -0.5, 0.5, 1.5, 2.5))
+CLASS_WEIGHT = np.array([0.5, 2.0, 1.5])
+GATHER_INDEX = np.array([[0, 2, 2], [1, 0, 0]])  # repeats: the scatter-add must add them up
+MASK = np.array([[True, False, False, True], [False, True, False, False]])
+
+
+def _keep_first_class(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    """Class indices whose first is 0, so that ignoring class 2 never ignores every row."""
+    return _class_indices(shape).map(lambda labels: np.concatenate([[0], labels[1:]]))
+
+
+def _weighted_cross_entropy(logits, target, weight=None, ignore=-100, smoothing=0.0):
+    """PyTorch's definition, written out: weighted, ignored rows dropped, smoothed."""
+    classes = logits.shape[1]
+    weight = np.ones(classes) if weight is None else weight
+    log_probs = _log_softmax(logits, axis=1)
+    kept = target != ignore
+    safe = np.where(kept, target, 0)
+    nll = -weight[safe] * log_probs[np.arange(len(target)), safe] * kept
+    smooth = -(log_probs * weight).sum(axis=1) * kept
+    losses = (1 - smoothing) * nll + smoothing / classes * smooth
+    return losses.sum() / (weight[safe] * kept).sum()
+
+
+def _weighted_nll(log_probs, target, weight, ignore):
+    kept = target != ignore
+    picked = weight[target] * log_probs[np.arange(len(target)), target] * kept
+    return -picked.sum() / (weight[target] * kept).sum()
+
+
+def _spatial_cross_entropy(logits, target):
+    rows = np.moveaxis(logits, 1, -1).reshape(-1, logits.shape[1])
+    return _cross_entropy_reference(rows, target.reshape(-1), "none").reshape(target.shape)
+
+
+def _spatial_labels(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    kept = (shape[0], *shape[2:])
+    size = int(np.prod(kept))
+    labels = st.lists(st.integers(0, shape[1] - 1), min_size=size, max_size=size)
+    return labels.map(lambda values: np.array(values).reshape(kept))
+
+
+def _gathered(a: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(a, GATHER_INDEX, axis=1)
+
+
+FIRST_HOUR_SPECS: list[OpSpec] = [
+    OpSpec("pow_method", lambda a, b: a.pow(b), np.power, 2, POSITIVE, broadcast=True),
+    OpSpec("log1p", tg.log1p, np.log1p, elements=well_conditioned(-0.8, 3.0)),
+    OpSpec("expm1", tg.expm1, np.expm1),
+    OpSpec("sin", tg.sin, np.sin),
+    OpSpec("cos", tg.cos, np.cos),
+    OpSpec("var_all", lambda a: a.var(), lambda a: a.var(ddof=1), shapes=((3, 4),)),
+    OpSpec(
+        "var_dim_population_keepdim",
+        lambda a: a.var(dim=1, correction=0, keepdim=True),
+        lambda a: a.var(axis=1, keepdims=True),
+        shapes=((3, 4),),
+    ),
+    OpSpec(
+        "std_dims",
+        lambda a: a.std(dim=(0, 2)),
+        lambda a: a.std(axis=(0, 2), ddof=1),
+        shapes=((2, 3, 2),),
+        unique=True,
+    ),
+    OpSpec(
+        "std_unbiased_false",
+        lambda a: a.std(0, unbiased=False),
+        lambda a: a.std(axis=0),
+        shapes=((4, 2),),
+        unique=True,
+    ),
+    OpSpec("logsumexp_all", tg.logsumexp, lambda a: np.log(np.exp(a).sum())),
+    OpSpec(
+        "logsumexp_dim_keepdim",
+        lambda a: a.logsumexp(dim=-1, keepdim=True),
+        lambda a: np.log(np.exp(a).sum(axis=-1, keepdims=True)),
+        min_dims=1,
+    ),
+    OpSpec(
+        "norm_fro",
+        lambda a: a.norm(),
+        lambda a: np.sqrt((a * a).sum()),
+        shapes=((3, 4),),
+        unique=True,
+    ),
+    OpSpec(
+        "norm_dim",
+        lambda a: a.norm(dim=1, keepdim=True),
+        lambda a: np.linalg.norm(a, axis=1, keepdims=True),
+        shapes=((3, 4),),
+        unique=True,
+    ),
+    OpSpec(
+        "norm_p1",
+        lambda a: a.norm(p=1, dim=0),
+        lambda a: np.abs(a).sum(axis=0),
+        elements=AWAY_FROM_ZERO,
+        shapes=((3, 4),),
+    ),
+    OpSpec(
+        "norm_inf",
+        lambda a: a.exp().norm(p=np.inf, dim=1),  # exp keeps distinct values apart in |x|
+        lambda a: np.exp(a).max(axis=1),
+        shapes=((3, 4),),
+        unique=True,
+    ),
+    OpSpec("cumsum_dim0", lambda a: a.cumsum(0), lambda a: np.cumsum(a, axis=0), min_dims=1),
+    OpSpec("cumsum_last", lambda a: tg.cumsum(a, -1), lambda a: np.cumsum(a, axis=-1), min_dims=1),
+    OpSpec("clone", lambda a: a.clone(), np.copy),
+    OpSpec("double", lambda a: a.double(), lambda a: a.astype(np.float64)),
+    OpSpec("round", lambda a: a.round(), np.round, elements=ROUNDING),
+    OpSpec("abs_builtin", abs, np.abs, elements=AWAY_FROM_ZERO),
+    OpSpec(
+        "remainder_scalar", lambda a: a % 1.5, lambda a: np.remainder(a, 1.5), elements=HALF_STEPS
+    ),
+    OpSpec(
+        # b² + 4 > 3 >= |a|: floor(a / divisor) is constant near each drawn point.
+        "remainder_tensor",
+        lambda a, b: a % (b * b + 4),
+        lambda a, b: np.remainder(a, b * b + 4),
+        2,
+        AWAY_FROM_ZERO,
+        broadcast=True,
+    ),
+    OpSpec(
+        "floor_divide",
+        lambda a: a // 1.5,
+        lambda a: np.floor_divide(a, 1.5),
+        elements=HALF_STEPS,
+    ),
+    OpSpec("unsqueeze", lambda a: a.unsqueeze(-1), lambda a: a[..., None]),
+    OpSpec("squeeze", lambda a: a.squeeze(1), lambda a: a.squeeze(1), shapes=((3, 1, 2),)),
+    OpSpec(
+        "permute", lambda a: a.permute(2, 0, 1), lambda a: a.transpose(2, 0, 1), shapes=((2, 3, 4),)
+    ),
+    OpSpec(
+        "repeat", lambda a: a.repeat(2, 1, 3), lambda a: np.tile(a, (2, 1, 3)), shapes=((3, 2),)
+    ),
+    OpSpec(
+        "expand",
+        lambda a: a.expand(2, -1, 3),
+        lambda a: np.broadcast_to(a, (2, 4, 3)),
+        shapes=((4, 1),),
+    ),
+    OpSpec(
+        "masked_fill",
+        lambda a: a.masked_fill(MASK, -1.0),
+        lambda a: np.where(MASK, -1.0, a),
+        shapes=((2, 4),),
+    ),
+    OpSpec("gather", lambda a: a.gather(1, GATHER_INDEX), _gathered, shapes=((2, 4),)),
+    OpSpec("gather_function", lambda a: tg.gather(a, 1, GATHER_INDEX), _gathered, shapes=((2, 4),)),
+    OpSpec("tril", lambda a: tg.tril(a), np.tril, shapes=((2, 3, 4),)),
+    OpSpec(
+        "triu_diagonal", lambda a: a.triu(diagonal=1), lambda a: np.triu(a, 1), shapes=((3, 4),)
+    ),
+    OpSpec(
+        "cross_entropy_weight_ignore_smoothing",
+        lambda x, t: F.cross_entropy(
+            x, t, weight=CLASS_WEIGHT, ignore_index=2, label_smoothing=0.2
+        ),
+        lambda x, t: _weighted_cross_entropy(x, t, CLASS_WEIGHT, 2, 0.2),
+        elements=LOGITS,
+        shapes=((4, 3),),
+        targets=_keep_first_class,
+    ),
+    OpSpec(
+        "cross_entropy_spatial",
+        lambda x, t: F.cross_entropy(x, t, reduction="none"),
+        _spatial_cross_entropy,
+        elements=LOGITS,
+        shapes=((2, 3, 2, 2),),
+        targets=_spatial_labels,
+    ),
+    OpSpec(
+        "nll_loss_weight_ignore",
+        lambda x, t: F.nll_loss(x, t, weight=CLASS_WEIGHT, ignore_index=2),
+        lambda x, t: _weighted_nll(x, t, CLASS_WEIGHT, 2),
+        shapes=((4, 3),),
+        targets=_keep_first_class,
+    ),
+]
+SPECS += FIRST_HOUR_SPECS
+
+
 @st.composite
 def op_inputs(draw, spec: OpSpec):
     """The differentiable inputs of ``spec`` and its extra (target) argument, if any."""

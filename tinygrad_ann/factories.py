@@ -120,6 +120,49 @@ def arange(
     return Tensor(values, requires_grad=requires_grad, dtype=dtype)
 
 
+def full(size: Any, fill_value: float, *, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value`` (``full((2, 3), 0.5)``).
+
+    Without ``dtype``, a bool or integer fill keeps its kind, as in PyTorch, and a
+    float gets the default dtype.
+
+    >>> import tinygrad_ann as tg
+    >>> tg.full((2,), 7.0)
+    Tensor([7., 7.])
+    """
+    shape = (size,) if isinstance(size, int | np.integer) else tuple(size)
+    if dtype is None:
+        kind = np.asarray(fill_value).dtype.kind
+        dtype = np.asarray(fill_value).dtype if kind in "biu" else get_default_dtype()
+    return Tensor(np.full(shape, fill_value, dtype=np.dtype(dtype)), requires_grad=requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """The ``n`` x ``m`` identity matrix (square unless ``m`` is given).
+
+    >>> import tinygrad_ann as tg
+    >>> tg.eye(2)
+    Tensor([[1., 0.],
+            [0., 1.]])
+    """
+    return Tensor(np.eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)
+
+
+def linspace(
+    start: float, end: float, steps: int, *, requires_grad: bool = False, dtype: Any = None
+) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included.
+
+    >>> import tinygrad_ann as tg
+    >>> tg.linspace(0, 1, 5)
+    Tensor([0.  , 0.25, 0.5 , 0.75, 1.  ])
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    values = np.linspace(start, end, int(steps), dtype=_dtype(dtype))
+    return Tensor(values, requires_grad=requires_grad)
+
+
 def _refuse_while_recording(what: str) -> None:
     refuse_while_recording(
         what,

@@ -154,28 +154,94 @@ def _batched(op: str, scores: Tensor, target: Any) -> tuple[Tensor, Any, bool]:
             return scores.reshape(1, -1), target.detach().reshape((1, *target.shape)), True
         target = np.asarray(target)
         return scores.reshape(1, -1), target.reshape((1, *target.shape)), True
-    if scores.ndim != 2:
-        raise ShapeError(f"{op}: expected scores of shape (N, C) or (C,), got {scores.shape}")
+    if scores.ndim < 2:
+        raise ShapeError(
+            f"{op}: expected scores of shape (N, C), (C,) or (N, C, d1, ...), got {scores.shape}"
+        )
     return scores, target, False
 
 
-def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+def _classes_last(op: str, scores: Tensor, target: Any) -> tuple[Tensor, Any, tuple[int, ...]]:
+    """(N, C, d1, ...) scores as (N·d1·..., C) rows, and the target as their rows.
+
+    Also gives the shape a ``reduction="none"`` result takes back, (N, d1, ...).
+    """
+    kept = (scores.shape[0], *scores.shape[2:])
+    if scores.ndim <= 2:
+        return scores, target, kept
+    array = np.asarray(target.data if isinstance(target, Tensor) else target)
+    order = (0, *range(2, scores.ndim), 1)
+    rows: np.ndarray
+    if array.dtype.kind == "f" and array.shape == scores.shape:  # probabilities
+        rows = np.transpose(array, order).reshape(-1, scores.shape[1])
+    elif array.shape == kept:
+        rows = array.reshape(-1)
+    else:
+        raise ShapeError(
+            f"{op}: scores of shape {scores.shape} need class indices of shape {kept} "
+            f"or probabilities of shape {scores.shape}, got {array.shape}"
+        )
+    return scores.transpose(*order).reshape(-1, scores.shape[1]), rows, kept
+
+
+def _class_weight(op: str, weight: Any, scores: Tensor) -> np.ndarray | None:
+    if weight is None:
+        return None
+    array = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    classes = scores.shape[-1]
+    if array.shape != (classes,):
+        raise ShapeError(
+            f"{op}: weight must hold one number per class, shape ({classes},), got {array.shape}"
+        )
+    return array.astype(scores.dtype, copy=False)
+
+
+def cross_entropy(
+    logits: Tensor,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Softmax cross-entropy ``-log softmax(logits)[target]``, averaged over the batch.
 
-    ``logits`` has shape (N, C) (or (C,) for one sample). ``target`` is either
-    integer class indices of shape (N,) or class probabilities of shape (N, C),
-    giving ``-sum_c target_c log softmax(logits)_c``. The gradient with respect
-    to the logits is ``softmax(logits) - onehot(target)`` (divided by N for
+    ``logits`` has shape (N, C), (C,) for one sample, or (N, C, d1, ...) (classes
+    on axis 1, as PyTorch). ``target`` is either integer class indices of shape
+    (N,) (or (N, d1, ...)) or class probabilities of the logits' shape, giving
+    ``-sum_c target_c log softmax(logits)_c``. The gradient with respect to the
+    logits is ``softmax(logits) - onehot(target)`` (divided by N for
     ``reduction="mean"``). Targets are constants: no gradient flows to them.
+
+    As in PyTorch: ``weight`` (C,) scales each class's loss, and the mean over class
+    indices divides by the summed weights of the targets; rows whose target is
+    ``ignore_index`` count for nothing (nor in the mean); ``label_smoothing=ε`` mixes
+    the target with the uniform distribution, ``(1 - ε) target + ε / C``.
+
+    >>> import numpy as np
+    >>> import tinygrad_ann as tg
+    >>> logits = tg.tensor([[2.0, 0.5], [0.1, 0.3]])
+    >>> F = tg.functional
+    >>> round(F.cross_entropy(logits, np.array([0, -100])).item(), 4)  # the second is ignored
+    0.2014
     """
     _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(
+            f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}"
+        )
     logits, target, single = _batched("cross_entropy", ensure_tensor(logits), target)
+    logits, target, kept_shape = _classes_last("cross_entropy", logits, target)
     array = np.asarray(target.data if isinstance(target, Tensor) else target)
     if array.dtype.kind == "f" and array.ndim == 2:
         if array.shape != logits.shape:
             raise ShapeError(
                 f"cross_entropy: probability targets must have the logits' shape {logits.shape}, "
                 f"got {array.shape}"
+            )
+        if ignore_index != -100:
+            raise ValueError(
+                "cross_entropy: ignore_index applies to class-index targets, not probabilities"
             )
         if isinstance(target, Tensor) and array.dtype != logits.dtype:
             array = target.detach().astype(logits.dtype).data  # cast by an op, like the target
@@ -186,21 +252,47 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
     # The Tensor itself where its array is used as it is: each run of the op reads the
     # array the Tensor holds then.
     given: Any = target if isinstance(target, Tensor) and array is target._data else array
-    loss = ops.CrossEntropy.apply(logits, given, reduction=reduction)
-    return loss.reshape(()) if single and reduction == "none" else loss
+    options: dict[str, Any] = {}
+    if weight is not None or ignore_index != -100 or label_smoothing:
+        options = {
+            "weight": _class_weight("cross_entropy", weight, logits),
+            "ignore_index": ignore_index,
+            "smoothing": float(label_smoothing),
+        }
+    loss = ops.CrossEntropy.apply(logits, given, reduction=reduction, **options)
+    if reduction == "none":
+        return loss.reshape(()) if single else loss.reshape(kept_shape)
+    return loss
 
 
-def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood ``-log_probs[n, target[n]]``, for log-probabilities.
+def nll_loss(
+    log_probs: Tensor,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood ``-weight[t] log_probs[n, t]`` with ``t = target[n]``.
 
-    ``cross_entropy(x, t)`` equals ``nll_loss(log_softmax(x), t)``.
+    ``cross_entropy(x, t)`` equals ``nll_loss(log_softmax(x), t)``. Shapes,
+    ``weight`` and ``ignore_index`` are as in :func:`cross_entropy` (the mean
+    divides by the summed weights of the targets that are not ignored).
     """
     _check_reduction("nll_loss", reduction)
     log_probs, target, single = _batched("nll_loss", ensure_tensor(log_probs), target)
+    log_probs, target, kept_shape = _classes_last("nll_loss", log_probs, target)
     labels = _class_target("nll_loss", log_probs, target)
     given: Any = target if isinstance(target, Tensor) and labels is target._data else labels
-    loss = ops.NLLLoss.apply(log_probs, given, reduction=reduction)
-    return loss.reshape(()) if single and reduction == "none" else loss
+    loss = ops.NLLLoss.apply(
+        log_probs,
+        given,
+        reduction=reduction,
+        weight=_class_weight("nll_loss", weight, log_probs),
+        ignore_index=ignore_index,
+    )
+    if reduction == "none":
+        return loss.reshape(()) if single else loss.reshape(kept_shape)
+    return loss
 
 
 def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:

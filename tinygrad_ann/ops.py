@@ -79,6 +79,18 @@ def scatter_add(x: Any, shape: tuple[int, ...], index: Any) -> Any:
     return _scatter_add(x, shape, index)
 
 
+def sin(x: Any) -> Any:
+    return Sin.apply(x) if isinstance(x, Tensor) else np.sin(x)
+
+
+def cos(x: Any) -> Any:
+    return Cos.apply(x) if isinstance(x, Tensor) else np.cos(x)
+
+
+def cumsum(x: Any, axis: int) -> Any:
+    return Cumsum.apply(x, axis=axis) if isinstance(x, Tensor) else np.cumsum(x, axis=axis)
+
+
 def _swap_last_axes(x: Any) -> Any:
     axes = list(range(x.ndim))
     axes[-2], axes[-1] = axes[-1], axes[-2]
@@ -925,6 +937,250 @@ def _sizes(ends: list[int]) -> list[tuple[int, int]]:
     return [(end, end - start) for start, end in zip([0, *ends[:-1]], ends)]
 
 
+# ------------------------------------------------------------------ first-hour ops
+class Log1p(Primitive):
+    __slots__ = ()
+    name = "log1p"
+    formula = "∂x = ∂y / (1 + x)"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        return grad / (1 + a)
+
+
+class Expm1(Primitive):
+    __slots__ = ()
+    name = "expm1"
+    formula = "∂x = ∂y · (y + 1)"
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.expm1(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved
+        return grad * (out + 1)
+
+
+class Sin(Primitive):
+    __slots__ = ()
+    name = "sin"
+    formula = "∂x = ∂y · cos(x)"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        return grad * cos(a)
+
+
+class Cos(Primitive):
+    __slots__ = ()
+    name = "cos"
+    formula = "∂x = -∂y · sin(x)"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        return -grad * sin(a)
+
+
+class Clone(Primitive):
+    __slots__ = ()
+    name = "clone"
+    formula = "∂x = ∂y"
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class Round(Primitive):
+    __slots__ = ()
+    name = "round"
+    formula = "∂x = 0: a step function (as PyTorch)"
+
+    @staticmethod
+    def forward(ctx, a, decimals):
+        return np.round(a, decimals)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0
+
+
+class Remainder(_Binary):
+    __slots__ = ()
+    name = "remainder"
+    formula = "∂a = ∂y, ∂b = -∂y · floor(a / b)"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        return np.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        if not ctx.needs_input_grad[1]:
+            return grad, None
+        return grad, -grad * np.floor_divide(_data(a), _data(b))
+
+
+class FloorDivide(_Binary):
+    __slots__ = ()
+    name = "floor_divide"
+    formula = "∂a = ∂b = 0: a step function (as PyTorch)"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        zero = grad * 0
+        return zero, (zero if ctx.needs_input_grad[1] else None)
+
+
+def _flip(x: Any, axis: int) -> Any:
+    return x[(slice(None),) * axis + (slice(None, None, -1),)]
+
+
+class Cumsum(Primitive):
+    __slots__ = ()
+    name = "cumsum"
+    formula = "∂x = reversed cumulative sum of ∂y along the axis"
+
+    @staticmethod
+    def forward(ctx, a, axis):
+        ctx.save_for_backward(axis)
+        return np.cumsum(a, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (axis,) = ctx.saved
+        return _flip(cumsum(_flip(grad, axis), axis), axis)
+
+
+def _logsumexp(a: np.ndarray, axis: Any) -> np.ndarray:
+    """log Σ exp(a) over ``axis`` (kept), shifted by the max; an infinite max is not shifted."""
+    shift = np.max(a, axis=axis, keepdims=True) if a.size else np.zeros(())
+    shift = np.where(np.isfinite(shift), shift, 0)
+    with np.errstate(divide="ignore"):  # log 0 = -inf: every term was exp(-inf)
+        return np.log(np.add.reduce(np.exp(a - shift), axis=axis, keepdims=True)) + shift
+
+
+class LogSumExp(Primitive):
+    __slots__ = ()
+    name = "logsumexp"
+    formula = "∂x = ∂y · exp(x - y) = ∂y · softmax(x)"
+
+    @staticmethod
+    def forward(ctx, a, axis, keepdims):
+        kept = _logsumexp(a, axis)
+        out = np.asarray(kept if keepdims else np.squeeze(kept, axis=axis))
+        ctx.save_for_backward(a, out, axis, keepdims)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out, axis, keepdims = ctx.saved
+        if not keepdims:
+            shape = _keepdims_shape(np.shape(_data(a)), axis)
+            grad, out = grad.reshape(shape), out.reshape(shape)
+        return grad * exp(a - out)
+
+
+class Var(Primitive):
+    __slots__ = ()
+    name = "var"
+    formula = "∂x = ∂y · 2 (x - mean(x)) / (n - correction)"
+
+    @staticmethod
+    def forward(ctx, a, axis, correction, keepdims):
+        ctx.save_for_backward(a, axis, correction, keepdims)
+        centred = a - a.mean(axis=axis, keepdims=True)
+        squares = np.add.reduce(centred * centred, axis=axis, keepdims=keepdims)
+        with np.errstate(divide="ignore", invalid="ignore"):  # n <= correction: inf or NaN
+            return np.asarray(squares / _dof(a.shape, axis, correction))
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, axis, correction, keepdims = ctx.saved
+        shape = np.shape(_data(a))
+        grad = _expand_reduced(grad, shape, axis, keepdims)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad * (
+                2 * (a - a.mean(axis=axis, keepdims=True)) / _dof(shape, axis, correction)
+            )
+
+
+def _dof(shape: tuple[int, ...], axis: Any, correction: float) -> float:
+    """n - correction, floored at 0 as PyTorch does."""
+    return float(max(0, _reduced_count(shape, axis) - correction))
+
+
+class Norm(Primitive):
+    """The vector p-norm (p = 1, 2 or inf) over ``axis``; 2 over all axes is Frobenius's."""
+
+    __slots__ = ()
+    name = "norm"
+    formula = "∂x = ∂y · x / y (p = 2), ∂y · sign(x) (p = 1), shared by the largest |x| (inf)"
+
+    @staticmethod
+    def forward(ctx, a, p, axis, keepdims):
+        magnitude = np.abs(a)
+        largest = np.max(magnitude, axis=axis, keepdims=True, initial=0.0)
+        if p == 2:  # scaled by the largest |x|, so that squares never overflow or underflow
+            scale = np.where((largest > 0) & np.isfinite(largest), largest, 1.0)
+            scaled = a / scale
+            kept = scale * np.sqrt(np.add.reduce(scaled * scaled, axis=axis, keepdims=True))
+        elif p == 1:
+            kept = np.add.reduce(magnitude, axis=axis, keepdims=True)
+        else:
+            kept = largest
+        out = np.asarray(kept if keepdims else np.squeeze(kept, axis=axis))
+        ctx.save_for_backward(a, out, p, axis, keepdims)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out, p, axis, keepdims = ctx.saved
+        shape = np.shape(_data(a))
+        if not keepdims:
+            grad = grad.reshape(_keepdims_shape(shape, axis))
+            out = out.reshape(_keepdims_shape(shape, axis))
+        if p == 2:  # 0 at the zero vector, as PyTorch: a subgradient
+            return grad * a / where(_data(out) == 0, 1.0, out)
+        sign = np.sign(_data(a))
+        if p == 1:
+            return grad * sign
+        largest = np.abs(_data(a)) == _data(out)
+        return grad * (sign * largest / largest.sum(axis=axis, keepdims=True))
+
+
 # ------------------------------------------------------------------ losses
 def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
     if reduction == "mean":
@@ -1007,15 +1263,51 @@ class MSELoss(Primitive):
         return grad_prediction, (-grad_prediction if ctx.needs_input_grad[1] else None)
 
 
+def _weighted_targets(
+    labels: np.ndarray, classes: int, dtype: Any, weight: Any, ignore_index: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For class indices: ``w[y] · onehot(y)`` per row (0 for ignored rows), and ``w[y]``."""
+    kept = labels != ignore_index
+    safe = np.where(kept, labels, 0)
+    row_weight = kept.astype(dtype) if weight is None else np.where(kept, weight[safe], 0)
+    targets = np.zeros((len(labels), classes), dtype=dtype)
+    targets[np.arange(len(labels)), safe] = row_weight
+    return targets, row_weight
+
+
+def _soft_targets(
+    target: np.ndarray, classes: int, dtype: Any, weight: Any, ignore_index: int, smoothing: float
+) -> tuple[np.ndarray, float]:
+    """The (N, C) weights ``q`` of ``loss_n = -Σ_c q_nc log p_nc``, and the 'mean' divisor.
+
+    Class indices: ``q = (1 - ε) w_y onehot(y) + ε w / C`` on kept rows, divided by
+    ``Σ w_y`` over kept rows. Probabilities: ``q = w ((1 - ε) t + ε / C)``, divided by N.
+    These are PyTorch's definitions (its label-smoothed mean shares nll's divisor).
+    """
+    if target.ndim == 1:
+        picked, row_weight = _weighted_targets(target, classes, dtype, weight, ignore_index)
+        if smoothing:
+            spread = np.ones(classes, dtype) if weight is None else weight
+            kept = (target != ignore_index)[:, None]
+            picked = (1 - smoothing) * picked + (smoothing / classes) * spread * kept
+        return picked, float(np.add.reduce(row_weight))
+    soft = target if not smoothing else (1 - smoothing) * target + smoothing / classes
+    return (soft if weight is None else soft * weight), float(len(target))
+
+
 class CrossEntropy(Primitive):
     """Softmax cross-entropy over the last axis of (N, C) logits.
 
     ``target`` holds class indices of shape (N,) or probabilities of shape (N, C).
+    ``weight`` (C,), ``ignore_index`` and ``label_smoothing`` are PyTorch's.
     """
 
     __slots__ = ()
     name = "cross_entropy"
-    formula = "∂z = ∂y · (softmax(z) - onehot(t)) / N (N = 1 for a sum)"
+    formula = (
+        "∂z = ∂y · (softmax(z) - onehot(t)) / N (N = 1 for a sum; with weights, smoothing "
+        "or probabilities q: softmax(z) Σq - q, N = Σ w_t)"
+    )
     private_saved = (0,)
 
     @classmethod
@@ -1025,27 +1317,39 @@ class CrossEntropy(Primitive):
         return super().explain_value_error(arrays, error)
 
     @staticmethod
-    def forward(ctx, logits, target, reduction):
+    def forward(ctx, logits, target, reduction, weight=None, ignore_index=-100, smoothing=0.0):
         if target.ndim == 1:  # checked here, not by the caller, so that every run checks
-            _check_class_labels("cross_entropy", logits, target)
+            _check_class_labels("cross_entropy", logits, target[target != ignore_index])
         log_probs = _log_softmax(logits, -1)
-        if target.ndim == 1:
-            losses = -log_probs.reshape(-1).take(_label_positions(target, log_probs.shape[-1]))
+        classes = log_probs.shape[-1]
+        plain = weight is None and not smoothing
+        if plain and target.ndim == 1 and not np.any(target == ignore_index):
+            losses = -log_probs.reshape(-1).take(_label_positions(target, classes))
+            ctx.save_for_backward(log_probs, target, reduction, len(target))
+            return _reduce(losses, reduction)
+        if plain and target.ndim == 2:
+            soft, count = target, float(len(target))
         else:
-            losses = -(target * log_probs).sum(axis=-1)
-        ctx.save_for_backward(log_probs, target, reduction)
+            soft, count = _soft_targets(
+                target, classes, log_probs.dtype, weight, ignore_index, smoothing
+            )
+        losses = -(soft * log_probs).sum(axis=-1)
+        ctx.save_for_backward(log_probs, soft, reduction, count)
+        if reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):  # every row ignored: NaN
+                return np.asarray(np.add.reduce(losses, axis=None) / count)
         return _reduce(losses, reduction)
 
     def lift_saved(self, output):
         # log_probs is an intermediate: rebuild it from the logits as a recorded Tensor.
         logits = self._lifted_input(0, self.inputs[0], self.parents[0])
-        _, target, reduction = self.saved
-        return logits.log_softmax(-1), target, reduction
+        _, target, reduction, count = self.saved
+        return logits.log_softmax(-1), target, reduction, count
 
     @staticmethod
     def backward(ctx, grad):
-        log_probs, target, reduction = ctx.saved
-        scale = _reduction_scale(grad, len(log_probs), reduction)
+        log_probs, target, reduction, count = ctx.saved
+        scale = _reduction_scale(grad, count, reduction)
         if reduction == "none":
             scale = scale[:, None]
         probs = exp(log_probs)
@@ -1059,7 +1363,7 @@ class CrossEntropy(Primitive):
 class NLLLoss(Primitive):
     __slots__ = ()
     name = "nll_loss"
-    formula = "∂z = -∂y · onehot(t) / N (N = 1 for a sum)"
+    formula = "∂z = -∂y · w_t onehot(t) / N (N = Σ w_t, 1 for a sum)"
 
     @classmethod
     def explain_value_error(cls, arrays, error):
@@ -1068,18 +1372,33 @@ class NLLLoss(Primitive):
         return super().explain_value_error(arrays, error)
 
     @staticmethod
-    def forward(ctx, log_probs, target, reduction):
-        _check_class_labels("nll_loss", log_probs, target)  # here, so that every run checks
-        ctx.save_for_backward(log_probs.shape, target, reduction)
-        return _reduce(-log_probs[np.arange(len(target)), target], reduction)
+    def forward(ctx, log_probs, target, reduction, weight=None, ignore_index=-100):
+        # Here, so that every run checks.
+        _check_class_labels("nll_loss", log_probs, target[target != ignore_index])
+        picked, row_weight = _weighted_targets(
+            target, log_probs.shape[-1], log_probs.dtype, weight, ignore_index
+        )
+        count = float(np.add.reduce(row_weight))
+        ctx.save_for_backward(picked, reduction, count)
+        # Picked, not summed against zeros: an ignored row's -inf must not make 0 · -inf.
+        chosen = log_probs[np.arange(len(target)), np.where(target != ignore_index, target, 0)]
+        with np.errstate(invalid="ignore"):
+            losses = np.where(row_weight != 0, -row_weight * chosen, 0.0)
+        if reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):  # every row ignored: NaN
+                return np.asarray(np.add.reduce(losses, axis=None) / count)
+        return _reduce(losses, reduction)
+
+    def lift_saved(self, output):
+        return self.saved  # picked holds the labels' weights: constants
 
     @staticmethod
     def backward(ctx, grad):
-        shape, target, reduction = ctx.saved
-        scale = _reduction_scale(grad, shape[0], reduction)
+        picked, reduction, count = ctx.saved
+        scale = _reduction_scale(grad, count, reduction)
         if reduction == "none":
             scale = scale[:, None]
-        return -scale * _one_hot(target, shape[1], np.result_type(_data(grad))), None
+        return -scale * picked, None
 
 
 # log(p) is floored at -100, as PyTorch does, so p = 0 or 1 gives a finite loss.

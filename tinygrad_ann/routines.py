@@ -6,22 +6,58 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import ops
+from .reductions import _axis_or_dim
 from .tensor import ArrayLike, Tensor, ensure_tensor
+from .tensor_methods import gather as gather
 
 
-def sum(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return ensure_tensor(x).sum(axis, keepdims)
+def sum(  # noqa: A001
+    x: ArrayLike,
+    axis: Any = None,
+    keepdims: bool = False,
+    *,
+    dim: Any = None,
+    keepdim: bool = False,
+) -> Tensor:
+    return ensure_tensor(x).sum(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def mean(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return ensure_tensor(x).mean(axis, keepdims)
+def mean(
+    x: ArrayLike,
+    axis: Any = None,
+    keepdims: bool = False,
+    *,
+    dim: Any = None,
+    keepdim: bool = False,
+) -> Tensor:
+    return ensure_tensor(x).mean(axis, keepdims, dim=dim, keepdim=keepdim)
 
 
-def max(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def max(  # noqa: A001
+    x: ArrayLike,
+    axis: Any = None,
+    keepdims: bool = False,
+    *,
+    dim: Any = None,
+    keepdim: bool = False,
+) -> Any:
+    """NumPy's ``max(x, axis)`` gives the values, PyTorch's ``max(x, dim=)`` (values, indices)."""
+    if dim is not None:
+        return ensure_tensor(x).max(dim=dim, keepdim=keepdim)
     return ensure_tensor(x).max(axis=axis, keepdims=keepdims)
 
 
-def min(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def min(  # noqa: A001
+    x: ArrayLike,
+    axis: Any = None,
+    keepdims: bool = False,
+    *,
+    dim: Any = None,
+    keepdim: bool = False,
+) -> Any:
+    """As :func:`max`: ``min(x, axis)`` the values, ``min(x, dim=)`` (values, indices)."""
+    if dim is not None:
+        return ensure_tensor(x).min(dim=dim, keepdim=keepdim)
     return ensure_tensor(x).min(axis=axis, keepdims=keepdims)
 
 
@@ -97,11 +133,23 @@ def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
     return ops.Where.apply(condition, a, b)
 
 
-def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concatenate(
+    tensors: Sequence[ArrayLike], axis: int | None = None, *, dim: int | None = None
+) -> Tensor:
+    """Join tensors along an existing axis (``axis=`` or PyTorch's ``dim=``; 0 by default)."""
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
-    return ops.Concatenate.apply(*tensors, axis=axis)
+    return ops.Concatenate.apply(*tensors, axis=_axis_or_dim("concatenate", axis, dim) or 0)
+
+
+def cat(tensors: Sequence[ArrayLike], dim: int = 0) -> Tensor:
+    """PyTorch's name for :func:`concatenate`.
+
+    >>> import tinygrad_ann as tg
+    >>> tg.cat([tg.ones(2), tg.zeros(1)])
+    Tensor([1., 1., 0.])
+    """
+    return concatenate(tensors, dim)
 
 
 def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
@@ -109,3 +157,37 @@ def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("stack: need at least one tensor")
     return ops.Stack.apply(*tensors, axis=axis)
+
+
+def tril(x: ArrayLike, diagonal: int = 0) -> Tensor:
+    """The lower triangle of ``x``'s last two axes (see :meth:`Tensor.tril`)."""
+    return ensure_tensor(x).tril(diagonal)
+
+
+def triu(x: ArrayLike, diagonal: int = 0) -> Tensor:
+    """The upper triangle of ``x``'s last two axes (see :meth:`Tensor.triu`)."""
+    return ensure_tensor(x).triu(diagonal)
+
+
+def sin(x: ArrayLike) -> Tensor:
+    return ensure_tensor(x).sin()
+
+
+def cos(x: ArrayLike) -> Tensor:
+    return ensure_tensor(x).cos()
+
+
+def log1p(x: ArrayLike) -> Tensor:
+    return ensure_tensor(x).log1p()
+
+
+def expm1(x: ArrayLike) -> Tensor:
+    return ensure_tensor(x).expm1()
+
+
+def logsumexp(x: ArrayLike, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return ensure_tensor(x).logsumexp(dim, keepdim)
+
+
+def cumsum(x: ArrayLike, dim: int) -> Tensor:
+    return ensure_tensor(x).cumsum(dim)

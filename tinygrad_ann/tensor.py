@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Union, overload
 import numpy as np
 
 from .errors import DTypeError
+from .tensor_methods import TensorMethods
 
 if TYPE_CHECKING:
     from .autograd import Function
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     ``Tensor(data, requires_grad=False, dtype=None)`` copies ``data`` (a NumPy
@@ -266,6 +267,7 @@ class Tensor:
         gradient: ArrayLike | None = None,
         retain_graph: bool | None = None,
         create_graph: bool = False,
+        inputs: Sequence[Tensor] | Tensor | None = None,
     ) -> None:
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that needs it.
 
@@ -273,20 +275,10 @@ class Tensor:
         one element. The graph's saved arrays are freed afterwards unless
         ``retain_graph=True``. With ``create_graph=True`` the accumulated
         ``.grad`` tensors are themselves recorded, so they can be differentiated
-        again; ``retain_graph`` then defaults to True.
+        again; ``retain_graph`` then defaults to True. With ``inputs``, only
+        those tensors' ``.grad`` is accumulated (leaves or not), as in PyTorch.
         """
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward(): this tensor does not require grad and has no recorded graph; "
-                "create the inputs with requires_grad=True (and not inside no_grad())"
-            )
-        seed = autograd.seed_gradient("backward()", self, gradient, create_graph)
-        autograd.run_backward(
-            (self,),
-            (seed,),
-            retain_graph=create_graph if retain_graph is None else retain_graph,
-            create_graph=create_graph,
-        )
+        autograd.engine.backward_of(self, gradient, retain_graph, create_graph, inputs)
 
     # ----------------------------------------------------------------- arithmetic
     def __add__(self, other: ArrayLike) -> Tensor:
@@ -590,14 +582,6 @@ class Tensor:
         """Permute axes as ``np.transpose`` does (reversed when none are given)."""
         order = _normalize_shape(axes) if axes else None
         return ops.Transpose.apply(self, axes=order)
-
-    def squeeze(self, axis: int | Sequence[int] | None = None) -> Tensor:
-        """Drop size-1 axes."""
-        return self.reshape(np.squeeze(np.empty(self.shape, dtype=bool), axis=axis).shape)
-
-    def unsqueeze(self, axis: int) -> Tensor:
-        """Insert a size-1 axis at ``axis``."""
-        return self.reshape(np.expand_dims(np.empty(self.shape, dtype=bool), axis).shape)
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.GetItem.apply(self, index=_index(index))

@@ -38,6 +38,8 @@ _UFUNC_OPERATORS: dict[np.ufunc, Callable[[Any, Any], Tensor]] = {
     np.multiply: ops.Mul.apply,
     np.true_divide: ops.Div.apply,
     np.power: ops.Pow.apply,
+    np.remainder: ops.Remainder.apply,
+    np.floor_divide: ops.FloorDivide.apply,
     np.matmul: ops.MatMul.apply,
     np.less: _compare(np.less),
     np.less_equal: _compare(np.less_equal),

@@ -20,6 +20,7 @@ ENGINE = {
     "arrays",
     "in_place",
     "reductions",
+    "tensor_methods",
     "ufuncs",
     "errors",
     "autograd",
@@ -43,6 +44,7 @@ UPWARD = {
     ("tinygrad_ann.tensor", "tinygrad_ann.ops"),  # a Tensor's operators are the op table's door
     ("tinygrad_ann.ufuncs", "tinygrad_ann.ops"),  # np.add(array, tensor) goes through the same door
     ("tinygrad_ann.reductions", "tinygrad_ann.ops"),  # max(dim=)'s indices: Tensor's methods too
+    ("tinygrad_ann.tensor_methods", "tinygrad_ann.ops"),  # Tensor's base class: its methods too
     ("tinygrad_ann.tensor", "tinygrad_ann.viz"),  # a notebook's picture of a Tensor, on request
 }
 # Tensor ↔ Function: Tensor's side (the class and the helpers it was split into) and
@@ -52,6 +54,7 @@ CIRCLE = {
     "tinygrad_ann.arrays",
     "tinygrad_ann.in_place",
     "tinygrad_ann.reductions",
+    "tinygrad_ann.tensor_methods",
     "tinygrad_ann.ufuncs",
     "tinygrad_ann.ops",
     "tinygrad_ann.autograd",

@@ -498,6 +498,45 @@ def seed_gradient(
     return seed
 
 
+def backward_of(
+    output: Tensor,
+    gradient: Any,
+    retain_graph: bool | None,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | Tensor | None,
+) -> None:
+    """``output.backward(...)``: accumulate into ``.grad`` of the leaves, or of ``inputs`` only."""
+    if not output.requires_grad:
+        raise RuntimeError(
+            "backward(): this tensor does not require grad and has no recorded graph; "
+            "create the inputs with requires_grad=True (and not inside no_grad())"
+        )
+    if inputs is not None:
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        if not inputs:
+            raise RuntimeError("backward(): inputs= is empty; leave it out to reach every leaf")
+        for position, tensor in enumerate(inputs):
+            if not isinstance(tensor, Tensor) or not tensor.requires_grad:
+                raise RuntimeError(
+                    f"backward(): inputs[{position}] "
+                    + (
+                        f"is a {type(tensor).__name__}, not a Tensor"
+                        if not isinstance(tensor, Tensor)
+                        else "does not require grad, so it cannot receive one"
+                    )
+                )
+    seed = seed_gradient("backward()", output, gradient, create_graph)
+    found = run_backward(
+        (output,),
+        (seed,),
+        retain_graph=create_graph if retain_graph is None else retain_graph,
+        inputs=inputs,
+        create_graph=create_graph,
+    )
+    if inputs is not None:
+        _write_grads(found)
+
+
 # Without allow_unused every input gets a Tensor; overloads tell type checkers so.
 @overload
 def grad(

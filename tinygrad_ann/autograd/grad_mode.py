@@ -23,6 +23,7 @@ __all__ = [
     "enable_grad",
     "is_grad_enabled",
     "no_grad",
+    "set_grad_enabled",
     "switches",
     "thread_id",
 ]
@@ -164,3 +165,41 @@ class enable_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
 
     def __init__(self) -> None:
         super().__init__(True)
+
+
+class set_grad_enabled(_SetGradMode):  # noqa: N801 - PyTorch's name
+    """Turn recording on or off in this thread: at once when called, and back to the
+    mode before the call at the end of a ``with`` block, as PyTorch's does.
+
+    >>> import tinygrad_ann as tg
+    >>> w = tg.ones(2, requires_grad=True)
+    >>> with tg.set_grad_enabled(False):
+    ...     print((w * 2).requires_grad)
+    False
+    >>> _ = tg.set_grad_enabled(False)
+    >>> tg.is_grad_enabled()
+    False
+    >>> _ = tg.set_grad_enabled(True)
+    """
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled: mode must be True or False, got {mode!r}")
+        super().__init__(mode)
+        state = switches()
+        self._before_call: bool | None = state.grad_enabled
+        state.grad_enabled = mode
+
+    def __enter__(self) -> None:
+        # The call already set the mode: the first block restores the one before the call.
+        before, self._before_call = self._before_call, None
+        state = switches()
+        self._previous.push(state.grad_enabled if before is None else before)
+        state.grad_enabled = self._enabled
+
+    def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:  # type: ignore[override]
+        # As a decorator it sets the mode only while the function runs.
+        if self._before_call is not None:
+            switches().grad_enabled = self._before_call
+            self._before_call = None
+        return super().__call__(function)

@@ -128,17 +128,50 @@ class MSELoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """``F.cross_entropy`` as a module: takes raw logits, not probabilities."""
+    """``F.cross_entropy`` as a module: takes raw logits, not probabilities.
+
+    ``weight``, ``ignore_index`` and ``label_smoothing`` are passed on (keywords only).
+    """
+
+    def __init__(
+        self,
+        reduction: str = "mean",
+        *,
+        weight: Any = None,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__(reduction)
+        self.weight = None if weight is None else np.array(getattr(weight, "data", weight))
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
-        return F.cross_entropy(logits, target, self.reduction)
+        return F.cross_entropy(
+            logits,
+            target,
+            self.weight,
+            self.ignore_index,
+            self.reduction,
+            self.label_smoothing,
+        )
 
 
 class NLLLoss(_Loss):
-    """``F.nll_loss`` as a module: takes log-probabilities."""
+    """``F.nll_loss`` as a module: takes log-probabilities.
+
+    ``weight`` and ``ignore_index`` are passed on (keywords only).
+    """
+
+    def __init__(
+        self, reduction: str = "mean", *, weight: Any = None, ignore_index: int = -100
+    ) -> None:
+        super().__init__(reduction)
+        self.weight = None if weight is None else np.array(getattr(weight, "data", weight))
+        self.ignore_index = ignore_index
 
     def forward(self, log_probs: Tensor, target: Any) -> Tensor:
-        return F.nll_loss(log_probs, target, self.reduction)
+        return F.nll_loss(log_probs, target, self.weight, self.ignore_index, self.reduction)
 
 
 class BCELoss(_Loss):
