@@ -226,12 +226,14 @@ def cross_entropy(
     0.2014
     """
     _check_reduction("cross_entropy", reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
+    if label_smoothing and not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(
             f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}"
         )
     logits, target, single = _batched("cross_entropy", ensure_tensor(logits), target)
-    logits, target, kept_shape = _classes_last("cross_entropy", logits, target)
+    kept_shape = None
+    if logits.ndim > 2:  # (N, C, d1, ...): one row per position
+        logits, target, kept_shape = _classes_last("cross_entropy", logits, target)
     array = np.asarray(target.data if isinstance(target, Tensor) else target)
     if array.dtype.kind == "f" and array.ndim == 2:
         if array.shape != logits.shape:
@@ -261,7 +263,9 @@ def cross_entropy(
         }
     loss = ops.CrossEntropy.apply(logits, given, reduction=reduction, **options)
     if reduction == "none":
-        return loss.reshape(()) if single else loss.reshape(kept_shape)
+        if single:
+            return loss.reshape(())
+        return loss if kept_shape is None else loss.reshape(kept_shape)
     return loss
 
 

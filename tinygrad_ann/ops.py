@@ -1222,14 +1222,31 @@ def _minus_one_hot(probs: Any, labels: np.ndarray) -> Any:
     return probs
 
 
-def _check_class_labels(op: str, scores: np.ndarray, labels: np.ndarray) -> None:
-    """Raise LabelError unless every label is a class of the (N, C) ``scores``."""
-    classes = scores.shape[-1]
-    # Seen as unsigned, a negative label is huge: one reduction finds both kinds of error.
+def _labels_in_range(labels: np.ndarray, classes: int) -> bool:
+    """Whether every label lies in [0, classes): one reduction, since a negative label
+    seen as unsigned is huge."""
     unsigned = labels
     if labels.dtype.kind == "i":
         unsigned = labels.view(labels.dtype.str.replace("i", "u"))  # keeps the byte order
-    if labels.size and unsigned.max() >= classes:
+    return not labels.size or bool(unsigned.max() < classes)
+
+
+def _unignored_labels(op: str, scores: np.ndarray, labels: np.ndarray, ignore_index: int) -> bool:
+    """Check the labels that are not ``ignore_index`` (LabelError names a bad one); return
+    whether some label is ``ignore_index``. All labels in range, with an ignore_index that
+    is no class (PyTorch's -100), needs one reduction and no copy: the common call."""
+    classes = scores.shape[-1]
+    if _labels_in_range(labels, classes):
+        return 0 <= ignore_index < classes and bool((labels == ignore_index).any())
+    kept = labels != ignore_index
+    _check_class_labels(op, scores, labels[kept])
+    return not kept.all()
+
+
+def _check_class_labels(op: str, scores: np.ndarray, labels: np.ndarray) -> None:
+    """Raise LabelError unless every label is a class of the (N, C) ``scores``."""
+    classes = scores.shape[-1]
+    if not _labels_in_range(labels, classes):
         bad = labels[(labels < 0) | (labels >= classes)]
         raise LabelError(
             f"{op}: target holds class index {bad[0]}, outside [0, {classes - 1}] for scores "
@@ -1318,12 +1335,13 @@ class CrossEntropy(Primitive):
 
     @staticmethod
     def forward(ctx, logits, target, reduction, weight=None, ignore_index=-100, smoothing=0.0):
+        ignored = False
         if target.ndim == 1:  # checked here, not by the caller, so that every run checks
-            _check_class_labels("cross_entropy", logits, target[target != ignore_index])
+            ignored = _unignored_labels("cross_entropy", logits, target, ignore_index)
         log_probs = _log_softmax(logits, -1)
         classes = log_probs.shape[-1]
         plain = weight is None and not smoothing
-        if plain and target.ndim == 1 and not np.any(target == ignore_index):
+        if plain and target.ndim == 1 and not ignored:
             losses = -log_probs.reshape(-1).take(_label_positions(target, classes))
             ctx.save_for_backward(log_probs, target, reduction, len(target))
             return _reduce(losses, reduction)
@@ -1374,7 +1392,7 @@ class NLLLoss(Primitive):
     @staticmethod
     def forward(ctx, log_probs, target, reduction, weight=None, ignore_index=-100):
         # Here, so that every run checks.
-        _check_class_labels("nll_loss", log_probs, target[target != ignore_index])
+        _unignored_labels("nll_loss", log_probs, target, ignore_index)
         picked, row_weight = _weighted_targets(
             target, log_probs.shape[-1], log_probs.dtype, weight, ignore_index
         )
