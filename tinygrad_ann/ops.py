@@ -1191,8 +1191,11 @@ def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
 
 
 def _reduction_scale(grad: Any, count: int, reduction: str) -> Any:
-    """The upstream gradient as a per-element factor on the unreduced losses."""
-    return grad / count if reduction == "mean" else grad
+    """The upstream gradient as a per-element factor on the unreduced losses. A mean over
+    nothing (every target ignored) is NaN, as its gradient is, without NumPy's warning."""
+    if reduction != "mean":
+        return grad
+    return grad / count if count else grad * np.nan
 
 
 def _one_hot(labels: np.ndarray, classes: int, dtype: Any) -> np.ndarray:

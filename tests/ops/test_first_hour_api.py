@@ -609,3 +609,16 @@ def test_the_functions_take_dim_and_keepdim_too():
     np.testing.assert_array_equal(indices.numpy(), X.argmax(axis=1))
     assert tg.min(x, dim=0, keepdim=True).values.shape == (1, 4)
     assert tg.max(x, axis=1).shape == (3,)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_a_mean_over_only_ignored_targets_is_nan_without_a_warning(loss):
+    """As PyTorch: the loss and its gradient are NaN, and NumPy prints nothing."""
+    import warnings
+
+    scores = tg.tensor([[1.0, 2.0], [0.5, 0.1]], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = getattr(F, loss)(scores, np.array([-100, -100]))
+        value.backward()
+    assert np.isnan(value.item()) and np.isnan(scores.grad.numpy()).all()
