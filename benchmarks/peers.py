@@ -60,6 +60,12 @@ from workloads import (
     CHAIN_REPEATS,
     W7_EPS,
     W7_LR,
+    W8_CONTEXT,
+    W8_HEADS,
+    W8_LAYERS,
+    W8_LR,
+    W8_VOCABULARY,
+    W8_WIDTH,
     FirstStep,
     batches,
     loop_result,
@@ -70,6 +76,7 @@ from workloads import (
     w5_setup,
     w6_setup,
     w7_setup,
+    w8_setup,
 )
 
 
@@ -290,6 +297,54 @@ def w7_torch(batches: int, compiled: bool = False) -> dict:
     statistics = sum((n.running_mean.sum() + n.running_var.sum()).item() for n in norms)
     outcome = {"loss": loss.item(), "running_stats": statistics}
     return {**step.outcome(loss.item()), **outcome} if isinstance(step, FirstStep) else outcome
+
+
+def w8_torch(steps: int) -> float:
+    """The character transformer, as ``workloads.w8_tinygrad``: the same weights and batches."""
+    import torch
+    import torch.nn.functional as TF
+
+    nn, float32 = torch.nn, torch.float32
+    data = w8_setup()
+
+    class CharTransformer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.token_embedding = nn.Embedding(W8_VOCABULARY, W8_WIDTH, dtype=float32)
+            self.position_embedding = nn.Embedding(W8_CONTEXT, W8_WIDTH, dtype=float32)
+            self.blocks = nn.ModuleList(
+                nn.TransformerEncoderLayer(
+                    W8_WIDTH,
+                    W8_HEADS,
+                    4 * W8_WIDTH,
+                    dropout=0.0,
+                    activation="gelu",
+                    batch_first=True,
+                    norm_first=True,
+                    dtype=float32,
+                )
+                for _ in range(W8_LAYERS)
+            )
+            self.norm = nn.LayerNorm(W8_WIDTH, dtype=float32)
+            self.head = nn.Linear(W8_WIDTH, W8_VOCABULARY, dtype=float32)
+
+        def forward(self, tokens, mask):
+            x = self.token_embedding(tokens) + self.position_embedding(torch.arange(W8_CONTEXT))
+            for block in self.blocks:
+                x = block(x, src_mask=mask, is_causal=True)
+            return self.head(self.norm(x))
+
+    model = CharTransformer()
+    model.load_state_dict({key: torch.from_numpy(value) for key, value in data.weights.items()})
+    optimizer = torch.optim.AdamW(model.parameters(), lr=W8_LR)
+    mask = nn.Transformer.generate_square_subsequent_mask(W8_CONTEXT, dtype=float32)
+    for inputs, targets in data.batches[:steps]:
+        logits = model(torch.from_numpy(inputs), mask)
+        loss = TF.cross_entropy(logits.permute(0, 2, 1), torch.from_numpy(targets))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss.item()
 
 
 # ---------------------------------------------------------------- MyGrad
@@ -620,6 +675,7 @@ WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
     "W5": {"torch": w5_torch},
     "W6": {"torch": w6_torch},
     "W7": {"torch": w7_torch, "torch.compile": _compiled(w7_torch), "mygrad": w7_mygrad},
+    "W8": {"torch": w8_torch},
 }
 
 

@@ -18,6 +18,9 @@ SYSTEM is ``numpy``, ``tinygrad`` or a peer (``torch-1t``, ``torch-2t``, ``mygra
 - W7: one epoch of ``examples/digits_cnn.py``'s CNN on the digits, for ``bench.py``
   (no NumPy version: the peers are compared with tinygrad_ann; needs scikit-learn);
 - W7c: W7 with tinygrad_ann's step compiled (compared with tinygrad_ann's W7).
+- W8: training steps of ``examples/char_transformer.py``'s decoder-only transformer
+  (2 pre-norm layers, 4 heads, width 64, context 64, 142 characters), float32,
+  batch 32, AdamW (no NumPy version: the peers are compared with tinygrad_ann).
 
 Prints one JSON line: seconds, final loss (W6: v·Hv; W7 adds the sum of the batch
 norms' running statistics), and (with ``--memory``) the tracemalloc peak in bytes.
@@ -45,11 +48,11 @@ from tinygrad_ann import nn, optim
 
 # Full sizes from the workload definitions; --quick divides the loop counts.
 # W7 counts batches: one epoch of 1,347 images in batches of 32 is 43 of them.
-EPOCHS = {"W1": 20_000, "W2": 2_000, "W3": 200, "W4": 20, "W6": 50, "W7": 43}
+EPOCHS = {"W1": 20_000, "W2": 2_000, "W3": 200, "W4": 20, "W6": 50, "W7": 43, "W8": 20}
 EPOCHS.update({f"{name}c": EPOCHS[name] for name in ("W1", "W2", "W3", "W4", "W7")})
 QUICK_DIVISOR = 100
 # A hundredth of W7's epoch would be a single batch: too little to exercise the optimizer's state.
-QUICK_ITERATIONS = {"W7": 3, "W7c": 3}
+QUICK_ITERATIONS = {"W7": 3, "W7c": 3, "W8": 3}
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -590,6 +593,74 @@ def w7_tinygrad(batches: int, compiled: bool = False) -> dict:
     return {**times, "running_stats": statistics}
 
 
+# ---------------------------------------------------------------- W8
+W8_BATCH_SIZE, W8_CONTEXT, W8_VOCABULARY, W8_SEED = 32, 64, 142, 0
+W8_WIDTH, W8_HEADS, W8_LAYERS, W8_LR = 64, 4, 2, 3e-3
+
+
+class TransformerSetup(NamedTuple):
+    """Everything W8's systems share: the batches and the initial weights (float32)."""
+
+    batches: list[tuple[np.ndarray, np.ndarray]]  # (inputs, targets), each (32, 64) codes
+    weights: dict[str, np.ndarray]  # the state dict, under PyTorch's keys
+
+
+class CharTransformer(nn.Module):
+    """``examples/char_transformer.py``'s model at its default sizes, in float32."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.token_embedding = nn.Embedding(W8_VOCABULARY, W8_WIDTH, dtype=np.float32)
+        self.position_embedding = nn.Embedding(W8_CONTEXT, W8_WIDTH, dtype=np.float32)
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                W8_WIDTH,
+                W8_HEADS,
+                4 * W8_WIDTH,
+                dropout=0.0,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
+                dtype=np.float32,
+            )
+            for _ in range(W8_LAYERS)
+        )
+        self.norm = nn.LayerNorm(W8_WIDTH, dtype=np.float32)
+        self.head = nn.Linear(W8_WIDTH, W8_VOCABULARY, dtype=np.float32)
+
+    def forward(self, tokens: np.ndarray, mask: tg.Tensor) -> tg.Tensor:
+        x = self.token_embedding(tokens) + self.position_embedding(np.arange(W8_CONTEXT))
+        for block in self.blocks:
+            x = block(x, src_mask=mask, is_causal=True)
+        return self.head(self.norm(x))
+
+
+@functools.cache
+def w8_setup() -> TransformerSetup:
+    """Random character codes (the model's speed does not depend on the text), and the
+    weights tinygrad_ann's layers draw after ``tg.manual_seed(W8_SEED)``."""
+    rng = np.random.default_rng(W8_SEED)
+    windows = rng.integers(0, W8_VOCABULARY, (EPOCHS["W8"], W8_BATCH_SIZE, W8_CONTEXT + 1))
+    tg.manual_seed(W8_SEED)
+    weights = {key: value.numpy().copy() for key, value in CharTransformer().state_dict().items()}
+    return TransformerSetup([(window[:, :-1], window[:, 1:]) for window in windows], weights)
+
+
+def w8_tinygrad(steps: int) -> float:
+    """``steps`` AdamW steps of the character transformer: the last step's loss."""
+    data = w8_setup()
+    model = CharTransformer()
+    model.load_state_dict(data.weights)  # copies
+    optimizer = optim.AdamW(model.parameters(), lr=W8_LR)
+    mask = tg.triu(tg.full((W8_CONTEXT, W8_CONTEXT), float("-inf"), dtype=np.float32), 1)
+    for inputs, targets in data.batches[:steps]:
+        loss = F.cross_entropy(model(inputs, mask).permute(0, 2, 1), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
 TRAININGS = {
     "W1": w1_training,
     "W2": w2_training,
@@ -610,6 +681,7 @@ WORKLOADS: dict[str, dict[str, Callable[..., float | dict]]] = {
     "W6": {"tinygrad": w6_tinygrad},
     "W7": {"tinygrad": w7_tinygrad},
     "W7c": {"tinygrad": functools.partial(w7_tinygrad, compiled=True)},
+    "W8": {"tinygrad": w8_tinygrad},
 }
 SYSTEMS = ("numpy", "tinygrad")
 

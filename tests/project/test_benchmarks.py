@@ -59,7 +59,8 @@ def peer_cases():
     """(system, workload) for every peer workload; torch eager once, with one thread."""
     for system in ("torch-1t", "torch-compile", "mygrad", "autograd", "jax"):
         for workload in peers.WORKLOADS:
-            if peers.has_workload(system, workload) and workload not in ("W6", "W7"):  # no NumPy
+            no_numpy = workload in ("W6", "W7", "W8")
+            if peers.has_workload(system, workload) and not no_numpy:
                 yield pytest.param(system, workload, id=f"{system}-{workload}")
 
 
@@ -514,3 +515,20 @@ def test_report_judges_compiled_workloads_at_the_later_steps_speed():
     assert "tinygrad first step (recording or compiling, median of the runs): W1c 0.01s" in table
     results["W1c"]["steady_ratios"] = {"tinygrad": 1.6}
     assert "W1c tinygrad 1.60x (target <= 1.5: MISSED)" in bench.report(results, systems)
+
+
+def test_transformer_workload_is_the_character_example_and_agrees_with_pytorch():
+    """W8's model has the example's parameters; PyTorch from the same weights gets its loss."""
+    spec = importlib.util.spec_from_file_location(
+        "char_transformer", Path(__file__).resolve().parents[2] / "examples/char_transformer.py"
+    )
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    shapes = {key: value.shape for key, value in workloads.w8_setup().weights.items()}
+    model = example.CharTransformer(workloads.W8_VOCABULARY)
+    assert shapes == {key: value.shape for key, value in model.state_dict().items()}
+    ours = workloads.run("tinygrad", "W8", quick=True)
+    assert ours["iterations"] == workloads.QUICK_ITERATIONS["W8"] and np.isfinite(ours["loss"])
+    pytest.importorskip("torch", reason="an optional benchmark peer")
+    theirs = workloads.run("torch-1t", "W8", quick=True)
+    np.testing.assert_allclose(theirs["loss"], ours["loss"], rtol=bench.tolerance("W8"))

@@ -1,6 +1,7 @@
 """Every example script runs (briefly) and reaches its result, so the examples never rot."""
 
 import importlib.util
+import math
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,9 @@ def test_every_script_is_covered():
         "digits_predict",
         "newton_logistic",
         "gradient_penalty",
+        "char_lstm",
+        "char_transformer",
+        "char_compare",
     }
 
 
@@ -109,3 +113,45 @@ def test_gradient_penalty_keeps_the_input_gradient_small():
     assert penalised["accuracy"] > 0.9
     assert plain["penalty_before"] == penalised["penalty_before"]  # same seed, same start
     assert penalised["penalty_after"] < plain["penalty_after"] / 5
+
+
+def check_character_model(result: dict, output: str, sample_length: int) -> None:
+    bits = result["validation_bits_per_char"]
+    assert math.isfinite(bits)
+    assert bits < math.log2(result["vocabulary_size"])  # better than a uniform guess
+    assert len(result["sample"]) == sample_length
+    assert f"final validation {bits:.3f} bits/char" in output
+
+
+def test_char_lstm_learns_in_a_few_dozen_steps_and_writes_a_sample(capsys):
+    result = load("char_lstm").main(["--quick", "--sample-length", "120"])
+    check_character_model(result, capsys.readouterr().out, 120)
+
+
+def test_char_transformer_learns_in_a_few_dozen_steps_and_writes_a_sample(capsys):
+    result = load("char_transformer").main(["--quick", "--sample-length", "120"])
+    check_character_model(result, capsys.readouterr().out, 120)
+
+
+def test_character_batches_depend_only_on_the_seed():
+    module = load("char_lstm")
+    corpus = module.load_corpus()
+    total = len(corpus.train) + len(corpus.validation)
+    assert len(corpus.train) == int(0.9 * total)  # the last 10% is for validation
+    first, again, other = (module.batches(corpus.train, 4, 16, seed) for seed in (0, 0, 1))
+    for _ in range(3):
+        inputs, targets = next(first)
+        np.testing.assert_array_equal(inputs, next(again)[0])
+        np.testing.assert_array_equal(inputs[:, 1:], targets[:, :-1])
+    assert not np.array_equal(inputs, next(other)[0])
+
+
+def test_character_models_train_as_in_pytorch_from_the_same_weights():
+    pytest.importorskip("torch", reason="PyTorch is an optional reference")
+    results = load("char_compare").main(
+        "--steps 4 --batch-size 4 --length 16 --hidden-size 16 --embedding-dim 8 "
+        "--width 16 --heads 2 --layers 1 --validation-windows 8".split()
+    )
+    for result in results.values():
+        assert result["tinygrad_ann"] < result["before"]
+        assert result["relative_difference"] < 0.01
