@@ -579,8 +579,16 @@ class Tensor(TensorMethods):
         return self.reshape((*shape[:start], merged, *shape[end + 1 :]))
 
     def transpose(self, *axes: Any) -> Tensor:
-        """Permute axes as ``np.transpose`` does (reversed when none are given)."""
+        """Permute axes as ``np.transpose`` does (reversed when none are given); two axes
+        of a tensor with more swap just those two, as ``torch.transpose(x, 0, 1)``."""
         order = _normalize_shape(axes) if axes else None
+        ndim = self._data.ndim
+        if order is not None and len(order) == 2 and ndim > 2:
+            # NumPy refuses a partial permutation, so PyTorch's meaning changes nothing valid.
+            first, second = (_axis_in("transpose", axis, ndim) for axis in order)
+            swapped = list(range(ndim))
+            swapped[first], swapped[second] = second, first
+            order = tuple(swapped)
         return ops.Transpose.apply(self, axes=order)
 
     def __getitem__(self, index: Any) -> Tensor:
@@ -615,6 +623,13 @@ def _index(index: Any) -> Any:
 
 # Slots named differently by earlier versions, for their pickles.
 _RENAMED_SLOTS = {"data": "_data", "grad": "_grad"}
+
+
+def _axis_in(op: str, axis: Any, ndim: int) -> int:
+    """``axis`` of a tensor with ``ndim`` axes as a position from 0, checked."""
+    if not isinstance(axis, int | np.integer) or not -ndim <= axis < ndim:
+        raise IndexError(f"{op}: axis {axis!r} is out of range for a tensor with {ndim} axes")
+    return int(axis) % ndim
 
 
 from . import autograd, ops  # noqa: E402 - both build on Tensor; imported last to break the cycle

@@ -622,3 +622,23 @@ def test_a_mean_over_only_ignored_targets_is_nan_without_a_warning(loss):
         value = getattr(F, loss)(scores, np.array([-100, -100]))
         value.backward()
     assert np.isnan(value.item()) and np.isnan(scores.grad.numpy()).all()
+
+
+def test_transpose_of_two_axes_swaps_them_as_pytorch_does():
+    """x.transpose(1, 2) on a 3-d tensor is torch.transpose's swap; NumPy's full
+    permutations and the 2-d case mean what they did."""
+    data = np.arange(24.0).reshape(2, 3, 4)
+    x = tg.tensor(data, requires_grad=True)
+    swapped = x.transpose(1, 2)
+    np.testing.assert_array_equal(swapped.numpy(), np.swapaxes(data, 1, 2))
+    np.testing.assert_array_equal(x.transpose(-1, 0).numpy(), np.swapaxes(data, -1, 0))
+    np.testing.assert_array_equal(x.transpose(0, 2, 1).numpy(), data.transpose(0, 2, 1))
+    np.testing.assert_array_equal(tg.transpose(x, 2, 0).numpy(), np.swapaxes(data, 2, 0))
+    (swapped * np.arange(24.0).reshape(2, 4, 3)).sum().backward()
+    np.testing.assert_array_equal(
+        x.grad.numpy(), np.swapaxes(np.arange(24.0).reshape(2, 4, 3), 1, 2)
+    )
+    with pytest.raises(
+        IndexError, match="transpose: axis 3 is out of range for a tensor with 3 axes"
+    ):
+        x.transpose(0, 3)
