@@ -1,5 +1,6 @@
 """``python -m tinygrad_ann demo``: the table, the training runs and the pictures."""
 
+import math
 import sys
 import xml.etree.ElementTree as ET
 
@@ -131,3 +132,22 @@ def test_command_line_runs_the_demo(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "tinygrad_ann demo" in printed
     assert (tmp_path / "pictures").is_dir()
+
+
+def test_demo_trains_both_character_models_in_their_quick_form(quick_demo):
+    result, text, _ = quick_demo
+    assert set(result.character_models) == {"char_lstm", "char_transformer"}
+    uniform = math.log2(142)  # the corpus's distinct characters
+    assert all(0 < bits < uniform for bits in result.character_models.values())
+    assert "examples/char_transformer.py --quick" in text
+    assert "    final validation" in text and "    sample (temperature 0.8):" in text
+
+
+def test_demo_without_the_examples_says_it_skipped_the_character_models(monkeypatch):
+    lines: list[str] = []
+    result = demo.DemoResult([], [])
+    monkeypatch.setattr(demo, "__file__", "/nowhere/tinygrad_ann/teaching/demo.py")
+    demo._character_models(True, result, lines.append)
+    assert result.character_models == {}
+    assert result.skipped == ["the character models (examples/ is not in this installation)"]
+    assert "run the demo from a checkout" in lines[0]

@@ -18,6 +18,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import itertools
 import sys
 import time
@@ -65,6 +68,8 @@ class DemoResult:
     skipped: list[str] = field(default_factory=list)
     #: The perceptron trained again with its loss compiled (``tg.compile``).
     compiled: TrainingRun[nn.Module] | None = None
+    #: Final validation bits per character of each character model that ran, by example.
+    character_models: dict[str, float] = field(default_factory=dict)
 
 
 def _progress(epochs: int, description: str, echo: Echo) -> Iterator[int]:
@@ -432,7 +437,33 @@ def run(out_dir: str | Path = "demo-out", quick: bool = False, echo: Echo = prin
 
     echo("\n5. Beyond the MLP: a small CNN on the 8x8 digits\n")
     _digits_cnn(epochs(12), out_dir, result, echo)
+
+    echo("\n6. Sequences: character-level models of this project's own docs\n")
+    _character_models(quick, result, echo)
     return result
+
+
+def _character_models(quick: bool, result: DemoResult, echo: Echo) -> None:
+    """Run ``examples/char_lstm.py`` and ``char_transformer.py`` (their quick form unless
+    ``quick`` is False) from a checkout of the repository; an installed package has no
+    examples, and says so."""
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    if not (examples / "char_lstm.py").is_file():
+        result.skipped.append("the character models (examples/ is not in this installation)")
+        echo("  skipped: run the demo from a checkout of the repository to train them")
+        return
+    for name in ("char_lstm", "char_transformer"):
+        echo(f"  examples/{name}.py{' --quick' if quick else ''}")
+        spec = importlib.util.spec_from_file_location(name, examples / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        printed = io.StringIO()  # the example prints; the demo echoes, indented
+        with contextlib.redirect_stdout(printed):
+            outcome = module.main(["--quick"] if quick else [])
+        for line in printed.getvalue().splitlines():
+            echo(f"    {line}")
+        result.character_models[name] = outcome["validation_bits_per_char"]
 
 
 def _digits_cnn(epochs: int, out_dir: Path, result: DemoResult, echo: Echo) -> None:
