@@ -104,7 +104,15 @@ PEER_TARGETS: dict[str, tuple[tuple[str, str, Callable, Callable], ...]] = {
             lambda r: 1 / r,
             lambda v: v <= 3,
         ),
-    )
+    ),
+    "W8": (
+        (
+            "torch-2t",
+            "within 3x of PyTorch eager on 2 threads (our time / torch-2t's <= 3)",
+            lambda r: 1 / r,
+            lambda v: v <= 3,
+        ),
+    ),
 }
 OPS_PER_W4_RUN = 1_000
 # glibc's malloc serves a large array (128 KiB and up, by default) either from
