@@ -357,3 +357,20 @@ def test_encoder_layer_agrees_with_pytorch(torch, activation, norm_first, batch_
     (expected * torch.tensor(upstream)).sum().backward()
     _same_gradients(ours, theirs)
     np.testing.assert_allclose(mine.grad.data, reference.grad.numpy(), **TIGHT)
+
+
+def test_erf_in_float32_is_within_six_of_its_ulps_and_keeps_its_dtype():
+    """float32 is computed in float32 (a third of the time); float64 stays within an ulp."""
+    import math
+
+    from tinygrad_ann.sequence_ops import erf_array
+
+    points = np.concatenate([np.linspace(-6.0, 6.0, 20001), [0.0, -0.0, 30.0, -30.0]])
+    single = points.astype(np.float32)
+    exact = np.array([math.erf(float(value)) for value in single])
+    got = erf_array(single)
+    assert got.dtype == np.float32
+    ulps = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    assert np.max(np.abs(got.astype(np.float64) - exact) / ulps) <= 6
+    assert np.isnan(erf_array(np.array([np.nan], dtype=np.float32))).all()
+    assert np.signbit(erf_array(np.array([-0.0], dtype=np.float32)))[0]
