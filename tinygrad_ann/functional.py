@@ -171,11 +171,13 @@ def _classes_last(op: str, scores: Tensor, target: Any) -> tuple[Tensor, Any, tu
         return scores, target, kept
     array = np.asarray(target.data if isinstance(target, Tensor) else target)
     order = (0, *range(2, scores.ndim), 1)
-    rows: np.ndarray
+    # A Tensor target (as tg.compile passes every array argument) is rearranged by ops, so
+    # that a replay rearranges the call's own target instead of reusing the first one's.
+    rows: Any = target.detach() if isinstance(target, Tensor) else array
     if array.dtype.kind == "f" and array.shape == scores.shape:  # probabilities
-        rows = np.transpose(array, order).reshape(-1, scores.shape[1])
+        rows = rows.transpose(*order).reshape(-1, scores.shape[1])
     elif array.shape == kept:
-        rows = array.reshape(-1)
+        rows = rows.reshape(-1)
     else:
         raise ShapeError(
             f"{op}: scores of shape {scores.shape} need class indices of shape {kept} "
