@@ -368,17 +368,25 @@ def _torch_options(options: dict[str, Any]) -> dict[str, Any]:
     return {k: torch.tensor(v) if k == "weight" else v for k, v in options.items()}
 
 
+TARGETS = {
+    "indices": (LOGITS, LABELS),
+    "spatial": (SPATIAL, SPATIAL_LABELS),
+    "probabilities": (LOGITS, PROBS),
+    "one_sample": (LOGITS[0], LABELS[0]),
+}
+# ignore_index applies to class indices only (with probabilities it is refused, tested apart).
+LOSS_CASES = [
+    pytest.param(*TARGETS[kind], options, id=f"{kind}-{'-'.join(options) or 'plain'}")
+    for kind in TARGETS
+    for options in LOSS_OPTIONS
+    if not (kind == "probabilities" and "ignore_index" in options)
+]
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("options", LOSS_OPTIONS, ids=lambda o: "-".join(o) or "plain")
-@pytest.mark.parametrize(
-    ("logits", "target"),
-    [(LOGITS, LABELS), (SPATIAL, SPATIAL_LABELS), (LOGITS, PROBS), (LOGITS[0], LABELS[0])],
-    ids=["indices", "spatial", "probabilities", "one_sample"],
-)
+@pytest.mark.parametrize(("logits", "target", "options"), LOSS_CASES)
 def test_cross_entropy_matches_pytorch(logits, target, options, reduction):
     torch = torch_module()
-    if target.dtype.kind == "f" and "ignore_index" in options:
-        pytest.skip("ignore_index applies to class indices only")
     side_by_side(
         lambda x: F.cross_entropy(x, target, reduction=reduction, **options),
         lambda x: torch.nn.functional.cross_entropy(
@@ -642,3 +650,8 @@ def test_transpose_of_two_axes_swaps_them_as_pytorch_does():
         IndexError, match="transpose: axis 3 is out of range for a tensor with 3 axes"
     ):
         x.transpose(0, 3)
+
+
+def test_ignore_index_with_probability_targets_is_refused():
+    with pytest.raises(ValueError, match="ignore_index applies to class-index targets"):
+        F.cross_entropy(tg.tensor(LOGITS), PROBS, ignore_index=1)
