@@ -350,6 +350,19 @@ class ArgExtreme(Primitive):
         return np.asarray(function(a, axis=axis, keepdims=keepdims))
 
 
+class Truth(Primitive):
+    """Whether all (``np.all``) or any (``np.any``) elements are true along ``axis``: a
+    boolean, not differentiable; an op so that ``tg.compile`` replays it (see :class:`Compare`)."""
+
+    __slots__ = ()
+    name = "truth"
+    formula = "∂a = 0: a truth value is constant almost everywhere (never recorded)"
+
+    @staticmethod
+    def forward(ctx, a, function, axis, keepdims):
+        return np.asarray(function(a, axis=axis, keepdims=keepdims))
+
+
 class Cast(Primitive):
     __slots__ = ()
     name = "cast"

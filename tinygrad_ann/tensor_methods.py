@@ -171,6 +171,34 @@ class TensorMethods:
         """
         return _variance("std", self, dim, unbiased, keepdim or keepdims, correction, axis).sqrt()
 
+    def all(
+        self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None, keepdims: bool = False
+    ) -> Tensor:
+        """Whether every element is true (nonzero) over ``dim`` (all by default): a bool
+        Tensor, not differentiable.
+
+        >>> import tinygrad_ann as tg
+        >>> (tg.tensor([[1.0, -2.0], [3.0, 4.0]]) > 0).all(dim=1)
+        Tensor([False,  True])
+        """
+        return _truth(
+            "all", self, np.all, _reduced_axes("all", self, axis, dim), keepdim or keepdims
+        )
+
+    def any(
+        self, dim: Axes = None, keepdim: bool = False, *, axis: Axes = None, keepdims: bool = False
+    ) -> Tensor:
+        """Whether some element is true (nonzero) over ``dim`` (all by default): a bool
+        Tensor, not differentiable.
+
+        >>> import tinygrad_ann as tg
+        >>> (tg.tensor([1.0, -2.0]) < 0).any()
+        Tensor(True)
+        """
+        return _truth(
+            "any", self, np.any, _reduced_axes("any", self, axis, dim), keepdim or keepdims
+        )
+
     def logsumexp(
         self,
         dim: Axes = None,
@@ -440,6 +468,12 @@ def gather(source: ArrayLike, dim: int, index: ArrayLike) -> Tensor:
     picked: list[Any] = list(np.indices(indices.shape, sparse=True))
     picked[axis] = indices
     return ops.GetItem.apply(source, index=tuple(picked))
+
+
+def _truth(where: str, tensor: Any, function: Any, axis: Any, keepdims: bool) -> Tensor:
+    from . import ops
+
+    return ops.Truth.apply(tensor._data, function=function, axis=axis, keepdims=keepdims)
 
 
 def _triangle(where: str, tensor: Any, diagonal: int, lower: bool) -> Tensor:

@@ -655,3 +655,35 @@ def test_transpose_of_two_axes_swaps_them_as_pytorch_does():
 def test_ignore_index_with_probability_targets_is_refused():
     with pytest.raises(ValueError, match="ignore_index applies to class-index targets"):
         F.cross_entropy(tg.tensor(LOGITS), PROBS, ignore_index=1)
+
+
+@pytest.mark.parametrize("name", ["all", "any"])
+def test_all_and_any_are_pytorchs_and_replay_compiled(name):
+    """Bool Tensors over dim= or axis=, with keepdim; an op, so tg.compile replays them."""
+    data = np.array([[1.0, -2.0, 0.0], [3.0, 4.0, 5.0]])
+    for kwargs, numpy_kwargs in [
+        ({}, {}),
+        ({"dim": 1}, {"axis": 1}),
+        ({"dim": 0, "keepdim": True}, {"axis": 0, "keepdims": True}),
+        ({"axis": (0, 1)}, {"axis": (0, 1)}),
+    ]:
+        result = getattr(tg.tensor(data) > 0, name)(**kwargs)
+        expected = getattr(np, name)(data > 0, **numpy_kwargs)
+        assert result.dtype == np.bool_ and not result.requires_grad
+        np.testing.assert_array_equal(result.numpy(), expected)
+    step = tg.compile(lambda t: getattr(t > 0, name)(dim=1))
+    for seed in range(3):  # the first call records, the others replay
+        values = np.random.default_rng(seed).standard_normal((4, 3))
+        np.testing.assert_array_equal(
+            step(tg.tensor(values)).numpy(), getattr(np, name)(values > 0, axis=1)
+        )
+
+
+@pytest.mark.parametrize("name", ["all", "any"])
+def test_all_and_any_match_pytorch(name):
+    torch = pytest.importorskip("torch", reason="PyTorch is an optional reference")
+    data = np.array([[1.0, -2.0, 0.0], [3.0, 4.0, 5.0]])
+    for kwargs in ({}, {"dim": 1}, {"dim": 0, "keepdim": True}):
+        theirs = getattr(torch.tensor(data) > 0, name)(**kwargs)
+        ours = getattr(tg.tensor(data) > 0, name)(**kwargs)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
