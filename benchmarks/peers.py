@@ -47,6 +47,7 @@ importable here:
 
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib
 import importlib.metadata
@@ -68,6 +69,7 @@ from workloads import (
     W8_WIDTH,
     FirstStep,
     batches,
+    example,
     loop_result,
     time_blocks,
     w1_setup,
@@ -304,42 +306,14 @@ def w8_torch(steps: int) -> float:
     import torch
     import torch.nn.functional as TF
 
-    nn, float32 = torch.nn, torch.float32
     data = w8_setup()
-
-    class CharTransformer(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.token_embedding = nn.Embedding(W8_VOCABULARY, W8_WIDTH, dtype=float32)
-            self.position_embedding = nn.Embedding(W8_CONTEXT, W8_WIDTH, dtype=float32)
-            self.blocks = nn.ModuleList(
-                nn.TransformerEncoderLayer(
-                    W8_WIDTH,
-                    W8_HEADS,
-                    4 * W8_WIDTH,
-                    dropout=0.0,
-                    activation="gelu",
-                    batch_first=True,
-                    norm_first=True,
-                    dtype=float32,
-                )
-                for _ in range(W8_LAYERS)
-            )
-            self.norm = nn.LayerNorm(W8_WIDTH, dtype=float32)
-            self.head = nn.Linear(W8_WIDTH, W8_VOCABULARY, dtype=float32)
-
-        def forward(self, tokens, mask):
-            x = self.token_embedding(tokens) + self.position_embedding(torch.arange(W8_CONTEXT))
-            for block in self.blocks:
-                x = block(x, src_mask=mask, is_causal=True)
-            return self.head(self.norm(x))
-
-    model = CharTransformer()
+    sizes = argparse.Namespace(width=W8_WIDTH, heads=W8_HEADS, layers=W8_LAYERS, length=W8_CONTEXT)
+    compare = example("char_compare")  # the examples' PyTorch twin of the model
+    model = compare.torch_twin("transformer", sizes, W8_VOCABULARY, torch, torch.float32)
     model.load_state_dict({key: torch.from_numpy(value) for key, value in data.weights.items()})
     optimizer = torch.optim.AdamW(model.parameters(), lr=W8_LR)
-    mask = nn.Transformer.generate_square_subsequent_mask(W8_CONTEXT, dtype=float32)
     for inputs, targets in data.batches[:steps]:
-        logits = model(torch.from_numpy(inputs), mask)
+        logits = model(torch.from_numpy(inputs))
         loss = TF.cross_entropy(logits.permute(0, 2, 1), torch.from_numpy(targets))
         optimizer.zero_grad()
         loss.backward()

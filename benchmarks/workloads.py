@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import itertools
 import json
 import time
 import tracemalloc
 from collections.abc import Callable
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -605,34 +607,21 @@ class TransformerSetup(NamedTuple):
     weights: dict[str, np.ndarray]  # the state dict, under PyTorch's keys
 
 
-class CharTransformer(nn.Module):
-    """``examples/char_transformer.py``'s model at its default sizes, in float32."""
+def example(name: str) -> Any:
+    """An example script of ``examples/``, as a module: W8 times the example's own model."""
+    path = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.token_embedding = nn.Embedding(W8_VOCABULARY, W8_WIDTH, dtype=np.float32)
-        self.position_embedding = nn.Embedding(W8_CONTEXT, W8_WIDTH, dtype=np.float32)
-        self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                W8_WIDTH,
-                W8_HEADS,
-                4 * W8_WIDTH,
-                dropout=0.0,
-                activation="gelu",
-                batch_first=True,
-                norm_first=True,
-                dtype=np.float32,
-            )
-            for _ in range(W8_LAYERS)
-        )
-        self.norm = nn.LayerNorm(W8_WIDTH, dtype=np.float32)
-        self.head = nn.Linear(W8_WIDTH, W8_VOCABULARY, dtype=np.float32)
 
-    def forward(self, tokens: np.ndarray, mask: tg.Tensor) -> tg.Tensor:
-        x = self.token_embedding(tokens) + self.position_embedding(np.arange(W8_CONTEXT))
-        for block in self.blocks:
-            x = block(x, src_mask=mask, is_causal=True)
-        return self.head(self.norm(x))
+def w8_model() -> nn.Module:
+    """``examples/char_transformer.py``'s model at W8's sizes, in float32."""
+    return example("char_transformer").CharTransformer(
+        W8_VOCABULARY, W8_CONTEXT, W8_WIDTH, W8_HEADS, W8_LAYERS, dtype=np.float32
+    )
 
 
 @functools.cache
@@ -642,19 +631,18 @@ def w8_setup() -> TransformerSetup:
     rng = np.random.default_rng(W8_SEED)
     windows = rng.integers(0, W8_VOCABULARY, (EPOCHS["W8"], W8_BATCH_SIZE, W8_CONTEXT + 1))
     tg.manual_seed(W8_SEED)
-    weights = {key: value.numpy().copy() for key, value in CharTransformer().state_dict().items()}
+    weights = {key: value.numpy().copy() for key, value in w8_model().state_dict().items()}
     return TransformerSetup([(window[:, :-1], window[:, 1:]) for window in windows], weights)
 
 
 def w8_tinygrad(steps: int) -> float:
     """``steps`` AdamW steps of the character transformer: the last step's loss."""
     data = w8_setup()
-    model = CharTransformer()
+    model = w8_model()
     model.load_state_dict(data.weights)  # copies
     optimizer = optim.AdamW(model.parameters(), lr=W8_LR)
-    mask = tg.triu(tg.full((W8_CONTEXT, W8_CONTEXT), float("-inf"), dtype=np.float32), 1)
     for inputs, targets in data.batches[:steps]:
-        loss = F.cross_entropy(model(inputs, mask).permute(0, 2, 1), targets)
+        loss = F.cross_entropy(model(inputs).permute(0, 2, 1), targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

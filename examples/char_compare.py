@@ -32,8 +32,11 @@ def beside(name: str):
     return module
 
 
-def torch_twin(kind: str, arguments: argparse.Namespace, vocabulary_size: int, torch: Any) -> Any:
-    """The PyTorch model with the same layers under the same names."""
+def torch_twin(
+    kind: str, arguments: argparse.Namespace, vocabulary_size: int, torch: Any, dtype: Any = None
+) -> Any:
+    """The PyTorch model with the same layers under the same names, in ``dtype`` (float64
+    by default)."""
     torch_nn = torch.nn
 
     class CharLSTM(torch_nn.Module):
@@ -72,12 +75,14 @@ def torch_twin(kind: str, arguments: argparse.Namespace, vocabulary_size: int, t
         def forward(self, tokens: Any) -> Any:
             length = tokens.shape[1]
             x = self.token_embedding(tokens) + self.position_embedding(torch.arange(length))
-            mask = torch_nn.Transformer.generate_square_subsequent_mask(length, dtype=torch.float64)
+            mask = torch_nn.Transformer.generate_square_subsequent_mask(
+                length, dtype=self.head.weight.dtype
+            )
             for block in self.blocks:
                 x = block(x, src_mask=mask, is_causal=True)
             return self.head(self.norm(x))
 
-    return (CharLSTM if kind == "lstm" else CharTransformer)().double()
+    return (CharLSTM if kind == "lstm" else CharTransformer)().to(dtype or torch.float64)
 
 
 def tinygrad_model(kind: str, arguments: argparse.Namespace, vocabulary_size: int) -> nn.Module:
