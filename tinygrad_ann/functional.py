@@ -161,14 +161,17 @@ def _batched(op: str, scores: Tensor, target: Any) -> tuple[Tensor, Any, bool]:
     return scores, target, False
 
 
-def _classes_last(op: str, scores: Tensor, target: Any) -> tuple[Tensor, Any, tuple[int, ...]]:
+def _classes_last(
+    op: str, scores: Tensor, target: Any
+) -> tuple[Tensor, Any, tuple[int, ...] | None]:
     """(N, C, d1, ...) scores as (N·d1·..., C) rows, and the target as their rows.
 
-    Also gives the shape a ``reduction="none"`` result takes back, (N, d1, ...).
+    Also gives the shape a ``reduction="none"`` result takes back, (N, d1, ...), or None
+    for (N, C) scores, which are rows already (and go through untouched, as most do).
     """
-    kept = (scores.shape[0], *scores.shape[2:])
     if scores.ndim <= 2:
-        return scores, target, kept
+        return scores, target, None
+    kept = (scores.shape[0], *scores.shape[2:])
     array = np.asarray(target.data if isinstance(target, Tensor) else target)
     order = (0, *range(2, scores.ndim), 1)
     # A Tensor target (as tg.compile passes every array argument) is rearranged by ops, so
@@ -233,9 +236,7 @@ def cross_entropy(
             f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}"
         )
     logits, target, single = _batched("cross_entropy", ensure_tensor(logits), target)
-    kept_shape = None
-    if logits.ndim > 2:  # (N, C, d1, ...): one row per position
-        logits, target, kept_shape = _classes_last("cross_entropy", logits, target)
+    logits, target, kept_shape = _classes_last("cross_entropy", logits, target)
     array = np.asarray(target.data if isinstance(target, Tensor) else target)
     if array.dtype.kind == "f" and array.ndim == 2:
         if array.shape != logits.shape:
@@ -264,11 +265,17 @@ def cross_entropy(
             "smoothing": float(label_smoothing),
         }
     loss = ops.CrossEntropy.apply(logits, given, reduction=reduction, **options)
-    if reduction == "none":
-        if single:
-            return loss.reshape(())
-        return loss if kept_shape is None else loss.reshape(kept_shape)
-    return loss
+    return _unreduced_shape(loss, reduction, single, kept_shape)
+
+
+def _unreduced_shape(
+    loss: Tensor, reduction: str, single: bool, kept_shape: tuple[int, ...] | None
+) -> Tensor:
+    """A ``reduction="none"`` loss in the target's shape: () for a single sample,
+    (N, d1, ...) for scores with positions; any other loss as it is."""
+    if reduction != "none" or (kept_shape is None and not single):
+        return loss
+    return loss.reshape(()) if single else loss.reshape(kept_shape)
 
 
 def nll_loss(
@@ -296,9 +303,7 @@ def nll_loss(
         weight=_class_weight("nll_loss", weight, log_probs),
         ignore_index=ignore_index,
     )
-    if reduction == "none":
-        return loss.reshape(()) if single else loss.reshape(kept_shape)
-    return loss
+    return _unreduced_shape(loss, reduction, single, kept_shape)
 
 
 def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
