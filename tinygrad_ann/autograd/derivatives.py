@@ -25,7 +25,13 @@ import numpy as np
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .engine import grad
-from .forward_mode import differentiable_copies, jvp_products, linearized, unrecordable_op
+from .forward_mode import (
+    differentiable_copies,
+    jvp_products,
+    linearized,
+    unrecordable_op,
+    zeros_of,
+)
 from .grad_mode import enable_grad
 
 __all__ = ["hessian", "hvp", "jacobian"]
@@ -173,6 +179,15 @@ def _first_gradients(output: Tensor, copies: tuple[Tensor, ...]) -> tuple[Tensor
     return grad(output, copies, create_graph=True, allow_unused=True)
 
 
+def _filled(gradients: Sequence[Tensor | None], copies: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """The recorded gradients, a zero Tensor for each copy the output does not depend on:
+    the outputs whose JVP forward-over-reverse takes."""
+    return tuple(
+        gradient if gradient is not None else zeros_of(copy)
+        for gradient, copy in zip(gradients, copies)
+    )
+
+
 def jacobian(
     fn: Callable[..., Tensor],
     inputs: Inputs,
@@ -260,10 +275,7 @@ def hessian(
     output = _scalar("hessian", fn, copies)
     gradients = _first_gradients(output, copies)
     if chosen == "forward":
-        live = tuple(
-            gradient if gradient is not None else Tensor(np.zeros(copy.shape, dtype=copy.dtype))
-            for gradient, copy in zip(gradients, copies)
-        )
+        live = _filled(gradients, copies)
         blocks = _forward_blocks(live, copies)
     else:
         blocks = [
@@ -316,10 +328,7 @@ def hvp(
         arrays.append(array)
     output = _scalar("hvp", fn, copies)
     if _checked_mode("hvp", mode, ("reverse", "forward")) == "forward":
-        gradients = tuple(
-            gradient if gradient is not None else Tensor(np.zeros(copy.shape, dtype=copy.dtype))
-            for gradient, copy in zip(_first_gradients(output, copies), copies)
-        )
+        gradients = _filled(_first_gradients(output, copies), copies)
         products = jvp_products("hvp", gradients, copies, tuple(arrays), False, False, is_tuple)
         found_forward = tuple(product.detach() for product in products)
         return output.detach(), found_forward if is_tuple else found_forward[0]

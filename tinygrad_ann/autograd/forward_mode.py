@@ -150,7 +150,8 @@ def _unused(where: str, position: int, is_tuple: bool) -> ValueError:
     )
 
 
-def _zeros(reference: Tensor) -> Tensor:
+def zeros_of(reference: Tensor) -> Tensor:
+    """Zeros in the shape and dtype of ``reference``: the derivative of what depends on nothing."""
     return Tensor(np.zeros(reference.shape, dtype=reference.dtype))
 
 
@@ -214,7 +215,7 @@ def jvp_products(
 ) -> list[Tensor]:
     """``J v`` for each output (zeros where it depends on no input)."""
     live = [position for position, output in enumerate(outputs) if output.requires_grad]
-    products = [_zeros(output) for output in outputs]
+    products = [zeros_of(output) for output in outputs]
     blocker = unrecordable_op(outputs)
     if blocker is not None:
         if create_graph:  # J·v would have to be recorded through it
@@ -354,7 +355,7 @@ def vjp(
             if gradient is None:
                 if strict:
                     raise _unused("vjp", position, is_tuple)
-                gradient = _zeros(copy)
+                gradient = zeros_of(copy)
             gradients.append(_result(gradient, create_graph))
         return tuple(gradients) if is_tuple else gradients[0]
 
