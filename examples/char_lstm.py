@@ -39,6 +39,12 @@ class Corpus:
         self.characters, self.train, self.validation = characters, train, validation
 
     def encode(self, text: str) -> np.ndarray:
+        unknown = sorted(set(text) - set(self.characters))
+        if unknown:
+            raise ValueError(
+                f"the prompt holds {', '.join(map(repr, unknown))}, which the corpus never "
+                "uses, so the model has no code for it; use characters of the docs' text"
+            )
         return np.array([self.characters.index(char) for char in text], dtype=np.int64)
 
     def decode(self, codes: Any) -> str:
@@ -209,6 +215,9 @@ def run(
     if arguments.batch_size is None:
         arguments.batch_size = 8 if arguments.quick else 32
     limit = 16 if arguments.quick else None
+    if not arguments.prompt:
+        raise ValueError("the prompt is empty; the sample continues it: give it a character")
+    prompt = corpus.encode(arguments.prompt)  # a prompt it cannot encode: refused before training
     validation = validation_windows(corpus.validation, length, limit)
     size = sum(parameter.size for parameter in model.parameters())
     print(
@@ -229,9 +238,7 @@ def run(
     )
     print(f"final validation {result['validation_bits_per_char']:.3f} bits/char")
     tg.manual_seed(arguments.seed)
-    written = corpus.decode(
-        sample(corpus.encode(arguments.prompt), arguments.sample_length, arguments.temperature)
-    )
+    written = corpus.decode(sample(prompt, arguments.sample_length, arguments.temperature))
     print(f"sample (temperature {arguments.temperature}):\n{arguments.prompt}{written}")
     return {**result, "sample": written, "vocabulary_size": len(corpus.characters)}
 

@@ -155,3 +155,13 @@ def test_character_models_train_as_in_pytorch_from_the_same_weights():
     for result in results.values():
         assert result["tinygrad_ann"] < result["before"]
         assert result["relative_difference"] < 0.01
+
+
+def test_character_models_refuse_a_prompt_outside_the_corpus_by_name():
+    corpus = load("char_lstm").load_corpus()
+    with pytest.raises(ValueError, match=r"the prompt holds '\\x00', '\\x01', which the corpus"):
+        corpus.encode("<a\x00\x01")
+    assert corpus.decode(corpus.encode('The "x"')) == 'The "x"'
+    for name in ("char_lstm", "char_transformer"):  # refused before any training
+        with pytest.raises(ValueError, match="the prompt is empty"):
+            load(name).main(["--quick", "--prompt", ""])
