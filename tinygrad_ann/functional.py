@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .conv_ops import avg_pool2d, conv2d, max_pool2d  # noqa: F401 - re-exported as F.*
+from .conv_ops import avg_pool2d, conv2d, max_pool2d  # re-exported as F.*
 from .errors import DTypeError, ShapeError
 from .tensor import Tensor, ensure_tensor
 
@@ -332,12 +332,38 @@ def binary_cross_entropy_with_logits(
     return ops.BinaryCrossEntropyWithLogits.apply(logits, target, reduction=reduction)
 
 
-from .norm_ops import batch_norm, dropout, layer_norm  # noqa: E402, F401 - re-exported as F.*
+from .norm_ops import batch_norm, dropout, layer_norm  # noqa: E402 - re-exported as F.*
 
 # Sequence models: embeddings, GELU, attention.
-from .sequence_functional import (  # noqa: E402, F401 - re-exported as F.*
+from .sequence_functional import (  # noqa: E402 - re-exported as F.*
     embedding,
     erf,
     gelu,
     scaled_dot_product_attention,
 )
+
+# The functional API, also what the reference documents.
+__all__ = [
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "conv2d",
+    "cross_entropy",
+    "dropout",
+    "embedding",
+    "erf",
+    "gelu",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "max_pool2d",
+    "mse_loss",
+    "nll_loss",
+    "relu",
+    "scaled_dot_product_attention",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]

@@ -12,6 +12,8 @@ import numpy as np
 from ..factories import generator
 from ..tensor import Tensor
 
+__all__ = ["kaiming_uniform_", "normal_", "ones_", "uniform_", "xavier_uniform_", "zeros_"]
+
 
 def _fans(tensor: Tensor) -> tuple[int, int]:
     """fan_in and fan_out of a weight of shape (out, in, *kernel)."""
