@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean mutation
+.PHONY: demo test lint bench clean mutation notebooks docs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,22 @@ demo: $(BIN)/.installed
 	@scripts/install-chromium.sh
 	$(BIN)/python -m tinygrad_ann demo
 
-test: $(BIN)/.installed lint
-	@scripts/install-graphviz.sh
+test: $(BIN)/.installed lint docs
 	@scripts/install-chromium.sh
 	# Two workers on two cores: OpenBLAS's own threads on top oversubscribe them, which
 	# made medium matrix products 40x slower and the suite a quarter longer.
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
+
+# The notebooks, executed top to bottom by a real Jupyter kernel into build/notebooks/
+# (with their outputs); any error, warning, stderr output or a notebook over its time
+# limit fails. NOTEBOOK=01_perceptron_diabetes runs one.
+notebooks: $(BIN)/.installed
+	@scripts/install-graphviz.sh
+	$(BIN)/python scripts/run_notebooks.py $(NOTEBOOK)
+
+# The documentation site, built strict into build/site/ (open build/site/index.html).
+docs: notebooks
+	$(BIN)/python scripts/build_docs.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

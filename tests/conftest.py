@@ -71,7 +71,7 @@ def browser_missing(what: str) -> None:
 
 @pytest.fixture(scope="session")
 def browser():
-    """A headless Chromium driven by Selenium, keeping the page's console log."""
+    """A headless Chromium driven by Selenium, keeping the page's console and network logs."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -96,9 +96,13 @@ def browser():
         "--disable-dev-shm-usage",
         "--disable-gpu",
         "--window-size=1400,900",
+        # Nothing a page asks for may leave the machine: every name but the local
+        # server's fails to resolve (the network log still shows the attempt).
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
     ):
         options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # The console, and the network requests (the "performance" log) of each page.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     # An explicit driver path: Selenium would otherwise try to download one.
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
     try:
