@@ -195,8 +195,8 @@ assert np.all(np.sign(coded_db) == np.sign(autograd_db))
 # still pushes the weights the right way; only the size of the push changes. And
 # because `s` lies between 0 and 1, the wrong factor `σ'(s)` stays between
 # `σ'(1) ≈ 0.197` and `σ'(0) = 0.25`: unlike `s(1 − s)`, it does not fade as the
-# unit grows confident. The step is not the gradient of any loss the articles
-# define, but it is a descent direction here.
+# unit grows confident. The step is not the gradient of `L`, nor of anything
+# the articles define, but here it still points downhill.
 #
 # ## Training, both ways
 #
@@ -264,9 +264,15 @@ assert coded_losses[-1] < gradient_losses[-1]  # measured 6.1e-5: the factor nev
 # %% [markdown]
 # Both descend on every step. The articles' rule even ends lower, for the
 # reason above: its per-person factor stays near 0.2 while the true gradient's
-# `s(1 − s)` shrinks as the outputs approach 0 and 1. Faster here is luck, not
-# a property of the rule; it only descends because the wrong factor happens to
-# be positive.
+# `s(1 − s)` shrinks as the outputs approach 0 and 1, so late in training it
+# takes larger steps. That is a step size, not a better direction.
+#
+# Is the articles' step the gradient of anything? Each person's term depends on
+# the weights only through that person's `z`, so it is the gradient of *some*
+# loss: per person, the function of `z` whose slope is `(σ(z) − y) σ'(σ(z))`.
+# It pulls every `s` toward its target as `L` does, but it is a different loss
+# and the articles never write it down. Descending it lowers `L` on this table;
+# nothing promises that in general.
 #
 # ## What the unit learned
 #
