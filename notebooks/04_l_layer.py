@@ -180,10 +180,12 @@ tg.viz.draw_graph(small_loss, params=params)
 #
 # `tg.viz.explain` runs `backward()` and prints each op in the order the engine
 # takes them: its local derivative, the gradient that arrives (`∂y`) and what it
-# sends to each input. Read it against the recursion: the cost's step is `dA_3/m`,
-# `sigmoid₃` turns it into `dZ_3`, `matmul₃` splits it into `dW_3` and
-# `dA_2 = W_3ᵀ dZ_3`, the bias's `add` sums `dZ_3` over the columns into `db_3`,
-# and so on down to layer 1.
+# sends to each input. Read it against the recursion (autograd divides by `m = 2`
+# at the very first step, the article at the end, so each gradient below is the
+# article's divided by `m`): the cost's step sends `dA_3` to `sigmoid₃`, which
+# multiplies by `σ'(Z_3)` to make `dZ_3`; `add₃` passes `dZ_3` on and sums it over
+# the columns into `db_3`; `matmul₃` splits it into `dW_3 = dZ_3 A_2ᵀ` and
+# `dA_2 = W_3ᵀ dZ_3`; and so on down to layer 1.
 
 # %%
 table = tg.viz.explain(small_loss, params=params, format="text")
@@ -298,7 +300,7 @@ print(f"starting cost: {with_logits:.12f} (from logits), {of_probabilities:.12f}
 assert abs(with_logits - of_probabilities) < 1e-12
 
 # %% [markdown]
-# The loss curve redraws every 100 steps while the network trains.
+# The loss curve redraws every 250 steps while the network trains.
 
 # %%
 steps = 2000
@@ -311,7 +313,7 @@ for step in range(1, steps + 1):
     loss.backward()
     optimizer.step()
     losses.append(loss.item())
-    if step % 100 == 0:
+    if step % 250 == 0:
         axis.clear()
         axis.plot(range(1, step + 1), losses)
         axis.set_xlim(0, steps)

@@ -229,7 +229,7 @@ print(model)
 # ## Training, with the loss drawn as it falls
 #
 # A freshly initialised model (`tg.manual_seed(0)`), full-batch gradient descent
-# with the article's step of 0.01 on the summed loss. The curve redraws every 250
+# with the article's step of 0.01 on the summed loss. The curve redraws every 500
 # steps.
 
 # %%
@@ -246,7 +246,7 @@ for step in range(1, steps + 1):
     loss.backward()
     optimizer.step()
     losses.append(loss.item())
-    if step % 250 == 0:
+    if step % 500 == 0:
         axis.clear()
         axis.plot(range(1, step + 1), losses)
         axis.set_xlim(0, steps)

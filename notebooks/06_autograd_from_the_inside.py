@@ -109,7 +109,8 @@ assert "retain_graph=True" in second_backward
 #
 # `tensor.register_hook(fn)` calls `fn(grad)` when that tensor's gradient has been
 # computed during backward. Returning nothing only watches; returning a tensor
-# replaces the gradient from there on, for everything upstream of it.
+# replaces the gradient, and the replacement is what flows on to the tensors it
+# came from.
 #
 # Below, a hook records the gradient reaching the intermediate `h = x @ w`, and
 # a second one on `h` zeroes its second column. That column's gradient then
@@ -319,10 +320,12 @@ assert np.abs(gradient).max() < 1e-10
 # %% [markdown]
 # ## Forward mode, briefly
 #
-# Reverse mode computes `vᵀ J` (one backward pass per output); forward mode
-# computes `J v` (one pass per input direction). `tg.jvp(fn, x, v)` returns
-# `(fn(x), J v)`. For an elementwise `fn` the Jacobian is diagonal, so `J v` is the
-# derivative times `v`, elementwise:
+# Reverse mode computes `vᵀ J`, one backward pass per output; forward mode computes
+# `J v`, one pass per input direction, which wins when there are few inputs and many
+# outputs. `tg.jvp(fn, x, v)` returns `(fn(x), J v)`; it gets `J v` by transposing
+# the recorded VJP (`docs/forward_mode.md`). For an elementwise `fn` the Jacobian is
+# diagonal, so `J v` is the derivative times `v`, elementwise, and it agrees with the
+# full `tg.jacobian` times `v`:
 
 # %%
 point = tg.tensor([0.5, -1.0, 2.0])
