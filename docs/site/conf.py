@@ -55,3 +55,5 @@ html_static_path: list[str] = []
 html_extra_path = [str(Path(__file__).resolve().parents[2] / "build" / "docs-src" / "_extra")]
 html_show_sourcelink = False
 html_copy_source = False
+# Without an icon of its own every page makes the browser ask for /favicon.ico (a 404).
+html_favicon = "favicon.svg"
