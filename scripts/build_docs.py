@@ -133,9 +133,11 @@ def main() -> int:
     start = time.perf_counter()
     stage()
     shutil.rmtree(SITE, ignore_errors=True)
+    doctrees = ROOT / "build" / "docs-doctrees"
+    # Warnings are errors (-W), every one reported (--keep-going), references nitpicky (-n).
+    strict = ["-W", "--keep-going", "-n", "-q"]
     status = build_main(
-        ["-W", "--keep-going", "-n", "-q", "-b", "html", "-c", str(CONF)]
-        + ["-d", str(ROOT / "build" / "docs-doctrees"), str(STAGE), str(SITE)]
+        [*strict, "-b", "html", "-c", str(CONF), "-d", str(doctrees), str(STAGE), str(SITE)]
     )
     print(f"site {'built' if status == 0 else 'FAILED'} in {time.perf_counter() - start:.1f} s")
     if status == 0:

@@ -49,7 +49,7 @@ matplotlib.use("module://matplotlib_inline.backend_inline")
 POSTAMBLE = "warnings.filters[:] = _filters_outside_the_notebook"
 
 
-class NotebookFailure(Exception):
+class NotebookError(Exception):
     """A notebook raised, wrote to stderr, warned or ran past its time limit."""
 
 
@@ -71,7 +71,7 @@ def _stderr_outputs(notebook: nbformat.NotebookNode) -> list[str]:
 
 def execute(path: Path, time_limit: float = TIME_LIMIT) -> Executed:
     """Run one notebook in a fresh ``python3`` kernel, in its own folder; raise
-    NotebookFailure with the cell and the reason when it does not run clean."""
+    NotebookError with the cell and the reason when it does not run clean."""
     notebook = nbformat.read(path, as_version=4)
     preamble = nbformat.v4.new_code_cell(PREAMBLE)
     postamble = nbformat.v4.new_code_cell(POSTAMBLE)
@@ -91,20 +91,20 @@ def execute(path: Path, time_limit: float = TIME_LIMIT) -> Executed:
         try:
             client.execute(env=environment, stderr=kernel_log)
         except CellTimeoutError as error:
-            raise NotebookFailure(f"{path.name}: a cell ran past {time_limit:.0f} s") from error
+            raise NotebookError(f"{path.name}: a cell ran past {time_limit:.0f} s") from error
         except CellExecutionError as error:
-            raise NotebookFailure(f"{path.name}: a cell raised:\n{error}") from error
+            raise NotebookError(f"{path.name}: a cell raised:\n{error}") from error
         except DeadKernelError as error:
             kernel_log.seek(0)
             log = kernel_log.read()[-2000:]
-            raise NotebookFailure(f"{path.name}: the kernel died: {error}\n{log}") from error
+            raise NotebookError(f"{path.name}: the kernel died: {error}\n{log}") from error
     seconds = time.perf_counter() - start
     notebook.cells = notebook.cells[1:-1]
     if seconds > time_limit:
-        raise NotebookFailure(f"{path.name}: took {seconds:.1f} s, over {time_limit:.0f} s")
+        raise NotebookError(f"{path.name}: took {seconds:.1f} s, over {time_limit:.0f} s")
     stderr = _stderr_outputs(notebook)
     if stderr:
-        raise NotebookFailure(f"{path.name}: wrote to stderr:\n" + "\n".join(stderr))
+        raise NotebookError(f"{path.name}: wrote to stderr:\n" + "\n".join(stderr))
     return Executed(path, seconds, notebook)
 
 
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     def run(path: Path) -> None:
         try:
             executed = execute(path, args.time_limit)
-        except NotebookFailure as failure:
+        except NotebookError as failure:
             failures.append(str(failure))
             print(f"FAILED {path.name}", flush=True)
             return

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "tinygrad_ann"
 author = "tinygrad_ann contributors"
-copyright = "the tinygrad_ann contributors, MIT licence"
+copyright = "the tinygrad_ann contributors, MIT licence"  # noqa: A001 - the name Sphinx reads
 
 extensions = ["myst_nb", "sphinx.ext.autodoc", "public_api"]
 

@@ -109,7 +109,7 @@ def test_runner_keeps_outputs_of_a_clean_notebook(tmp_path):
 )
 def test_runner_fails_a_notebook_that_goes_wrong(tmp_path, source, reason):
     path = _notebook(tmp_path, "x = 1", source)
-    with pytest.raises(run_notebooks.NotebookFailure, match=reason):
+    with pytest.raises(run_notebooks.NotebookError, match=reason):
         run_notebooks.execute(path, time_limit=3)
 
 
