@@ -92,6 +92,21 @@ class Module(ModuleEditing):
         self.__dict__.get("_parameter_names", set()).discard(name)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of this module: what a subclass defines, as in PyTorch.
+
+        Call the module (``model(x)``), not ``forward`` directly: the call runs the
+        forward pre-hooks, then ``forward``, then the forward hooks (see
+        :meth:`~tinygrad_ann.nn.Module.register_forward_hook`). Each layer's page says what its
+        ``forward`` takes and returns; the base class raises NotImplementedError.
+
+        >>> import tinygrad_ann as tg
+        >>> from tinygrad_ann import nn
+        >>> class Double(nn.Module):
+        ...     def forward(self, x):
+        ...         return 2 * x
+        >>> Double()(tg.ones(2))
+        Tensor([2., 2.])
+        """
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -160,11 +175,19 @@ class Module(ModuleEditing):
 
     # ----------------------------------------------------------------- the tree
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules as (attribute name, module) pairs, in assignment order.
+
+        >>> from tinygrad_ann import nn
+        >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+        >>> [(name, type(child).__name__) for name, child in model.named_children()]
+        [('0', 'Linear'), ('1', 'ReLU')]
+        """
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
 
     def children(self) -> Iterator[Module]:
+        """The direct sub-modules (not their own sub-modules), in assignment order."""
         for _, child in self.named_children():
             yield child
 
@@ -190,6 +213,15 @@ class Module(ModuleEditing):
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
+        """This module and every sub-module, depth first.
+
+        The modules of :meth:`~tinygrad_ann.nn.Module.named_modules`, without the names.
+
+        >>> from tinygrad_ann import nn
+        >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+        >>> [type(module).__name__ for module in model.modules()]
+        ['Sequential', 'Linear', 'ReLU']
+        """
         for _, module in self.named_modules():
             yield module
 
@@ -203,6 +235,16 @@ class Module(ModuleEditing):
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def parameters(self) -> Iterator[Parameter]:
+        """Every parameter of the tree once: what an optimizer is given.
+
+        The parameters of :meth:`~tinygrad_ann.nn.Module.named_parameters`, in its order.
+
+        >>> from tinygrad_ann import nn, optim
+        >>> model = nn.Linear(3, 2)
+        >>> [p.shape for p in model.parameters()]
+        [(2, 3), (2,)]
+        >>> optimizer = optim.SGD(model.parameters(), lr=0.1)
+        """
         for _, parameter in self.named_parameters():
             yield parameter
 
@@ -271,6 +313,14 @@ class Module(ModuleEditing):
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def buffers(self) -> Iterator[Tensor]:
+        """Every buffer of the tree once (running statistics and other saved, untrained state).
+
+        The buffers of :meth:`~tinygrad_ann.nn.Module.named_buffers`, without the names.
+
+        >>> from tinygrad_ann import nn
+        >>> [b.shape for b in nn.BatchNorm1d(3).buffers()]
+        [(3,), (3,), ()]
+        """
         for _, buffer in self.named_buffers():
             yield buffer
 
