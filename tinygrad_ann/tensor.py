@@ -98,18 +98,49 @@ class Tensor(TensorMethods):
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size along each axis, as a tuple (PyTorch's ``x.shape``, a plain tuple here).
+
+        >>> import tinygrad_ann as tg
+        >>> tg.zeros(2, 3).shape
+        (2, 3)
+        """
         return self._data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of axes (``len(x.shape)``; PyTorch's ``x.dim()``).
+
+        >>> import tinygrad_ann as tg
+        >>> tg.zeros(2, 3).ndim
+        2
+        """
         return self._data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements, as NumPy's ``size`` (PyTorch's ``x.numel()``).
+
+        A property, not PyTorch's ``x.size()`` method: for the shape, read ``x.shape``.
+
+        >>> import tinygrad_ann as tg
+        >>> tg.zeros(2, 3).size
+        6
+        """
         return self._data.size
 
     @property
     def dtype(self) -> np.dtype:
+        """The NumPy dtype of the elements (a ``numpy.dtype``, where PyTorch has ``torch.float64``).
+
+        As in NumPy, Python floats give float64 and ints int64; ``dtype=`` or
+        ``astype`` chooses another.
+
+        >>> import tinygrad_ann as tg
+        >>> tg.tensor([1.0, 2.0]).dtype
+        dtype('float64')
+        >>> tg.tensor([1, 2]).dtype
+        dtype('int64')
+        """
         return self._data.dtype
 
     @property
@@ -144,6 +175,12 @@ class Tensor(TensorMethods):
         return self._data.item()
 
     def tolist(self) -> Any:
+        """The values as nested Python lists of Python numbers (a number for 0 axes).
+
+        >>> import tinygrad_ann as tg
+        >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).tolist()
+        [[1.0, 2.0], [3.0, 4.0]]
+        """
         refuse_value_read("Tensor.tolist()")
         return self._data.tolist()
 
