@@ -96,8 +96,9 @@ class Module(ModuleEditing):
 
         Call the module (``model(x)``), not ``forward`` directly: the call runs the
         forward pre-hooks, then ``forward``, then the forward hooks (see
-        :meth:`~tinygrad_ann.nn.Module.register_forward_hook`). Each layer's page says what its
-        ``forward`` takes and returns; the base class raises NotImplementedError.
+        :meth:`~tinygrad_ann.nn.Module.register_forward_hook`). What a layer's ``forward``
+        takes and returns is in the layer's description; the base class raises
+        NotImplementedError.
 
         >>> import tinygrad_ann as tg
         >>> from tinygrad_ann import nn
