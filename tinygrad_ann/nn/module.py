@@ -94,19 +94,8 @@ class Module(ModuleEditing):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation of this module: what a subclass defines, as in PyTorch.
 
-        Call the module (``model(x)``), not ``forward`` directly: the call runs the
-        forward pre-hooks, then ``forward``, then the forward hooks (see
-        :meth:`~tinygrad_ann.nn.Module.register_forward_hook`). What a layer's ``forward``
-        takes and returns is in the layer's description; the base class raises
-        NotImplementedError.
-
-        >>> import tinygrad_ann as tg
-        >>> from tinygrad_ann import nn
-        >>> class Double(nn.Module):
-        ...     def forward(self, x):
-        ...         return 2 * x
-        >>> Double()(tg.ones(2))
-        Tensor([2., 2.])
+        Call the module (``model(x)``) rather than ``forward``: the call runs the forward
+        pre-hooks, ``forward``, then the forward hooks. The class docstring has an example.
         """
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
@@ -176,13 +165,7 @@ class Module(ModuleEditing):
 
     # ----------------------------------------------------------------- the tree
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        """The direct sub-modules as (attribute name, module) pairs, in assignment order.
-
-        >>> from tinygrad_ann import nn
-        >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
-        >>> [(name, type(child).__name__) for name, child in model.named_children()]
-        [('0', 'Linear'), ('1', 'ReLU')]
-        """
+        """The direct sub-modules as (attribute name, module) pairs, in assignment order."""
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
@@ -214,13 +197,10 @@ class Module(ModuleEditing):
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
-        """This module and every sub-module, depth first.
-
-        The modules of :meth:`~tinygrad_ann.nn.Module.named_modules`, without the names.
+        """This module and every sub-module, depth first (``named_modules`` without the names).
 
         >>> from tinygrad_ann import nn
-        >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
-        >>> [type(module).__name__ for module in model.modules()]
+        >>> [type(m).__name__ for m in nn.Sequential(nn.Linear(2, 3), nn.ReLU()).modules()]
         ['Sequential', 'Linear', 'ReLU']
         """
         for _, module in self.named_modules():
@@ -236,15 +216,11 @@ class Module(ModuleEditing):
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def parameters(self) -> Iterator[Parameter]:
-        """Every parameter of the tree once: what an optimizer is given.
+        """Every parameter of the tree once, in ``named_parameters`` order: what optimizers take.
 
-        The parameters of :meth:`~tinygrad_ann.nn.Module.named_parameters`, in its order.
-
-        >>> from tinygrad_ann import nn, optim
-        >>> model = nn.Linear(3, 2)
-        >>> [p.shape for p in model.parameters()]
+        >>> from tinygrad_ann import nn
+        >>> [p.shape for p in nn.Linear(3, 2).parameters()]
         [(2, 3), (2,)]
-        >>> optimizer = optim.SGD(model.parameters(), lr=0.1)
         """
         for _, parameter in self.named_parameters():
             yield parameter
@@ -314,14 +290,7 @@ class Module(ModuleEditing):
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def buffers(self) -> Iterator[Tensor]:
-        """Every buffer of the tree once (running statistics and other saved, untrained state).
-
-        The buffers of :meth:`~tinygrad_ann.nn.Module.named_buffers`, without the names.
-
-        >>> from tinygrad_ann import nn
-        >>> [b.shape for b in nn.BatchNorm1d(3).buffers()]
-        [(3,), (3,), ()]
-        """
+        """Every buffer of the tree once (``named_buffers`` without the names)."""
         for _, buffer in self.named_buffers():
             yield buffer
 
