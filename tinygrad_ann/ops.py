@@ -33,42 +33,56 @@ from .tensor import array_of as _data
 
 # ------------------------------------------------------------------ array-or-Tensor math
 def exp(x: Any) -> Any:
+    """``np.exp(x)`` on an array; on a Tensor, ``x.exp()``, recorded."""
     return Exp.apply(x) if isinstance(x, Tensor) else np.exp(x)
 
 
 def log(x: Any) -> Any:
+    """``np.log(x)`` on an array; on a Tensor, ``x.log()``, recorded."""
     return Log.apply(x) if isinstance(x, Tensor) else np.log(x)
 
 
 def sqrt(x: Any) -> Any:
+    """``np.sqrt(x)`` on an array; on a Tensor, ``x.sqrt()``, recorded."""
     return Sqrt.apply(x) if isinstance(x, Tensor) else np.sqrt(x)
 
 
 def tanh(x: Any) -> Any:
+    """``np.tanh(x)`` on an array; on a Tensor, ``x.tanh()``, recorded."""
     return Tanh.apply(x) if isinstance(x, Tensor) else np.tanh(x)
 
 
 def sigmoid(x: Any) -> Any:
+    """``1 / (1 + exp(-x))`` without overflow, on an array or (recorded) a Tensor."""
     return Sigmoid.apply(x) if isinstance(x, Tensor) else _stable_sigmoid(x)
 
 
 def where(condition: Any, a: Any, b: Any) -> Any:
+    """``a`` where ``condition`` holds, else ``b`` (``np.where``); recorded when ``a`` or ``b``
+    is a Tensor. The condition gets no gradient."""
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         return Where.apply(_data(condition), a, b)
     return np.where(condition, a, b)
 
 
 def maximum(a: Any, b: Any) -> Any:
+    """The elementwise maximum (``np.maximum``); recorded when ``a`` or ``b`` is a Tensor.
+
+    Where ``a == b`` each side gets half the gradient, as ``tg.maximum``.
+    """
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         return Maximum.apply(a, b)
     return np.maximum(a, b)
 
 
 def transpose(x: Any, axes: Any = None) -> Any:
+    """``np.transpose(x, axes)`` on an array (axes reversed by default), recorded on a Tensor."""
     return Transpose.apply(x, axes=axes) if isinstance(x, Tensor) else np.transpose(x, axes)
 
 
 def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
+    """``np.broadcast_to(x, shape)`` on an array, recorded on a Tensor: the gradient of a
+    broadcast is the sum over the broadcast axes."""
     return BroadcastTo.apply(x, shape=shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
 
 

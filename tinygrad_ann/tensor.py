@@ -62,9 +62,8 @@ class Tensor(TensorMethods):
     def data(self) -> np.ndarray:
         """The NumPy array holding the values (shared, not copied).
 
-        Assigning replaces it, as ``p.data = ...`` does in PyTorch: a NumPy array is
-        taken as it is, a Tensor gives its array (not its graph); anything else is
-        refused.
+        Assigning replaces it, as ``p.data = ...`` does in PyTorch: a NumPy array is taken as it is,
+        a Tensor gives its array (not its graph); anything else is refused.
         """
         return self._data
 
@@ -98,18 +97,22 @@ class Tensor(TensorMethods):
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size along each axis, as a tuple: ``tg.zeros(2, 3).shape == (2, 3)``."""
         return self._data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of axes, ``len(x.shape)`` (PyTorch's ``x.dim()``)."""
         return self._data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements (NumPy's ``size``; a property, not PyTorch's ``x.size()``)."""
         return self._data.size
 
     @property
     def dtype(self) -> np.dtype:
+        """The elements' NumPy dtype; as in NumPy, floats give float64 and ints int64."""
         return self._data.dtype
 
     @property
@@ -144,6 +147,7 @@ class Tensor(TensorMethods):
         return self._data.item()
 
     def tolist(self) -> Any:
+        """The values as (nested) lists of Python numbers, or a number for a 0-d tensor."""
         refuse_value_read("Tensor.tolist()")
         return self._data.tolist()
 
@@ -169,11 +173,10 @@ class Tensor(TensorMethods):
     def register_hook(self, hook: Callable[[Tensor], ArrayLike | None]) -> autograd.RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed in a backward pass.
 
-        ``grad`` is a Tensor holding the tensor's whole gradient for that pass
-        (for a leaf: summed over every use, before it is added to ``.grad``); the
-        hook may return a replacement of the same shape, or None to keep it. Hooks
-        run in the order they were registered, on leaves and intermediate tensors
-        alike, in ``backward()`` and ``tg.grad``. Returns a handle whose
+        ``grad`` is a Tensor holding the tensor's whole gradient for that pass (for a leaf: summed
+        over every use, before it is added to ``.grad``); the hook may return a replacement of the
+        same shape, or None to keep it. Hooks run in the order they were registered, on leaves and
+        intermediate tensors alike, in ``backward()`` and ``tg.grad``. Returns a handle whose
         ``remove()`` takes the hook off again.
 
         >>> import tinygrad_ann as tg
@@ -271,12 +274,11 @@ class Tensor(TensorMethods):
     ) -> None:
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that needs it.
 
-        ``gradient`` is the upstream gradient, required unless this tensor has
-        one element. The graph's saved arrays are freed afterwards unless
-        ``retain_graph=True``. With ``create_graph=True`` the accumulated
-        ``.grad`` tensors are themselves recorded, so they can be differentiated
-        again; ``retain_graph`` then defaults to True. With ``inputs``, only
-        those tensors' ``.grad`` is accumulated (leaves or not), as in PyTorch.
+        ``gradient`` is the upstream gradient, required unless this tensor has one element. The
+        graph's saved arrays are freed afterwards unless ``retain_graph=True``. With
+        ``create_graph=True`` the accumulated ``.grad`` tensors are themselves recorded, so they can
+        be differentiated again; ``retain_graph`` then defaults to True. With ``inputs``, only those
+        tensors' ``.grad`` is accumulated (leaves or not), as in PyTorch.
         """
         autograd.engine.backward_of(self, gradient, retain_graph, create_graph, inputs)
 

@@ -292,7 +292,7 @@ def jvp(
     ``inputs`` is a Tensor or a tuple of them (floating point); ``tangents`` has
     their structure, shapes and dtypes. ``fn`` returns a Tensor or a tuple of
     them, and so does the product. It costs one forward and two backward passes
-    (forward mode by transposing the VJP, see :mod:`.forward_mode`), whatever the
+    (forward mode by transposing the VJP, see ``docs/forward_mode.md``), whatever the
     number of inputs or outputs. An output that depends on no input gets a zero
     product; ``strict=True`` raises instead, naming the input no output depends on.
     With ``create_graph=True`` the results are recorded, so they can be

@@ -38,7 +38,8 @@ class Function:
     arrays for backward, read back as ``ctx.saved``; ``ctx.needs_input_grad``
     tells which inputs need a gradient so backward can skip the others. Saved
     arrays are guarded against later in-place writes: small ones are copied,
-    large ones are read-only until the graph is freed (see :class:`SavedArrays`).
+    large ones are read-only until the graph is freed (see
+    :class:`~tinygrad_ann.autograd.saved.SavedArrays`).
 
     A Function is differentiable twice (``create_graph=True``) when its class
     sets ``differentiable_backward = True``: backward must then compute with
@@ -130,12 +131,31 @@ class Function:
 
     @staticmethod
     def forward(ctx: Function, *arrays: Any, **options: Any) -> np.ndarray:
+        """The op's computation on NumPy arrays: what a subclass defines, as a static method.
+
+        ``arrays`` are the arrays inside the Tensors given to ``apply`` (non-tensor
+        arguments arrive as they were given) and ``options`` its keyword arguments.
+        Return the output array; keep what ``backward`` needs with
+        ``ctx.save_for_backward(...)``. Call the op with ``MyOp.apply(...)``, which
+        records it for backward, never ``MyOp.forward`` directly. See the class
+        docstring for an example and ``docs/custom_ops.md`` for the full contract.
+        """
         raise NotImplementedError
 
     # ``grad_output`` is an array, or a Tensor under create_graph; Any lets a subclass
     # annotate the one it handles.
     @staticmethod
     def backward(ctx: Function, grad_output: Any) -> Any:
+        """The op's vector-Jacobian product: what a subclass defines, as a static method.
+
+        ``grad_output`` is the gradient of the loss with respect to the output
+        (the output's shape). Return the gradient with respect to each positional
+        input of ``forward``, ``grad_output`` times the local derivative: a tuple
+        for several inputs, a bare array for one, ``None`` for an input that needs
+        none (``ctx.needs_input_grad`` tells which do). A gradient may keep the
+        broadcast shape; the engine sums it back to the input's. What forward
+        saved is in ``ctx.saved``. See ``docs/custom_ops.md``.
+        """
         raise NotImplementedError
 
     @classmethod

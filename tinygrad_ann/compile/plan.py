@@ -38,8 +38,8 @@ _TEMPLATES_BY_CALL: dict[tuple[Any, ...], tuple[Template, Template | None] | Non
 #: after this many runs as generated straight-line code, faster by a Python call or two
 #: per op, whose compilation (about 10 µs a line) that many runs have paid for by then.
 UPGRADE_AFTER = 500
-#: After this many runs the straight-line code is simplified (see :mod:`.optimize`), which
-#: costs about 200 µs a line in Python: by then a small network's step has paid for it.
+#: After this many runs the straight-line code is simplified (``compile/optimize.py``),
+#: which costs about 200 µs a line in Python: by then a small network's step has paid for it.
 SIMPLIFY_AFTER = 5000
 #: Whether plans start as kernel loops (False: straight-line code from the start, and
 #: simplified if _SIMPLIFIED_FIRST): the tests run every form.
@@ -105,8 +105,8 @@ class Plan:
         #: How many times the plan ran; after UPGRADE_AFTER runs it is compiled line by line.
         self.replays = 0
         several = len(outputs) > 1
-        #: Whether the straight-line code was simplified (see :mod:`.optimize`), and whether
-        #: its forward appends each op's result to ``trace`` (for ``check=True``).
+        #: Whether the straight-line code was simplified (``compile/optimize.py``), and
+        #: whether its forward appends each op's result to ``trace`` (for ``check=True``).
         self.simplified = False
         self.traced = traced
         if not several and (traced or not self._kernels_fit() or not _KERNELS_FIRST):
@@ -117,7 +117,8 @@ class Plan:
     def upgrade(self, simplified: bool = False) -> None:
         """Run as generated straight-line code from now on (the fastest form, but Python
         compiles it at about 10 µs a line, so a plan starts as a loop over kernels), and
-        ``simplified`` (see :mod:`.optimize`). A plan of several results keeps its kernels."""
+        ``simplified`` (see ``compile/optimize.py``). A plan of several results keeps its
+        kernels."""
         if len(self.outputs) > 1:
             return
         self.simplified = simplified

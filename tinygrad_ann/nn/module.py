@@ -92,6 +92,11 @@ class Module(ModuleEditing):
         self.__dict__.get("_parameter_names", set()).discard(name)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of this module: what a subclass defines, as in PyTorch.
+
+        Call the module (``model(x)``) rather than ``forward``: the call runs the forward
+        pre-hooks, ``forward``, then the forward hooks. The class docstring has an example.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -160,11 +165,13 @@ class Module(ModuleEditing):
 
     # ----------------------------------------------------------------- the tree
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules as (attribute name, module) pairs, in assignment order."""
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
 
     def children(self) -> Iterator[Module]:
+        """The direct sub-modules (not their own sub-modules), in assignment order."""
         for _, child in self.named_children():
             yield child
 
@@ -190,6 +197,12 @@ class Module(ModuleEditing):
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
+        """This module and every sub-module, depth first (``named_modules`` without the names).
+
+        >>> from tinygrad_ann import nn
+        >>> [type(m).__name__ for m in nn.Sequential(nn.Linear(2, 3), nn.ReLU()).modules()]
+        ['Sequential', 'Linear', 'ReLU']
+        """
         for _, module in self.named_modules():
             yield module
 
@@ -203,6 +216,12 @@ class Module(ModuleEditing):
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def parameters(self) -> Iterator[Parameter]:
+        """Every parameter of the tree once, in ``named_parameters`` order: what optimizers take.
+
+        >>> from tinygrad_ann import nn
+        >>> [p.shape for p in nn.Linear(3, 2).parameters()]
+        [(2, 3), (2,)]
+        """
         for _, parameter in self.named_parameters():
             yield parameter
 
@@ -271,6 +290,7 @@ class Module(ModuleEditing):
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def buffers(self) -> Iterator[Tensor]:
+        """Every buffer of the tree once (``named_buffers`` without the names)."""
         for _, buffer in self.named_buffers():
             yield buffer
 

@@ -96,7 +96,7 @@ def export(
     Without ``dynamic_batch`` every shape is fixed to the example's, and the
     second run uses the example rows in another order.
 
-    ``opset`` defaults to :data:`DEFAULT_OPSET` (18). The model passes
+    ``opset`` defaults to ``DEFAULT_OPSET`` (18). The model passes
     ``onnx.checker.check_model(full_check=True)`` before it is written, and it
     is written atomically: an error leaves ``path`` as it was. Returns ``path``
     as a ``pathlib.Path``. An op with no ONNX equivalent (a loss, indexing, a

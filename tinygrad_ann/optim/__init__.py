@@ -1,8 +1,8 @@
 """Optimizers with PyTorch's update rules, and learning-rate schedules.
 
-``tg.optim.SGD`` lives in :mod:`~tinygrad_ann.optim.sgd`, ``Adam`` and
-``AdamW`` in :mod:`~tinygrad_ann.optim.adam`, their base class ``Optimizer``
-(parameter groups, state dicts) in :mod:`~tinygrad_ann.optim.optimizer`; the
+``tg.optim.SGD`` lives in ``tinygrad_ann.optim.sgd``, ``Adam`` and
+``AdamW`` in ``tinygrad_ann.optim.adam``, their base class ``Optimizer``
+(parameter groups, state dicts) in ``tinygrad_ann.optim.optimizer``; the
 schedules in :mod:`tinygrad_ann.optim.lr_scheduler`, PyTorch's path.
 """
 

@@ -94,6 +94,15 @@ def perceptron_as_coded(
 def perceptron_autograd(
     X: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray
 ) -> list[np.ndarray]:
+    """Autograd's [dL/dW, dL/db] for :func:`perceptron_closed_form`'s loss, L = ½ Σ (s − y)².
+
+    >>> import numpy as np
+    >>> X, y = np.array([[0.0, 1.0], [1.0, 1.0]]), np.array([[0.0], [1.0]])
+    >>> W, b = np.array([[0.5], [-0.5]]), np.array([0.1])
+    >>> autograd = perceptron_autograd(X, y, W, b)
+    >>> all(np.allclose(a, c) for a, c in zip(autograd, perceptron_closed_form(X, y, W, b)))
+    True
+    """
     weight, bias = _leaves(W, b)
     s = (Tensor(X) @ weight + bias).sigmoid()
     return _gradients(0.5 * F.mse_loss(s, y, reduction="sum"), [weight, bias])
@@ -124,6 +133,8 @@ def and_gate_perceptron_rule(
 def and_gate_autograd(
     x: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray
 ) -> list[np.ndarray]:
+    """Autograd's [dL/dW, dL/db] for :func:`and_gate_closed_form`'s mean cross-entropy
+    (samples as columns, through ``binary_cross_entropy_with_logits``)."""
     weight, bias = _leaves(W, b)
     logits = weight.T @ Tensor(x) + bias
     return _gradients(F.binary_cross_entropy_with_logits(logits, y), [weight, bias])
@@ -145,6 +156,8 @@ def two_layer_article_updates(
 def two_layer_autograd(
     X: np.ndarray, y: np.ndarray, W1: np.ndarray, W2: np.ndarray
 ) -> list[np.ndarray]:
+    """Autograd's [dL/dW1, dL/dW2] for L = Σ (y − out)²: the positive gradients, the
+    opposite sign of :func:`two_layer_article_updates`."""
     w1, w2 = _leaves(W1, W2)
     out = ((Tensor(X) @ w1).sigmoid() @ w2).sigmoid()
     return _gradients(F.mse_loss(out, y, reduction="sum"), [w1, w2])
@@ -179,6 +192,8 @@ def l_layer_closed_form(
 def l_layer_autograd(
     X: np.ndarray, Y: np.ndarray, weights: list[np.ndarray], biases: list[np.ndarray]
 ) -> list[np.ndarray]:
+    """Autograd's dW_1..dW_L then db_1..db_L, in the layout of :func:`l_layer_closed_form`
+    (samples as columns, mean cross-entropy)."""
     weight_leaves, bias_leaves = _leaves(*weights), _leaves(*biases)
     A = Tensor(X)
     for W, b in zip(weight_leaves, bias_leaves):
@@ -220,7 +235,7 @@ def two_moons_autograd(
     strength: float,
     mean: bool = False,
 ) -> list[np.ndarray]:
-    """Gradients of Σ cross-entropy + λ/2 (|W1|² + |W2|²), or of that over N with ``mean``."""
+    """Gradients of Σ cross-entropy + λ/2 (‖W1‖² + ‖W2‖²), or of that over N with ``mean``."""
     W1, b1, W2, b2 = leaves = _leaves(*params)
     logits = (Tensor(X) @ W1 + b1).tanh() @ W2 + b2
     loss = F.cross_entropy(logits, labels, reduction="sum")
@@ -246,6 +261,8 @@ def l2_sigmoid_rule_closed_form(
 def l2_sigmoid_rule_autograd(
     x: np.ndarray, t: np.ndarray, W: np.ndarray, U: np.ndarray
 ) -> list[np.ndarray]:
+    """Autograd's [dL/dW, dL/dU] for :func:`l2_sigmoid_rule_closed_form`'s
+    L = ½ Σ (y − t)², y = σ(σ(xW) U)."""
     w, u = _leaves(W, U)
     y = ((Tensor(x) @ w).sigmoid() @ u).sigmoid()
     return _gradients(0.5 * F.mse_loss(y, t, reduction="sum"), [w, u])

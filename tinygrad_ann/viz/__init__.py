@@ -1,10 +1,10 @@
 """Pictures of the computation graph, and the backward pass explained step by step.
 
-:mod:`~tinygrad_ann.viz.graph` draws a graph with Graphviz (``draw_graph``, ``save``);
-:mod:`~tinygrad_ann.viz.explainer` runs one backward pass and records every op's
-vector-Jacobian product (``explain``, ``trace``), which
-:mod:`~tinygrad_ann.viz.page` lays out as a text table or a web page;
-:mod:`~tinygrad_ann.viz.plan` draws a ``tg.compile`` plan (``draw_plan``).
+``viz.graph`` draws a graph with Graphviz (:func:`draw_graph`, :func:`save`);
+``viz.explainer`` runs one backward pass and records every op's vector-Jacobian
+product (:func:`explain`; ``viz.explainer.trace`` returns the steps as data),
+which ``viz.page`` lays out as a text table or a web page; ``viz.plan`` draws a
+``tg.compile`` plan (:func:`draw_plan`).
 """
 
 from .explainer import explain
