@@ -109,3 +109,16 @@ def browser():
         yield driver
     finally:
         driver.quit()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the files tests saved for a person to look at (``record_property("saved",
+    path)``): test workers' own output never reaches the terminal."""
+    saved = [
+        value
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in getattr(report, "user_properties", [])
+        if name == "saved"
+    ]
+    for path in saved:
+        terminalreporter.write_line(f"saved for a look: {path}")

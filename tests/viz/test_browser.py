@@ -105,7 +105,7 @@ def check(state: dict, number: int, expected: dict) -> None:
         np.testing.assert_allclose(shown, np.ravel(computed), rtol=1e-3, atol=1e-6)
 
 
-def test_demo_page_steps_with_keys_buttons_and_fragment(browser, tmp_path):
+def test_demo_page_steps_with_keys_buttons_and_fragment(browser, tmp_path, record_property):
     from selenium.webdriver.common.keys import Keys
 
     page, _ = demo.write_backprop_page(tmp_path, echo=lambda line: None)
@@ -125,7 +125,7 @@ def test_demo_page_steps_with_keys_buttons_and_fragment(browser, tmp_path):
     screenshot = tmp_path / "backprop_step3.png"
     assert browser.save_screenshot(str(screenshot))
     assert screenshot.read_bytes().startswith(b"\x89PNG")
-    print(f"screenshot of step 3: {screenshot}")
+    record_property("saved", f"the backprop page at step 3: {screenshot}")
     body.send_keys(Keys.ARROW_LEFT)
     check(page_state(browser), 2, expected)
 

@@ -80,7 +80,7 @@ def heading(driver) -> str:
     return driver.find_element("css selector", "article h1").text.strip("#¶ \n")
 
 
-def test_home_page(browser, site, tmp_path, capsys):
+def test_home_page(browser, site, tmp_path, record_property):
     visit(browser, site, "index.html")
     assert heading(browser) == "tinygrad_ann"
     # The README's quickstart is the home page, and the navigation reaches every part.
@@ -91,8 +91,7 @@ def test_home_page(browser, site, tmp_path, capsys):
     screenshot = tmp_path / "site_home.png"
     assert browser.save_screenshot(str(screenshot))
     assert screenshot.read_bytes().startswith(b"\x89PNG")
-    with capsys.disabled():
-        print(f"\nscreenshot of the documentation site's home page: {screenshot}")
+    record_property("saved", f"the documentation site's home page: {screenshot}")
 
 
 def test_tensor_api_page(browser, site):
