@@ -72,7 +72,11 @@ def _stderr_outputs(notebook: nbformat.NotebookNode) -> list[str]:
 def execute(path: Path, time_limit: float = TIME_LIMIT) -> Executed:
     """Run one notebook in a fresh ``python3`` kernel, in its own folder; raise
     NotebookError with the cell and the reason when it does not run clean."""
-    notebook = nbformat.read(path, as_version=4)
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # nbformat raises JSON, schema and decoding errors alike
+        raise NotebookError(f"{path.name}: not a readable notebook: {error}") from error
     preamble = nbformat.v4.new_code_cell(PREAMBLE)
     postamble = nbformat.v4.new_code_cell(POSTAMBLE)
     notebook.cells = [preamble, *notebook.cells, postamble]

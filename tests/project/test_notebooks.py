@@ -104,12 +104,32 @@ def test_runner_keeps_outputs_of_a_clean_notebook(tmp_path):
         ("import numpy as np\nnp.log(np.zeros(1))", "divide by zero"),
         ("import sys\nprint('a log line', file=sys.stderr)", "wrote to stderr"),
         ("import time\ntime.sleep(30)", "ran past 3 s"),
+        ("import os\nos._exit(3)", "kernel died"),
     ],
-    ids=["assertion", "warning", "numpy-warning", "stderr", "time-limit"],
+    ids=["assertion", "warning", "numpy-warning", "stderr", "time-limit", "dead-kernel"],
 )
 def test_runner_fails_a_notebook_that_goes_wrong(tmp_path, source, reason):
     path = _notebook(tmp_path, "x = 1", source)
     with pytest.raises(run_notebooks.NotebookError, match=reason):
+        run_notebooks.execute(path, time_limit=3)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],
+        lambda text: "",
+        lambda text: text.replace('"cells"', '"cels"'),
+        lambda text: text.replace('"nbformat": 4', '"nbformat": 99'),
+        lambda text: text.replace('"source"', '"sauce"'),
+        lambda text: "\x00" + text,
+    ],
+    ids=["truncated", "empty", "no-cells", "future-format", "cell-without-source", "nul"],
+)
+def test_runner_names_a_damaged_notebook(tmp_path, damage):
+    path = _notebook(tmp_path, "x = 1")
+    path.write_text(damage(path.read_text()))
+    with pytest.raises(run_notebooks.NotebookError, match=r"check\.ipynb: not a readable notebook"):
         run_notebooks.execute(path, time_limit=3)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 import pytest
@@ -150,3 +151,23 @@ def test_search_finds_gradcheck(browser, site):
     assert errors == []
     outside = [url for url in _requested_urls(browser) if not url.startswith((site, "data:"))]
     assert outside == []
+
+
+def test_search_shows_a_hostile_query_as_text(browser, site):
+    """A query is text: markup in it is neither rendered nor run (an <img> that
+    loaded would fetch x and fail in the console; an alert would be open)."""
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    query = "<img src=x onerror=alert(1)>\"'"
+    visit(browser, site, "search.html?q=" + quote(query))
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda d: (
+            "Search finished" in d.find_element("id", "search-results").text
+            or d.find_elements("css selector", "#search-results p")
+        )
+    )
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018 - reading it is the check
+    assert not browser.find_elements("css selector", "#search-results img")
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
