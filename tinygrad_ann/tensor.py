@@ -106,11 +106,6 @@ class Tensor(TensorMethods):
         return self._data.ndim
 
     @property
-    def size(self) -> int:
-        """The number of elements (NumPy's ``size``; a property, not PyTorch's ``x.size()``)."""
-        return self._data.size
-
-    @property
     def dtype(self) -> np.dtype:
         """The elements' NumPy dtype; as in NumPy, floats give float64 and ints int64."""
         return self._data.dtype

@@ -24,6 +24,38 @@ if TYPE_CHECKING:
 Axes = int | Sequence[int] | None
 
 
+class ElementCount(int):
+    """``x.size``: the number of elements, an ``int`` as NumPy's ``size`` is. Called, it
+    answers PyTorch's habits instead: ``x.size()`` is the shape, ``x.size(dim)`` the
+    length of one axis.
+
+    >>> import tinygrad_ann as tg
+    >>> x = tg.zeros(2, 3)
+    >>> x.size, x.size(), x.size(-1)
+    (6, (2, 3), 3)
+    """
+
+    _shape: tuple[int, ...]
+
+    def __new__(cls, shape: tuple[int, ...]) -> ElementCount:
+        count = super().__new__(cls, int(np.prod(shape, dtype=np.int64)))
+        count._shape = shape
+        return count
+
+    def __call__(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self._shape
+        rank = len(self._shape)
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"size: dim must be an int, got {type(dim).__name__}")
+        if not -rank <= dim < rank:
+            raise IndexError(
+                f"size: dim {dim} is out of range for a tensor of shape {self._shape} "
+                f"(from {-rank} to {rank - 1})"
+            )
+        return self._shape[dim]
+
+
 class TensorMethods:
     """Elementwise math, reductions, shape and indexing methods with PyTorch's names."""
 
@@ -44,6 +76,13 @@ class TensorMethods:
         def abs(self) -> Tensor: ...
         def sqrt(self) -> Tensor: ...
         def __pow__(self, exponent: ArrayLike) -> Tensor: ...
+
+    @property
+    def size(self) -> ElementCount:
+        """The number of elements, as NumPy's ``size``; ``x.size()`` and ``x.size(dim)``
+        give the shape and one axis's length, as PyTorch's (see
+        :class:`~tinygrad_ann.tensor_methods.ElementCount`)."""
+        return ElementCount(self._data.shape)
 
     # ------------------------------------------------------------- elementwise
     def pow(self, exponent: ArrayLike) -> Tensor:

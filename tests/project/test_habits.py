@@ -466,3 +466,38 @@ def test_in_place_changes_and_dim_reductions_match_pytorch(function):
     np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(x.grad.data, x_torch.grad.numpy(), rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(o.grad.data, o_torch.grad.numpy(), rtol=1e-13, atol=1e-15)
+
+
+def test_size_is_numpys_count_and_called_pytorchs_shape():
+    x = tg.zeros(2, 3, 4)
+    assert x.size == 24 and x.size * 2 == 48 and np.zeros(x.size).shape == (24,)
+    assert x.size() == (2, 3, 4) and x.size(0) == 2 and x.size(-1) == 4
+    assert tg.tensor(3.0).size == 1 and tg.tensor(3.0).size() == ()
+    with pytest.raises(IndexError, match=r"dim 3 is out of range for .* shape \(2, 3, 4\)"):
+        x.size(3)
+    with pytest.raises(TypeError, match="dim must be an int"):
+        x.size(1.0)
+
+
+def test_slicing_a_sequential_gives_a_sequential_of_the_same_layers():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    body = model[:-1]
+    assert isinstance(body, nn.Sequential) and body[0] is model[0]
+    assert list(model[::2].state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert body(tg.ones(4, 2)).shape == (4, 3)
+    assert model[-1] is model[2]
+    with pytest.raises(IndexError, match="index 3 is out of range for 3 layers"):
+        model[3]
+
+
+def test_size_and_sequential_slices_match_pytorch():
+    torch = pytest.importorskip("torch", reason="PyTorch is an optional reference")
+    ours, theirs = tg.zeros(2, 3, 4), torch.zeros(2, 3, 4)
+    assert ours.size() == tuple(theirs.size()) and ours.size(-2) == theirs.size(-2)
+    ours_model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1), nn.Sigmoid())
+    torch_model = torch.nn.Sequential(
+        torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1), torch.nn.Sigmoid()
+    )
+    for index in (slice(None, -1), slice(None, None, 2), slice(1, 3), slice(-2, None)):
+        assert list(ours_model[index].state_dict()) == list(torch_model[index].state_dict())
+        assert len(ours_model[index]) == len(torch_model[index])

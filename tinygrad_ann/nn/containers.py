@@ -558,8 +558,26 @@ class Sequential(Module):
     def __iter__(self) -> Iterator[Module]:
         return self.children()
 
-    def __getitem__(self, index: int) -> Module:
-        return list(self.children())[index]
+    @overload
+    def __getitem__(self, index: int) -> Module: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequential: ...
+
+    def __getitem__(self, index: int | slice) -> Module | Sequential:
+        """``model[i]`` is the i-th layer; ``model[a:b]`` a Sequential of those layers (the
+        same modules, under their names), as in PyTorch."""
+        named = [(name, value) for name, value in vars(self).items() if isinstance(value, Module)]
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(named[index]))
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"Sequential: index with an int or a slice, not {index!r}")
+        if not -len(named) <= index < len(named):
+            raise IndexError(
+                f"Sequential: index {index} is out of range for {len(named)} layers "
+                f"(from {-len(named)} to {len(named) - 1})"
+            )
+        return named[index][1]
 
     def __setitem__(self, index: int, module: Module) -> None:
         """``model[i] = layer`` replaces the i-th layer (negative from the end), as in PyTorch."""
