@@ -316,7 +316,10 @@ def output_and_saved(out: Any, saved: tuple[Any, ...]) -> tuple[np.ndarray, tupl
     """A forward's NumPy scalar result as a 0-d array, and ``saved`` with the array where
     it held the scalar (for a plan's inlined forward, which has no ``ctx``)."""
     array = np.asarray(out)
-    return array, tuple(array if value is out else value for value in saved)
+    for value in saved:
+        if value is out:  # rare: most forwards save inputs, not their scalar result
+            return array, tuple(array if value is out else value for value in saved)
+    return array, saved
 
 
 _new_object = object.__new__
