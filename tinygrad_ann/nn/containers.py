@@ -567,31 +567,34 @@ class Sequential(Module):
     def __getitem__(self, index: int | slice) -> Module | Sequential:
         """``model[i]`` is the i-th layer; ``model[a:b]`` a Sequential of those layers (the
         same modules, under their names), as in PyTorch."""
-        named = [(name, value) for name, value in vars(self).items() if isinstance(value, Module)]
+        named = self._named_layers()
         if isinstance(index, slice):
             return Sequential(OrderedDict(named[index]))
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"Sequential: index with an int or a slice, not {index!r}")
-        if not -len(named) <= index < len(named):
-            raise IndexError(
-                f"Sequential: index {index} is out of range for {len(named)} layers "
-                f"(from {-len(named)} to {len(named) - 1})"
-            )
-        return named[index][1]
+        return named[self._position(index, len(named))][1]
 
     def __setitem__(self, index: int, module: Module) -> None:
         """``model[i] = layer`` replaces the i-th layer (negative from the end), as in PyTorch."""
-        names = [name for name, value in vars(self).items() if isinstance(value, Module)]
-        if not isinstance(index, int) or not -len(names) <= index < len(names):
-            raise IndexError(
-                f"Sequential: index {index!r} is out of range for {len(names)} layers "
-                f"(from {-len(names)} to {len(names) - 1})"
-            )
+        named = self._named_layers()
+        position = self._position(index, len(named))
         if not isinstance(module, Module):
             raise TypeError(
                 f"Sequential: layer {index} must be a Module, got {type(module).__name__}"
             )
-        setattr(self, names[index], module)
+        setattr(self, named[position][0], module)
+
+    def _named_layers(self) -> list[tuple[str, Module]]:
+        return [(name, value) for name, value in vars(self).items() if isinstance(value, Module)]
+
+    @staticmethod
+    def _position(index: Any, count: int) -> int:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"Sequential: index with an int or a slice, not {index!r}")
+        if not -count <= index < count:
+            raise IndexError(
+                f"Sequential: index {index} is out of range for {count} layers "
+                f"(from {-count} to {count - 1})"
+            )
+        return int(index)
 
     def append(self, module: Module) -> Sequential:
         """Add ``module`` at the end (named by its position), as PyTorch's ``append``."""
