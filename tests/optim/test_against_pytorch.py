@@ -36,6 +36,16 @@ def assert_same(ours, theirs):
         np.testing.assert_allclose(mine.numpy(), their.detach().numpy(), rtol=0, atol=1e-12)
 
 
+def step_both(mine, their, ours, theirs, steps, before_step=lambda step: None):
+    """Give both the same gradients and step both, checking the weights after each step."""
+    for step in steps:
+        before_step(step)
+        set_gradients(ours, theirs, step)
+        mine.step()
+        their.step()
+        assert_same(ours, theirs)
+
+
 def grouped(params, extra):
     return [{"params": params[:2], **extra}, {"params": params[2:]}]
 
@@ -56,11 +66,7 @@ def test_update_rules_match_pytorch_over_several_steps_with_two_groups(rule):
     group_settings = {"lr": 0.01, "weight_decay": 0.3}
     mine = getattr(optim, name)(grouped(ours, group_settings), **settings)
     their = getattr(torch.optim, name)(grouped(theirs, group_settings), **settings)
-    for step in range(8):
-        set_gradients(ours, theirs, step)
-        mine.step()
-        their.step()
-        assert_same(ours, theirs)
+    step_both(mine, their, ours, theirs, range(8))
 
 
 def test_adamw_defaults_are_pytorchs():
@@ -75,60 +81,53 @@ def test_editing_a_groups_lr_takes_effect_on_the_next_step():
     ours, theirs = twin_parameters()
     mine = optim.SGD(grouped(ours, {"lr": 0.5}), lr=0.1, momentum=0.9)
     their = torch.optim.SGD(grouped(theirs, {"lr": 0.5}), lr=0.1, momentum=0.9)
-    for step in range(4):
+
+    def edit(step):
         if step == 2:
             mine.param_groups[1]["lr"] = their.param_groups[1]["lr"] = 0.02
             mine.param_groups[0]["momentum"] = their.param_groups[0]["momentum"] = 0.5
-        set_gradients(ours, theirs, step)
-        mine.step()
-        their.step()
-        assert_same(ours, theirs)
+
+    step_both(mine, their, ours, theirs, range(4), edit)
 
 
 def test_plain_sgd_with_groups_matches_pytorch():
     ours, theirs = twin_parameters()
     mine = optim.SGD(grouped(ours, {"lr": 0.5}), lr=0.1)
     their = torch.optim.SGD(grouped(theirs, {"lr": 0.5}), lr=0.1)
-    for step in range(3):
-        set_gradients(ours, theirs, step)
-        mine.step()
-        their.step()
-        assert_same(ours, theirs)
+    step_both(mine, their, ours, theirs, range(3))
 
 
 def test_add_param_group_matches_pytorch():
     ours, theirs = twin_parameters()
     mine = optim.Adam(ours[:2], lr=0.1)
     their = torch.optim.Adam(theirs[:2], lr=0.1)
-    for step in range(4):
+
+    def add_groups(step):
         if step == 2:
             mine.add_param_group({"params": ours[2:], "lr": 0.01, "amsgrad": True})
             their.add_param_group({"params": theirs[2:], "lr": 0.01, "amsgrad": True})
-        set_gradients(ours, theirs, step)
-        mine.step()
-        their.step()
-        assert_same(ours, theirs)
+
+    step_both(mine, their, ours, theirs, range(4), add_groups)
     assert [len(group["params"]) for group in mine.param_groups] == [2, 2]
 
 
-def to_torch(value):
-    if isinstance(value, tg.Tensor):
-        return torch.tensor(value.numpy())
+def converted(value, kind, make):
+    """A state dict with each tensor of ``kind`` remade by ``make`` from its array."""
+    if isinstance(value, kind):
+        return make(value.numpy())
     if isinstance(value, dict):
-        return {key: to_torch(item) for key, item in value.items()}
+        return {key: converted(item, kind, make) for key, item in value.items()}
     if isinstance(value, list):
-        return [to_torch(item) for item in value]
+        return [converted(item, kind, make) for item in value]
     return value
+
+
+def to_torch(value):
+    return converted(value, tg.Tensor, torch.tensor)
 
 
 def to_ours(value):
-    if isinstance(value, torch.Tensor):
-        return tg.tensor(value.numpy())
-    if isinstance(value, dict):
-        return {key: to_ours(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [to_ours(item) for item in value]
-    return value
+    return converted(value, torch.Tensor, tg.tensor)
 
 
 STATEFUL = {
@@ -161,11 +160,7 @@ def test_a_state_dict_with_two_groups_moves_between_pytorch_and_here(rule, direc
             with torch.no_grad():
                 their_param.copy_(torch.tensor(mine_param.numpy()))
     target.load_state_dict(convert(source.state_dict()))
-    for step in range(3, 6):
-        set_gradients(ours, theirs, step)
-        mine.step()
-        their.step()
-        assert_same(ours, theirs)
+    step_both(mine, their, ours, theirs, range(3, 6))
 
 
 def test_a_state_dict_saved_by_pytorch_after_one_cycle_keeps_the_schedules_keys():
