@@ -59,8 +59,7 @@ def _requested_urls(driver) -> list[str]:
 
 
 def visit(driver, site: str, page: str) -> None:
-    """Open ``page`` and check what it did: no console error, nothing fetched from
-    anywhere but the local server (data: URLs are part of the page itself)."""
+    """Open ``page``, wait for it to load, and check it as :func:`check_clean` does."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get_log("browser")  # drop what earlier pages logged
@@ -69,12 +68,19 @@ def visit(driver, site: str, page: str) -> None:
     WebDriverWait(driver, WAIT_SECONDS).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )
+    urls = check_clean(driver, site, page)
+    assert any(url.startswith(site) for url in urls), f"{page}: no request was logged"
+
+
+def check_clean(driver, site: str, page: str) -> list[str]:
+    """Since the logs were last read: no console error, nothing fetched from anywhere but
+    the local server (data: URLs are part of the page itself). The requests, returned."""
     errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == [], f"{page}: console errors {errors}"
     urls = _requested_urls(driver)
-    assert any(url.startswith(site) for url in urls), f"{page}: no request was logged"
     outside = [url for url in urls if not url.startswith((site, "data:", "blob:", "about:"))]
     assert outside == [], f"{page}: requests leaving the machine: {outside}"
+    return urls
 
 
 def heading(driver) -> str:
@@ -147,10 +153,7 @@ def test_search_finds_gradcheck(browser, site):
     assert "search.html?q=gradcheck" in browser.current_url
     found = browser.find_elements("css selector", "#search-results a[href*='gradcheck']")
     assert any("tinygrad_ann.gradcheck" in link.get_attribute("href") for link in found)
-    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    assert errors == []
-    outside = [url for url in _requested_urls(browser) if not url.startswith((site, "data:"))]
-    assert outside == []
+    check_clean(browser, site, "search.html")
 
 
 def test_search_shows_a_hostile_query_as_text(browser, site):
@@ -170,4 +173,4 @@ def test_search_shows_a_hostile_query_as_text(browser, site):
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text  # noqa: B018 - reading it is the check
     assert not browser.find_elements("css selector", "#search-results img")
-    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    check_clean(browser, site, "search.html")
