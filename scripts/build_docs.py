@@ -17,10 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+from run_notebooks import DEFAULT_OUT as EXECUTED
+from run_notebooks import stored_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = ROOT / "build" / "docs-src"
 SITE = ROOT / "build" / "site"
-EXECUTED = ROOT / "build" / "notebooks"
 CONF = ROOT / "docs" / "site"
 
 INDEX = """\
@@ -101,7 +103,7 @@ def _draw_generated(extra: Path) -> None:
 
 
 def stage() -> None:
-    stored = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
+    stored = sorted(path.name for path in stored_notebooks())
     executed = sorted(path.name for path in EXECUTED.glob("*.ipynb"))
     if stored != executed:
         missing = sorted(set(stored) - set(executed))

@@ -56,7 +56,6 @@ class NotebookError(Exception):
 
 @dataclass
 class Executed:
-    path: Path
     seconds: float
     notebook: nbformat.NotebookNode
 
@@ -114,7 +113,7 @@ def execute(path: Path, time_limit: float = TIME_LIMIT) -> Executed:
     stderr = _stderr_outputs(notebook)
     if stderr:
         raise NotebookError(f"{path.name}: wrote to stderr:\n" + "\n".join(stderr))
-    return Executed(path, seconds, notebook)
+    return Executed(seconds, notebook)
 
 
 def stored_notebooks(names: list[str] | None = None) -> list[Path]:

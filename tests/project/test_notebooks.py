@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import run_notebooks  # noqa: E402
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = run_notebooks.stored_notebooks()
 # One per article network, and one on autograd from the inside.
 EXPECTED = [
     "01_perceptron_diabetes",
@@ -136,7 +136,7 @@ def test_runner_names_a_damaged_notebook(tmp_path, damage):
 
 
 # The executed copies `make notebooks` writes (make test runs it before pytest).
-EXECUTED = ROOT / "build" / "notebooks"
+EXECUTED = run_notebooks.DEFAULT_OUT
 
 
 def _executed(path: Path) -> nbformat.NotebookNode:
